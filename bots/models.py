@@ -1,0 +1,148 @@
+"""Bot scripts as data: staff write and edit them in the admin, no code change.
+
+A Bot owns ordered Questions. `Bot.to_script()` turns the rows into the
+immutable `bots.dialogue.Script` that the pure dialogue engine runs on.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class Bot(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    greeting = models.TextField(help_text="Said once when the call starts, before the first question.")
+    qualified_message = models.TextField(help_text="Closing line when every answer qualifies.")
+    rejected_message = models.TextField(help_text="Closing line after the first answer that does not qualify.")
+    incomplete_message = models.TextField(
+        help_text="Closing line when answers stay unclear after the re-asks.",
+    )
+    max_reasks = models.PositiveSmallIntegerField(
+        default=2, help_text="How many times an unclear answer is asked again before the call ends."
+    )
+    language = models.CharField(max_length=16, default="en", help_text="e.g. en, en-IN (Hinglish yes/no).")
+    voice = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="TTS voice: an ElevenLabs voice id, or a Piper .onnx path; blank for the default.",
+    )
+    callback_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Promised callback time for qualified leads (minutes)."
+    )
+    qualified_label = models.CharField(
+        max_length=40, default="qualified", help_text='How a qualified lead is shown to agents, e.g. "hot lead".'
+    )
+    transfer_on_qualified = models.BooleanField(
+        default=False, help_text="Qualified callers are transferred to a specialist."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.active and self.pk and not self.questions.exists():
+            raise ValidationError({"active": "An active bot needs at least one question."})
+
+    def to_script(self):
+        from bots.dialogue import QuestionSpec, Script
+
+        return Script(
+            slug=self.slug,
+            name=self.name,
+            greeting=self.greeting,
+            qualified_message=self.qualified_message,
+            rejected_message=self.rejected_message,
+            incomplete_message=self.incomplete_message,
+            max_reasks=self.max_reasks,
+            language=self.language,
+            questions=tuple(q.to_spec() for q in self.questions.all()),
+        )
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        YES_NO = "yes_no", "Yes / no"
+        AMOUNT = "amount", "Amount"
+
+    class Comparison(models.TextChoices):
+        GT = "gt", "more than"
+        GTE = "gte", "at least"
+        LT = "lt", "less than"
+        LTE = "lte", "at most"
+
+    class Period(models.TextChoices):
+        NONE = "", "one-off"
+        MONTH = "month", "per month"
+        YEAR = "year", "per year"
+
+    bot = models.ForeignKey(Bot, related_name="questions", on_delete=models.CASCADE)
+    order = models.PositiveIntegerField(default=0)
+    key = models.SlugField(max_length=60, help_text="Stable name of the answer, e.g. salaried.")
+    prompt = models.TextField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.YES_NO)
+    expected = models.BooleanField(
+        default=True, help_text="For yes/no questions: the answer that qualifies."
+    )
+    threshold = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    comparison = models.CharField(max_length=3, choices=Comparison.choices, default=Comparison.GT)
+    unit = models.CharField(max_length=20, blank=True, help_text="Currency or unit, e.g. rupees, dollars.")
+    period = models.CharField(max_length=5, choices=Period.choices, blank=True, default="")
+    reask_prompt = models.TextField(
+        blank=True, help_text="Said when the answer was unclear; blank repeats the prompt."
+    )
+    confirm_margin = models.FloatField(
+        default=0.2,
+        help_text="Amounts within this fraction of the threshold are confirmed before deciding "
+        "(speech recognition confuses fifteen and fifty). 0 turns confirmation off.",
+    )
+
+    class Meta:
+        ordering = ["bot", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["bot", "key"], name="unique_question_key_per_bot")]
+
+    def __str__(self) -> str:
+        return f"{self.bot.slug}:{self.key}"
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        if self.kind == self.Kind.AMOUNT:
+            if self.threshold is None:
+                errors["threshold"] = "An amount question needs a threshold."
+            elif self.threshold <= Decimal(0):
+                errors["threshold"] = "The threshold must be above zero."
+        if self.confirm_margin is not None and not 0 <= self.confirm_margin < 1:
+            errors["confirm_margin"] = "Use a fraction between 0 and 1, e.g. 0.2 for 20 %."
+        if self.bot_id and self.key:
+            dupes = Question.objects.filter(bot_id=self.bot_id, key=self.key).exclude(pk=self.pk)
+            if dupes.exists():
+                errors["key"] = f"This bot already has a question with key {self.key!r}."
+        if errors:
+            raise ValidationError(errors)
+
+    def to_spec(self):
+        from bots.dialogue import QuestionSpec
+
+        return QuestionSpec(
+            key=self.key,
+            prompt=self.prompt,
+            kind=self.kind,
+            expected=self.expected,
+            threshold=float(self.threshold) if self.threshold is not None else None,
+            comparison=self.comparison,
+            unit=self.unit,
+            period=self.period,
+            reask_prompt=self.reask_prompt,
+            confirm_margin=self.confirm_margin,
+        )

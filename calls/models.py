@@ -1,0 +1,117 @@
+"""What a call leaves behind: the call, each spoken turn, each answer, each latency figure.
+
+Rows are written as things happen (see `calls.services`), so a call cut off at
+any point keeps everything said until then.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Call(models.Model):
+    class Mode(models.TextChoices):
+        VAD = "vad", "Hands-free"
+        PUSH_TO_TALK = "push_to_talk", "Push to talk"
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"
+        ACTIVE = "active", "In progress"
+        ENDED = "ended", "Ended"
+
+    class Outcome(models.TextChoices):
+        QUALIFIED = "qualified", "Qualified"
+        REJECTED = "rejected", "Rejected"
+        INCOMPLETE = "incomplete", "Incomplete"
+        ERROR = "error", "Error"
+
+    class LeadStatus(models.TextChoices):
+        NEW = "new", "New"
+        CONTACTED = "contacted", "Contacted"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    bot = models.ForeignKey("bots.Bot", related_name="calls", on_delete=models.PROTECT)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.VAD)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATED, db_index=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True, db_index=True)
+    end_reason = models.CharField(max_length=40, blank=True)
+    caller_name = models.CharField(max_length=120, blank=True)
+    caller_phone = models.CharField(max_length=40, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    input_sample_rate = models.PositiveIntegerField(default=16000)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    callback_due_at = models.DateTimeField(null=True, blank=True)
+    # Lead handling by sales agents.
+    lead_status = models.CharField(max_length=10, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    lead_note = models.TextField(blank=True)
+    lead_updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lead_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["outcome", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.bot_id} call {self.id}"
+
+
+class Turn(models.Model):
+    class Speaker(models.TextChoices):
+        BOT = "bot", "Bot"
+        CALLER = "caller", "Caller"
+
+    call = models.ForeignKey(Call, related_name="turns", on_delete=models.CASCADE)
+    index = models.PositiveIntegerField(help_text="Exchange number: 0 is the greeting.")
+    speaker = models.CharField(max_length=6, choices=Speaker.choices)
+    text = models.TextField()
+    interrupted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["call", "id"]
+
+
+class Answer(models.Model):
+    call = models.ForeignKey(Call, related_name="answers", on_delete=models.CASCADE)
+    question_key = models.CharField(max_length=60)
+    question_text = models.TextField()
+    order = models.PositiveIntegerField(default=0)
+    transcript = models.TextField(blank=True)
+    value = models.JSONField(null=True, blank=True)
+    understood = models.BooleanField(default=False)
+    qualifies = models.BooleanField(null=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["call", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "question_key"], name="one_answer_per_question")
+        ]
+
+
+class LatencySample(models.Model):
+    class Stage(models.TextChoices):
+        ASR = "asr", "Speech recognition"
+        NLU = "nlu", "Understanding"
+        TTS_FIRST_AUDIO = "tts_first_audio", "First synthesized audio"
+        RESPONSE = "response", "Response (end of speech to first audio)"
+
+    call = models.ForeignKey(Call, related_name="latency_samples", on_delete=models.CASCADE)
+    turn = models.PositiveIntegerField()
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    ms = models.FloatField()
+    provider = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["call", "turn", "id"]
+        indexes = [models.Index(fields=["stage", "created_at"])]

