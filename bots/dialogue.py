@@ -34,3 +34,212 @@ class Script:
     questions: tuple[QuestionSpec, ...] = field(default_factory=tuple)
     max_reasks: int = 2
     language: str = "en"
+
+
+# Why a call ended; sent as `call.ended.reason` and stored on the call.
+REASON_QUALIFIED = "all_answers_qualify"
+REASON_HANGUP = "caller_hangup"
+REASON_DISCONNECTED = "caller_disconnected"
+REASON_TIMEOUT = "call_time_limit"
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """What the engine made of one caller utterance for one question."""
+
+    key: str
+    question: str
+    order: int
+    transcript: str
+    value: bool | float | None
+    understood: bool
+    qualifies: bool | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's reply to one event: what to record and what the bot says next."""
+
+    say: str
+    act: str  # "question" | "reask" | "repeat" | "confirm" | "closing" | "none"
+    answer: AnswerRecord | None = None
+    outcome: str | None = None  # set when the call ends
+    reason: str = ""
+
+    @property
+    def ended(self) -> bool:
+        return self.outcome is not None
+
+
+def _meets(value: float, threshold: float, comparison: str) -> bool:
+    return {
+        "gt": value > threshold,
+        "gte": value >= threshold,
+        "lt": value < threshold,
+        "lte": value <= threshold,
+    }[comparison]
+
+
+def _relation_meets(relation: str, comparison: str) -> bool:
+    """'More than that' satisfies a more-than question, 'less than that' a less-than one."""
+    return (relation == "above") == (comparison in ("gt", "gte"))
+
+
+def _period_words(period: str) -> str:
+    return {"month": " a month", "year": " a year"}.get(period, "")
+
+
+class Dialogue:
+    """Runs one call's script. Feed it caller utterances; it returns Decisions.
+
+    Rules: every question must qualify and the first failing answer ends the
+    call; an unclear answer is re-asked up to `max_reasks` times, then the call
+    ends incomplete; asking to repeat costs no attempt; an amount within the
+    question's `confirm_margin` of its threshold is confirmed before deciding.
+    """
+
+    def __init__(self, script: Script) -> None:
+        if not script.questions:
+            raise ValueError(f"bot {script.slug!r} has no questions")
+        self.script = script
+        self.index = 0
+        self.attempts = 0  # utterances spent on the current question
+        self.pending: tuple[float, str] | None = None  # amount awaiting confirmation, transcript
+        self.answers: dict[str, AnswerRecord] = {}
+        self.outcome: str | None = None
+        self.reason = ""
+        self.last_said = ""
+
+    # -- queries ---------------------------------------------------------
+    @property
+    def question(self) -> QuestionSpec | None:
+        if self.outcome is not None or self.index >= len(self.script.questions):
+            return None
+        return self.script.questions[self.index]
+
+    @property
+    def ended(self) -> bool:
+        return self.outcome is not None
+
+    def scripted_lines(self) -> list[str]:
+        """Every fixed line this script can say, for the prompt-audio cache."""
+        s = self.script
+        lines = [self.opening_line(), s.qualified_message, s.rejected_message, s.incomplete_message]
+        for q in s.questions:
+            lines += [q.prompt, self._reask_text(q), f"Sure. {q.prompt}"]
+        return list(dict.fromkeys(line for line in lines if line))
+
+    def opening_line(self) -> str:
+        return f"{self.script.greeting} {self.script.questions[0].prompt}".strip()
+
+    # -- events ----------------------------------------------------------
+    def start(self) -> Decision:
+        return self._say(self.opening_line(), "question")
+
+    def hangup(self, reason: str = REASON_HANGUP) -> Decision:
+        if self.outcome is None:
+            self.outcome, self.reason = "incomplete", reason
+        return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
+
+    def handle(self, text: str) -> Decision:
+        """One caller utterance (typed, or a transcript of speech)."""
+        from bots.understanding import understand
+
+        q = self.question
+        if q is None:
+            return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
+        reading = understand(
+            text, kind=q.kind, period=q.period, unit=q.unit, language=self.script.language
+        )
+        if self.pending is not None:
+            return self._handle_confirmation(q, text, reading)
+        if reading.intent == "repeat":
+            return self._say(f"Sure. {q.prompt}", "repeat")
+        if q.kind == "yes_no":
+            if reading.yes_no is None:
+                return self._unclear(q, text)
+            return self._decide(q, text, reading.yes_no, reading.yes_no == q.expected)
+        # Amount question: a stated amount wins, then "more/less than that", then yes/no.
+        if reading.amount is not None:
+            amount = float(reading.amount)
+            if self._needs_confirmation(q, amount):
+                self.pending = (amount, text)
+                return self._say(self._confirm_text(q, amount), "confirm")
+            return self._decide(q, text, amount, _meets(amount, q.threshold or 0, q.comparison))
+        if reading.relation is not None:
+            ok = _relation_meets(reading.relation, q.comparison)
+            return self._decide(q, text, ok, ok)
+        if reading.yes_no is not None:
+            return self._decide(q, text, reading.yes_no, reading.yes_no)
+        return self._unclear(q, text)
+
+    # -- internals -------------------------------------------------------
+    def _handle_confirmation(self, q: QuestionSpec, text: str, reading) -> Decision:
+        amount, first_transcript = self.pending  # type: ignore[misc]
+        if reading.intent == "repeat":
+            return self._say(self._confirm_text(q, amount), "repeat")
+        if reading.amount is not None:  # the caller restated or corrected the amount
+            self.pending = None
+            new = float(reading.amount)
+            return self._decide(q, text, new, _meets(new, q.threshold or 0, q.comparison))
+        if reading.yes_no is True:
+            self.pending = None
+            transcript = f"{first_transcript} / {text}"
+            return self._decide(q, transcript, amount, _meets(amount, q.threshold or 0, q.comparison))
+        self.pending = None
+        return self._unclear(q, text)  # "no" or unclear: ask the question again
+
+    def _needs_confirmation(self, q: QuestionSpec, amount: float) -> bool:
+        if not q.threshold or q.confirm_margin <= 0:
+            return False
+        return abs(amount - q.threshold) <= q.confirm_margin * q.threshold
+
+    def _confirm_text(self, q: QuestionSpec, amount: float) -> str:
+        from bots.understanding import spoken_amount
+
+        return f"Just to confirm, did you say {spoken_amount(amount, q.unit)}{_period_words(q.period)}?"
+
+    def _reask_text(self, q: QuestionSpec) -> str:
+        return q.reask_prompt or f"Sorry, I did not catch that. {q.prompt}"
+
+    def _record(self, q: QuestionSpec, text: str, value, understood: bool, qualifies: bool | None) -> AnswerRecord:
+        self.attempts += 1
+        record = AnswerRecord(
+            key=q.key,
+            question=q.prompt,
+            order=self.index + 1,
+            transcript=text,
+            value=value,
+            understood=understood,
+            qualifies=qualifies,
+            attempt=self.attempts,
+        )
+        self.answers[q.key] = record
+        return record
+
+    def _decide(self, q: QuestionSpec, text: str, value, qualifies: bool) -> Decision:
+        record = self._record(q, text, value, True, qualifies)
+        if not qualifies:
+            return self._end("rejected", f"not_qualified:{q.key}", self.script.rejected_message, record)
+        self.index += 1
+        self.attempts = 0
+        nxt = self.question
+        if nxt is None:
+            return self._end("qualified", REASON_QUALIFIED, self.script.qualified_message, record)
+        return self._say(nxt.prompt, "question", record)
+
+    def _unclear(self, q: QuestionSpec, text: str) -> Decision:
+        record = self._record(q, text, None, False, None)
+        if self.attempts > self.script.max_reasks:
+            return self._end("incomplete", f"unclear:{q.key}", self.script.incomplete_message, record)
+        return self._say(self._reask_text(q), "reask", record)
+
+    def _say(self, text: str, act: str, record: AnswerRecord | None = None) -> Decision:
+        self.last_said = text
+        return Decision(say=text, act=act, answer=record)
+
+    def _end(self, outcome: str, reason: str, line: str, record: AnswerRecord | None) -> Decision:
+        self.outcome, self.reason = outcome, reason
+        self.last_said = line
+        return Decision(say=line, act="closing", answer=record, outcome=outcome, reason=reason)

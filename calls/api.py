@@ -1,0 +1,170 @@
+"""HTTP API of the call protocol (protocol.md §1): list bots, start a call, read a call.
+
+Errors are always JSON: {"error": {"code", "message"}}.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from bots.models import Bot
+from calls import services
+from calls.models import Call
+from calls.tokens import make_token, token_matches
+
+MODES = {choice.value for choice in Call.Mode}
+
+
+def error(status: int, code: str, message: str, **headers: str) -> JsonResponse:
+    response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _rate_limited(ip: str) -> int:
+    """Fixed-window counter per client; returns seconds to wait, 0 when allowed."""
+    window = settings.CALL_RATE_WINDOW
+    bucket = int(time.time() // window)
+    key = f"calls:rate:{ip}:{bucket}"
+    cache.add(key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=window + 5)
+        count = 1
+    if count > settings.CALL_RATE_LIMIT:
+        return max(1, int(window - time.time() % window))
+    return 0
+
+
+@require_GET
+def list_bots(request: HttpRequest) -> JsonResponse:
+    bots = Bot.objects.filter(active=True).order_by("name").values("slug", "name", "description")
+    return JsonResponse({"bots": list(bots)})
+
+
+def _parse_start(body: bytes) -> tuple[dict[str, Any] | None, JsonResponse | None]:
+    try:
+        data = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None, error(400, "bad_json", "The request body must be a JSON object.")
+    if not isinstance(data, dict):
+        return None, error(400, "bad_request", "The request body must be a JSON object.")
+    slug = data.get("bot")
+    if not isinstance(slug, str) or not slug:
+        return None, error(400, "bad_request", 'Give the bot\'s slug as "bot".')
+    mode = data.get("mode", Call.Mode.VAD)
+    if mode not in MODES:
+        return None, error(400, "bad_request", f'"mode" must be one of {sorted(MODES)}.')
+    caller = data.get("caller", {}) or {}
+    if not isinstance(caller, dict):
+        return None, error(400, "bad_request", '"caller" must be an object with "name" and "phone".')
+    name, phone = caller.get("name", "") or "", caller.get("phone", "") or ""
+    if not isinstance(name, str) or not isinstance(phone, str) or len(name) > 120 or len(phone) > 40:
+        return None, error(400, "bad_request", "Caller name (≤120) and phone (≤40) must be strings.")
+    return {"slug": slug, "mode": mode, "name": name.strip(), "phone": phone.strip()}, None
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def start_call(request: HttpRequest) -> JsonResponse:
+    parsed, problem = _parse_start(request.body)
+    if problem:
+        return problem
+    assert parsed is not None
+    bot = Bot.objects.filter(slug=parsed["slug"], active=True).first()
+    if bot is None or not bot.questions.exists():
+        return error(404, "unknown_bot", f"No active bot called {parsed['slug']!r}.")
+    ip = client_ip(request)
+    wait = _rate_limited(ip)
+    if wait:
+        return error(429, "rate_limited", f"Too many calls from this client; try again in {wait} s.", Retry_After=str(wait))
+    call = services.create_call(
+        bot, mode=parsed["mode"], caller_name=parsed["name"], caller_phone=parsed["phone"], client_ip=ip if ip != "unknown" else None
+    )
+    token = make_token(str(call.pk))
+    return JsonResponse(
+        {
+            "call_id": str(call.pk),
+            "ws_url": f"/ws/calls/{call.pk}/?token={token}",
+            "bot": {"slug": bot.slug, "name": bot.name},
+            "token": token,
+            "expires_in": settings.CALL_TOKEN_MAX_AGE,
+        },
+        status=201,
+    )
+
+
+def _bearer(request: HttpRequest) -> str:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def serialize_call(call: Call) -> dict[str, Any]:
+    latency: dict[int, dict[str, Any]] = {}
+    for sample in call.latency_samples.all():
+        row = latency.setdefault(sample.turn, {"turn": sample.turn})
+        row[f"{sample.stage}_ms"] = round(sample.ms, 1)
+        if sample.provider:
+            row.setdefault("providers", {})[sample.stage] = sample.provider
+    return {
+        "call_id": str(call.pk),
+        "bot": {"slug": call.bot.slug, "name": call.bot.name},
+        "mode": call.mode,
+        "status": call.status,
+        "outcome": call.outcome or None,
+        "reason": call.end_reason or None,
+        "caller": {"name": call.caller_name, "phone": call.caller_phone},
+        "created_at": call.created_at.isoformat(),
+        "started_at": call.started_at.isoformat() if call.started_at else None,
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        "answers": [
+            {
+                "question": a.question_key,
+                "question_text": a.question_text,
+                "transcript": a.transcript,
+                "value": a.value,
+                "understood": a.understood,
+                "qualifies": a.qualifies,
+                "attempts": a.attempts,
+            }
+            for a in call.answers.all()
+        ],
+        "turns": [
+            {"turn": t.index, "speaker": t.speaker, "text": t.text, "interrupted": t.interrupted, "at": t.created_at.isoformat()}
+            for t in call.turns.all()
+        ],
+        "latency": [latency[k] for k in sorted(latency)],
+    }
+
+
+@require_GET
+def call_detail(request: HttpRequest, call_id: str) -> JsonResponse:
+    token = _bearer(request)
+    is_staff = request.user.is_authenticated and request.user.is_staff
+    if not token and not is_staff:
+        return error(401, "unauthorized", "Send the call token as 'Authorization: Bearer <token>'.")
+    if not is_staff and not token_matches(token, call_id):
+        return error(401, "unauthorized", "The token is invalid, expired, or for another call.")
+    call = (
+        Call.objects.select_related("bot")
+        .prefetch_related("answers", "turns", "latency_samples")
+        .filter(pk=call_id)
+        .first()
+    )
+    if call is None:
+        return error(404, "not_found", "No such call.")
+    return JsonResponse(serialize_call(call))

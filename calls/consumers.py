@@ -1,0 +1,68 @@
+"""The call WebSocket (protocol.md §2): a thin adapter between the socket and the pipeline.
+
+`connect` authenticates the token and claims the call; frames go straight to
+`CallPipeline`. No ORM or provider code here.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from calls import services
+from calls.pipeline import CallPipeline
+from calls.tokens import token_matches
+
+log = logging.getLogger(__name__)
+
+
+class CallConsumer(AsyncWebsocketConsumer):
+    pipeline: CallPipeline | None = None
+    closed = False
+
+    async def connect(self) -> None:
+        call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
+        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
+        # Accept first so the client sees the protocol's close codes, not an HTTP 403.
+        await self.accept()
+        if not token_matches(token, call_id):
+            await self.close(code=4401)
+            return
+        try:
+            ctx = await database_sync_to_async(services.claim_call)(call_id)
+        except services.CallUnavailable as exc:
+            await self.close(code=exc.code)
+            return
+        self.pipeline = CallPipeline(ctx, self)
+        await self.pipeline.start()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.pipeline is None:
+            return
+        if bytes_data is not None:
+            await self.pipeline.on_audio(bytes_data)
+        elif text_data is not None:
+            await self.pipeline.on_message(text_data)
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        if self.pipeline is not None:
+            await self.pipeline.on_disconnect()
+
+    # -- calls.pipeline.Output ------------------------------------------
+    async def send_event(self, event: dict[str, Any]) -> None:
+        if not self.closed:
+            await self.send(text_data=json.dumps(event))
+
+    async def send_audio(self, pcm: bytes) -> None:
+        if not self.closed:
+            await self.send(bytes_data=pcm)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if not self.closed:
+            self.closed = True
+            await super().close(code=code)

@@ -1,0 +1,157 @@
+"""Database writes for calls, as small sync functions.
+
+Async code (the pipeline, the consumer) runs these through
+`database_sync_to_async`; nothing here is called per audio frame. Broadcasts to
+the dashboard go out only after the transaction commits.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from bots.dialogue import AnswerRecord, Script
+from bots.models import Bot
+from calls.models import Answer, Call, LatencySample, Turn
+
+log = logging.getLogger(__name__)
+
+LEADS_GROUP = "leads"
+
+
+class CallUnavailable(Exception):
+    """The call cannot be joined: `code` is the WebSocket close code (4404 or 4409)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What the pipeline needs to run a call, loaded once at connect."""
+
+    call_id: str
+    script: Script
+    voice: str
+    mode: str
+    bot_slug: str
+    bot_name: str
+
+
+def create_call(bot: Bot, *, mode: str, caller_name: str = "", caller_phone: str = "", client_ip: str | None = None) -> Call:
+    call = Call.objects.create(
+        bot=bot, mode=mode, caller_name=caller_name, caller_phone=caller_phone, client_ip=client_ip
+    )
+    _broadcast_on_commit(call)
+    return call
+
+
+def claim_call(call_id: str) -> CallContext:
+    """Mark a created call active (once) and load its script.
+
+    Raises CallUnavailable(4404) for an unknown call, (4409) when it is already
+    connected or finished.
+    """
+    with transaction.atomic():
+        claimed = Call.objects.filter(pk=call_id, status=Call.Status.CREATED).update(
+            status=Call.Status.ACTIVE, started_at=timezone.now()
+        )
+        if not claimed:
+            if Call.objects.filter(pk=call_id).exists():
+                raise CallUnavailable(4409, "call already connected or finished")
+            raise CallUnavailable(4404, "unknown call")
+        call = Call.objects.select_related("bot").get(pk=call_id)
+        bot = call.bot
+        questions = list(bot.questions.all())
+        if not questions:
+            raise CallUnavailable(4409, "this bot has no questions")
+        _broadcast_on_commit(call)
+    return CallContext(
+        call_id=str(call.pk),
+        script=bot.to_script(),
+        voice=bot.voice,
+        mode=call.mode,
+        bot_slug=bot.slug,
+        bot_name=bot.name,
+    )
+
+
+def set_input_rate(call_id: str, sample_rate: int) -> None:
+    Call.objects.filter(pk=call_id).update(input_sample_rate=sample_rate)
+
+
+def add_turn(call_id: str, index: int, speaker: str, text: str) -> None:
+    Turn.objects.create(call_id=call_id, index=index, speaker=speaker, text=text)
+
+
+def mark_interrupted(call_id: str, index: int) -> None:
+    Turn.objects.filter(call_id=call_id, index=index, speaker=Turn.Speaker.BOT).update(interrupted=True)
+
+
+def record_answer(call_id: str, record: AnswerRecord) -> None:
+    Answer.objects.update_or_create(
+        call_id=call_id,
+        question_key=record.key,
+        defaults={
+            "question_text": record.question,
+            "order": record.order,
+            "transcript": record.transcript,
+            "value": record.value,
+            "understood": record.understood,
+            "qualifies": record.qualifies,
+            "attempts": record.attempt,
+        },
+    )
+
+
+def add_latency(call_id: str, turn: int, stages: dict[str, float | None], providers: dict[str, str]) -> None:
+    LatencySample.objects.bulk_create(
+        [
+            LatencySample(call_id=call_id, turn=turn, stage=stage, ms=ms, provider=providers.get(stage, ""))
+            for stage, ms in stages.items()
+            if ms is not None
+        ]
+    )
+
+
+def end_call(call_id: str, outcome: str, reason: str) -> None:
+    """Store the outcome once; a call that already ended keeps its first outcome."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update().select_related("bot").get(pk=call_id)
+        if call.status == Call.Status.ENDED:
+            return
+        now = timezone.now()
+        call.status = Call.Status.ENDED
+        call.outcome = outcome
+        call.end_reason = reason[:40]
+        call.ended_at = now
+        if outcome == Call.Outcome.QUALIFIED and call.bot.callback_minutes:
+            call.callback_due_at = now + timedelta(minutes=call.bot.callback_minutes)
+        call.save(update_fields=["status", "outcome", "end_reason", "ended_at", "callback_due_at"])
+        _broadcast_on_commit(call)
+
+
+def _broadcast_on_commit(call: Call) -> None:
+    message = {
+        "type": "lead.updated",
+        "call_id": str(call.pk),
+        "outcome": call.outcome,
+        "status": call.status,
+    }
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(LEADS_GROUP, message)
+        except Exception:  # the dashboard is a nicety; never fail a call for it
+            log.exception("could not broadcast lead update for %s", call.pk)
+
+    transaction.on_commit(send)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from calls import api
+
+app_name = "api"
+
+urlpatterns = [
+    path("bots/", api.list_bots, name="bots"),
+    path("calls/", api.start_call, name="start-call"),
+    path("calls/<uuid:call_id>/", api.call_detail, name="call"),
+]
