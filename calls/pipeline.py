@@ -504,12 +504,14 @@ class CallPipeline:
         speech = self._speech
         if speech is None or not speech.audible(time.perf_counter()) or self.dialogue.ended:
             return
-        if not speech.task.done():
+        still_sending = not speech.task.done()
+        if still_sending:
             speech.task.cancel()
             await asyncio.gather(speech.task, return_exceptions=True)
         self._speech = None
         await self.out.send_event({"type": "playback.clear", "turn": speech.turn})
-        await self.out.send_event({"type": "bot.speech.ended", "turn": speech.turn})
+        if still_sending:  # otherwise bot.speech.ended was already sent
+            await self.out.send_event({"type": "bot.speech.ended", "turn": speech.turn})
         self.store.put(services.mark_interrupted, self.ctx.call_id, speech.turn)
 
     # ------------------------------------------------------------------ ending

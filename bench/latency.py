@@ -1,0 +1,158 @@
+"""Response-latency benchmark: drives a running server over real WebSockets.
+
+Generates caller speech with espeak-ng in several voices, plays it into calls
+paced in real time (hands-free mode, as a microphone would) or followed by
+end_of_speech (push-to-talk), and prints p50/p95/p99 of:
+- client-side response: end of the caller's audio -> first bot audio frame;
+- the server's per-stage figures from the `latency` events.
+
+Usage (server running, e.g. `make run`):
+    .venv/bin/python bench/latency.py --url http://127.0.0.1:8000 --calls 6
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import websockets  # noqa: E402
+
+from tests.speech import say, silence  # noqa: E402
+
+VOICES = ["en-us", "en-gb-x-rp", "en-us+m3", "en-us+f3", "en-gb", "en-us+f2"]
+SCRIPTS = {
+    "quickrupee-loan": [
+        ["yes I am", "yeah, about forty thousand a month", "yes I live in Mumbai"],
+        ["yes", "more than that", "yes"],
+        ["yes, I am salaried", "fifty thousand rupees", "yes I do"],
+    ],
+    "home-renovation": [
+        ["yes I own it", "around fifty thousand dollars", "yes, next month"],
+        ["yes we do", "yes, more than that", "yes"],
+    ],
+}
+FRAME_MS = 20
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+class Result:
+    def __init__(self) -> None:
+        self.client_ms: list[float] = []
+        self.stages: dict[str, list[float]] = {}
+        self.outcomes: list[str] = []
+        self.answers_right = 0
+        self.answers_total = 0
+
+
+async def run_call(base: str, bot: str, answers: list[str], voice: str, mode: str, result: Result) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        response = await http.post("/api/calls/", json={"bot": bot, "mode": mode})
+        response.raise_for_status()
+        created = response.json()
+    ws_base = base.replace("http://", "ws://").replace("https://", "wss://")
+    async with websockets.connect(ws_base + created["ws_url"], max_size=None) as ws:
+        speech_ended = asyncio.Event()
+        first_audio: list[float] = []
+        audio_end_at: list[float] = []
+        done = asyncio.Event()
+        answer_events: list[dict] = []
+
+        async def reader() -> None:
+            async for message in ws:
+                now = time.perf_counter()
+                if isinstance(message, bytes):
+                    if audio_end_at and len(first_audio) < len(audio_end_at):
+                        first_audio.append(now)
+                    continue
+                event = json.loads(message)
+                kind = event["type"]
+                if kind == "bot.speech.ended":
+                    speech_ended.set()
+                elif kind == "latency":
+                    for key, value in event.items():
+                        if key.endswith("_ms") and value is not None:
+                            result.stages.setdefault(key[:-3], []).append(value)
+                elif kind == "answer":
+                    answer_events.append(event)
+                elif kind == "call.ended":
+                    result.outcomes.append(event["outcome"])
+                    done.set()
+
+        task = asyncio.create_task(reader())
+        await ws.send(json.dumps({"type": "start", "sample_rate": 16000}))
+        for text in answers:
+            await asyncio.wait_for(speech_ended.wait(), 60)
+            speech_ended.clear()
+            await asyncio.sleep(0.3)  # the caller waits for the bot to finish playing
+            pcm = silence(200) + say(text, voice=voice)
+            step = 16000 * 2 * FRAME_MS // 1000
+            start = time.perf_counter()
+            for n, i in enumerate(range(0, len(pcm), step)):
+                await ws.send(pcm[i : i + step])
+                if mode == "vad":  # real time, like a microphone
+                    delay = start + (n + 1) * FRAME_MS / 1000 - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+            audio_end_at.append(time.perf_counter())
+            if mode == "push_to_talk":
+                await ws.send(json.dumps({"type": "end_of_speech"}))
+            else:  # a microphone keeps sending: trailing silence in real time until the bot answers
+                tail = silence(FRAME_MS)
+                while len(first_audio) < len(audio_end_at) and not done.is_set():
+                    await ws.send(tail)
+                    await asyncio.sleep(FRAME_MS / 1000)
+        await asyncio.wait_for(done.wait(), 60)
+        task.cancel()
+        for end, first in zip(audio_end_at, first_audio):
+            result.client_ms.append((first - end) * 1000)
+        result.answers_total += len(answers)
+        result.answers_right += sum(1 for a in answer_events if a["understood"])
+
+
+def report(mode: str, result: Result) -> None:
+    print(f"\n== {mode}: {len(result.outcomes)} calls, outcomes {dict((o, result.outcomes.count(o)) for o in set(result.outcomes))}")
+    print(f"answers understood: {result.answers_right}/{result.answers_total}")
+    rows = [("client response (audio end -> first audio)", result.client_ms)]
+    rows += [(f"server {name}", values) for name, values in sorted(result.stages.items())]
+    print(f"{'measure':44} {'n':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8}")
+    for name, values in rows:
+        if values:
+            print(
+                f"{name:44} {len(values):>4} {percentile(values, 50):>8.1f} {percentile(values, 95):>8.1f} "
+                f"{percentile(values, 99):>8.1f} {statistics.fmean(values):>8.1f}"
+            )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--calls", type=int, default=6, help="calls per mode")
+    parser.add_argument("--modes", default="push_to_talk,vad")
+    args = parser.parse_args()
+    plans = [(bot, answers) for bot, scripts in SCRIPTS.items() for answers in scripts]
+    for mode in args.modes.split(","):
+        result = Result()
+        for i in range(args.calls):
+            bot, answers = plans[i % len(plans)]
+            await run_call(args.url, bot, answers, VOICES[i % len(VOICES)], mode, result)
+        report(mode, result)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
