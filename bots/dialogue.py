@@ -86,6 +86,17 @@ def _relation_meets(relation: str, comparison: str) -> bool:
     return (relation == "above") == (comparison in ("gt", "gte"))
 
 
+def _bound_meets(relation: str, bound: float, threshold: float, comparison: str) -> bool | None:
+    """'More than X' / 'less than X' against a threshold: True or False when every
+    amount in that range decides the same way, None when the range straddles it."""
+    asks_above = comparison in ("gt", "gte")
+    if relation == "above" and bound >= threshold:
+        return asks_above
+    if relation == "below" and bound <= threshold:
+        return not asks_above
+    return None
+
+
 def _period_words(period: str) -> str:
     return {"month": " a month", "year": " a year"}.get(period, "")
 
@@ -163,6 +174,11 @@ class Dialogue:
         # Amount question: a stated amount wins, then "more/less than that", then yes/no.
         if reading.amount is not None:
             amount = float(reading.amount)
+            if reading.relation is not None:  # "just over 25,000", "less than 30k"
+                ok = _bound_meets(reading.relation, amount, q.threshold or 0, q.comparison)
+                if ok is None:
+                    return self._unclear(q, text)
+                return self._decide(q, text, amount, ok)
             if self._needs_confirmation(q, amount):
                 self.pending = (amount, text)
                 return self._say(self._confirm_text(q, amount), "confirm")
@@ -193,6 +209,8 @@ class Dialogue:
     def _needs_confirmation(self, q: QuestionSpec, amount: float) -> bool:
         if not q.threshold or q.confirm_margin <= 0:
             return False
+        if amount < q.threshold / 100:  # "around 25" for a salary: a lost "thousand"?
+            return True
         return abs(amount - q.threshold) <= q.confirm_margin * q.threshold
 
     def _confirm_text(self, q: QuestionSpec, amount: float) -> str:

@@ -175,8 +175,8 @@ _SCALES = {
     "thousand": 1e3, "thousands": 1e3, "k": 1e3, "grand": 1e3, "thou": 1e3,
     "hazaar": 1e3, "hazar": 1e3, "hajar": 1e3, "hazzar": 1e3, "hazaaar": 1e3,
     "lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "lack": 1e5, "lacks": 1e5,
-    "lak": 1e5, "laakh": 1e5, "lakhs": 1e5,
-    "crore": 1e7, "crores": 1e7, "cr": 1e7, "karod": 1e7, "karor": 1e7, "crores": 1e7,
+    "lak": 1e5, "laakh": 1e5,
+    "crore": 1e7, "crores": 1e7, "cr": 1e7, "karod": 1e7, "karor": 1e7,
     "million": 1e6, "millions": 1e6, "mil": 1e6, "mn": 1e6,
     "billion": 1e9, "billions": 1e9, "bn": 1e9,
 }
@@ -317,9 +317,12 @@ def _scan(toks: list[str]) -> list[_Qty]:
     for q in found:
         if merged:
             p = merged[-1]
-            gap = toks[p.end:q.start]
-            ok_gap = not gap or (len(gap) == 1 and gap[0] in _RANGE_JOIN and (
-                gap[0] != "and" or (p.start > 0 and toks[p.start - 1] == "between")))
+            gap = [t for t in toks[p.end:q.start] if t not in _CURRENCY]
+            k = p.start - 1
+            while k >= 0 and toks[k] in _CURRENCY:
+                k -= 1
+            ok_gap = not gap or gap == [","] or (len(gap) == 1 and gap[0] in _RANGE_JOIN and (
+                gap[0] != "and" or (k >= 0 and toks[k] == "between")))
             if ok_gap:
                 low = p.value * q.scale if p.scale == 1 and q.scale > 1 else p.value
                 if 0 < low <= q.value <= 10 * low:
@@ -356,7 +359,7 @@ def _add(tag: str, *phrases: str) -> None:
 _add(YES, "yes", "yeah", "yea", "yeh", "yep", "yup", "ya", "yah", "yas", "yess", "yes yes",
      "yeap", "aye", "affirmative", "correct", "exactly", "indeed", "true", "that is right",
      "that is true", "you are right", "quite right", "that is it", "you bet", "you got it",
-     "uh huh", "mhm", "mm hmm", "mm hm", "mmhmm", "haan", "han", "haa", "ha", "hain",
+     "uh huh", "mhm", "mm hmm", "mm hm", "mmhmm", "haan", "han", "haa", "ha",
      "i think so", "think so", "i guess so", "i believe so", "i suppose so", "i would say so",
      "why not", "no doubt", "without a doubt", "agreed", "positive", "affirm", "yes please",
      "that is correct", "thats correct", "yessir", "yup yup", "i do indeed")
@@ -378,8 +381,8 @@ _add(HEDGE, "maybe", "may be", "perhaps", "possibly", "might", "unsure", "undeci
      "we will see", "who knows", "fifty fifty", "50 50", "pata nahi", "pata nahin",
      "maloom nahi", "malum nahi", "shayad", "ho sakta", "i hope so", "hopefully", "not sure",
      "partly", "partially", "sometimes", "somewhat", "mostly", "more or less", "i wonder",
-     "sort of", "in between", "half and half", "i forget", "i forgot", "hmm let me see",
-     "no idea", "have not decided", "not certain", "yes and no")
+     "in between", "half and half", "i forget", "i forgot", "hmm let me see",
+     "have not decided", "not certain", "yes and no")
 _add(REPEAT, "repeat", "say that again", "say it again", "say again", "come again", "pardon",
      "beg your pardon", "what was that", "what did you say", "what was the question",
      "what is the question", "what question", "which question", "did not catch",
@@ -390,7 +393,8 @@ _add(REPEAT, "repeat", "say that again", "say it again", "say again", "come agai
      "slower", "what did you ask", "missed that", "missed the question", "lost you",
      "breaking up", "ask again", "ask that again", "the question again", "tell me again",
      "could you say", "can you say", "not audible", "what were you saying", "you said what",
-     "what are you asking", "what you said")
+     "what are you asking", "what you said", "what is that", "what was it", "what is it",
+     "what did you just say", "what is this about")
 
 for _lst in _PHRASES.values():
     _lst.sort(key=lambda p: -len(p[0]))
@@ -405,11 +409,13 @@ _AUX_TAIL = {",", "?", "yes", "yeah", "yep", "indeed", "too", "actually", "reall
              "madam", "maam", "ji", "though", "definitely", "certainly", "absolutely", "sure",
              "of", "so", "but", "and", "thank", "thanks", "now", "right"}
 _NEGATORS = {"not", "never", "nahi", "nahin", "no"}
+# Negating these says "I don't know", not "no": "I'm not sure", "we haven't worked it out".
 _HEDGE_OBJECTS = {"sure", "certain", "positive", "know", "remember", "recall", "decided",
-                  "say", "confident"}
+                  "say", "confident", "worked", "figured", "thought", "planned", "calculated",
+                  "finalised", "finalized", "checked", "fixed", "settled"}
 _REPEAT_OBJECTS = {"understand", "hear", "catch", "follow"}
 _WEAK_REPEAT = {"what", "sorry", "huh", "eh", "excuse", "me", "hello", "kya", "again", "hm",
-                "hmm", "haan", "ji"}
+                "hmm", "haan", "ji", "how", "much", "many", "long", "when", "which", "question"}
 _WEAK_REPEAT_ALWAYS = {"sorry", "huh", "again", "excuse"}
 _FILLERS = {"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "ahh", "oh", "well", "so",
             "like", "okay", "ok", "the", "a", "an", "and", "just", "hey", "hi", ",", "?",
@@ -462,9 +468,9 @@ def _events(toks: list[str]) -> list[_Event]:
         m = _match(toks, i)
         if m is not None:
             end, tag = m
-            if tag in (YES, INT):
-                # "absolutely not", "of course no", "sahi nahi"
-                k = _skip(toks, end, {","}, 1) if tag == INT else end
+            if tag == INT:
+                # "absolutely not", "of course no", "sahi nahi"; but "yeah, no" stays mixed
+                k = _skip(toks, end, {","}, 1)
                 if k < n and toks[k] in _NEGATORS and not (k + 1 < n and toks[k + 1] in ("doubt", "problem")):
                     out.append(_Event(i, k + 1, NO))
                     i = k + 1
@@ -488,6 +494,10 @@ def _events(toks: list[str]) -> list[_Event]:
                 out.append(_Event(i, i + 1, NO))  # clause-final "not": "hopefully not"
                 i += 1
                 continue
+        if t == "right" and _alone_in_clause(toks, i):
+            out.append(_Event(i, i + 1, YES))  # "Right." / "Yes, right." but not "right away"
+            i += 1
+            continue
         if t in _PRONOUNS:
             ev = _aux_answer(toks, i)
             if ev is not None:
@@ -498,21 +508,51 @@ def _events(toks: list[str]) -> list[_Event]:
     return out
 
 
+def _alone_in_clause(toks: list[str], i: int) -> bool:
+    """Is toks[i] the only non-filler word of its clause?"""
+    for step in (-1, 1):
+        k = i + step
+        while 0 <= k < len(toks) and toks[k] not in _BOUNDARY:
+            if toks[k] not in _FILLERS:
+                return False
+            k += step
+    return True
+
+
+_DISCLOSE = {"share", "sharing", "say", "saying", "disclose", "disclosing", "tell", "telling",
+             "answer", "answering", "discuss", "discussing", "reveal"}
+
+
+def _clause_end(toks: list[str], k: int) -> int:
+    while k < len(toks) and toks[k] not in _BOUNDARY:
+        k += 1
+    return k
+
+
 def _aux_answer(toks: list[str], i: int) -> _Event | None:
     """ "I do" / "we are" -> yes; "I don't ..." / "I'm not ..." -> no; "I am an engineer" -> nothing."""
     n = len(toks)
     j = _skip(toks, i + 1, _AUX_ADVERBS - {"do"}, 2)
     if j >= n or toks[j] not in _AUX:
         return None
+    m = _match(toks, j)  # "I didn't get that", "I do not understand"
+    if m is not None and m[1] in (REPEAT, HEDGE):
+        return _Event(i, m[0], m[1])
     j += 1
     if j < n and toks[j] in ("not", "never"):
         k = _skip(toks, j + 1, {"really", "even", "actually", "quite", "100", "percent", "very", "too"})
+        if k + 1 < n and toks[k] in ("think", "believe", "say") and toks[k + 1] == "so":
+            return _Event(i, k + 2, NO)  # "I don't think so", "I wouldn't say so"
         if k < n and toks[k] in _HEDGE_OBJECTS:
             return _Event(i, k + 1, HEDGE)
         if k < n and toks[k] in _REPEAT_OBJECTS:
             return _Event(i, k + 1, REPEAT)
-        if k + 1 < n and toks[k] in ("think", "believe") and toks[k + 1] == "so":
-            return _Event(i, k + 2, NO)
+        rest = set(toks[k:_clause_end(toks, k)])
+        if rest & _DISCLOSE:
+            return _Event(i, k + 1, HEDGE)  # "I'm not comfortable sharing that": a refusal, not a no
+        m = _match(toks, k) if k < n else None
+        if m is not None and m[1] in (YES, INT):
+            return _Event(i, m[0], NO)  # "that's not correct", "it is not true"
         return _Event(i, j + 1, "no_weak")
     j = _skip(toks, j, {"do", "have", "am", "be"}, 1)  # "I do do", "I will be"
     if j >= n or toks[j] in _AUX_TAIL:
@@ -529,7 +569,7 @@ _TIME_ABOVE = {"later", "longer", "after", "beyond"}
 _TIME_BELOW = {"sooner", "earlier", "before", "within", "quicker", "faster"}
 _COMPARATIVE_WORDS = (_ABOVE | _BELOW | _TIME_ABOVE | _TIME_BELOW) - {"much", "short", "within", "before", "after"}
 _INTENSIFIERS = {"much", "way", "a", "bit", "little", "lot", "any", "far", "slightly", "even",
-                 "somewhat", "quite", "little"}
+                 "somewhat", "quite"}
 
 
 def _relation(toks: list[str], duration: bool) -> Literal["above", "below"] | None:
@@ -561,6 +601,9 @@ def _relation(toks: list[str], duration: bool) -> Literal["above", "below"] | No
             direction = "below"
         if t == "over" and two in ("the", "phone"):
             direction = None
+        if t in ("after", "before", "within") and not (two in ("that", "this", "then", "those") or (
+                i + 1 < n and _is_num_start(toks, i + 1))):
+            direction = None  # "after Diwali" is a date, not a comparison
         if direction:
             k = i - 1
             while k >= 0 and toks[k] in _INTENSIFIERS:
@@ -573,10 +616,26 @@ def _relation(toks: list[str], duration: bool) -> Literal["above", "below"] | No
     return found.pop() if len(found) == 1 else None  # type: ignore[return-value]
 
 
+_MODIFIER_HEDGES = {"maybe", "may", "perhaps", "possibly", "hopefully", "shayad", "more", "probably"}
+_NOT_CONTENT = {",", "?", "yes", "yeah", "no", "not", "nope", "so", "haan", "nahi"}
+
+
+def _blocking(toks: list[str], e: _Event) -> bool:
+    """A hedge blocks the answer unless it only qualifies what follows it.
+
+    "Maybe." / "Maybe not." / "I'm not sure" leave the answer open, but in
+    "Not yet, maybe next year" or "Yes, more or less full time" the hedge is
+    about a detail, so the answer before it stands.
+    """
+    if toks[e.pos] not in _MODIFIER_HEDGES:
+        return True
+    return e.end >= len(toks) or toks[e.end] in _NOT_CONTENT
+
+
 def _polarity(toks: list[str], events: list[_Event]) -> bool | None:
     """Resolve polarity events into one yes/no, or None (absent, hedged or contradictory)."""
     clause = _clause_ids(toks)
-    hedges = [e for e in events if e.tag == HEDGE]
+    hedges = [e for e in events if e.tag == HEDGE and _blocking(toks, e)]
     cutoff = -1
     if hedges:
         last = hedges[-1]
@@ -615,7 +674,7 @@ def _is_weak_repeat(toks: list[str]) -> bool:
         return False
     if any(t in _WEAK_REPEAT_ALWAYS for t in words):
         return True
-    return "?" in toks and any(t in ("what", "hello", "kya", "eh", "hmm", "hm", "haan", "ji") for t in words)
+    return "?" in toks
 
 
 # ---------------------------------------------------------------------------
@@ -624,7 +683,7 @@ def _is_weak_repeat(toks: list[str]) -> bool:
 
 _CURRENCY = {"usd", "inr", "rs", "rupees", "rupee", "dollars", "dollar", "bucks", "rupaye",
              "rupaiye", "rupay", "rupiya", "rupya", "eur", "euros", "euro", "gbp", "pounds",
-             "rupes", "ruppees", "rupee"}
+             "rupes", "ruppees"}
 _MONEY_CUES = {"earn", "earning", "earnings", "make", "making", "salary", "income", "get",
                "getting", "paid", "pay", "take", "taking", "budget", "spend", "spending", "ctc",
                "package", "afford", "invest", "around", "about", "roughly", "approximately",
@@ -699,8 +758,33 @@ def _pick_money(toks: list[str], qtys: list[_Qty]) -> _Qty | None:
     return best
 
 
+_AMOUNT_CORRECTIONS = {"no", "sorry", "actually", "mean", "wait", "rather", "correction"}
+
+
+def _corrected(toks: list[str], qtys: list[_Qty]) -> list[_Qty]:
+    """After a self-correction ("thirty thousand... no, thirty-two") only later amounts count.
+
+    A corrected figure said without its scale inherits the scale of the one it
+    replaces when that makes them comparable ("thirty-two" -> 32,000).
+    """
+    if len(qtys) < 2:
+        return qtys
+    cut = [k for k, t in enumerate(toks) if t in _AMOUNT_CORRECTIONS and qtys[0].end <= k < qtys[-1].start]
+    if not cut:
+        return qtys
+    before = [q for q in qtys if q.end <= cut[-1]]
+    after = [q for q in qtys if q.start > cut[-1]]
+    prev = before[-1]
+    out = []
+    for q in after:
+        if q.scale == 1 and prev.scale > 1 and 0.5 <= q.value * prev.scale / prev.value <= 2:
+            q = _Qty(q.start, q.end, q.value * prev.scale, prev.scale)
+        out.append(q)
+    return out
+
+
 def _money(toks: list[str], qtys: list[_Qty], period: str) -> float | None:
-    q = _pick_money(toks, qtys)
+    q = _pick_money(toks, _corrected(toks, qtys))
     if q is None:
         return None
     periods = _periods(toks)

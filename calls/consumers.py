@@ -37,8 +37,7 @@ class CallConsumer(AsyncWebsocketConsumer):
         except services.CallUnavailable as exc:
             await self.close(code=exc.code)
             return
-        self.pipeline = CallPipeline(ctx, self)
-        await self.pipeline.start()
+        self.pipeline = await CallPipeline.open(ctx, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.pipeline is None:

@@ -31,7 +31,9 @@ MAX_FRAME_BYTES = 64 * 1024
 ENGINE_RATE = 16000
 PREROLL_MS = 300  # audio kept before detected speech start (VAD needs a few windows)
 MAX_UTTERANCE_S = 30
-PLAYBACK_MARGIN_S = 0.3  # client-side playout delay we allow for when judging barge-in
+PLAYBACK_MARGIN_S = 0.3
+PROTOCOL_ERRORS = {"bad_json", "bad_message", "unknown_type", "bad_frame", "frame_too_large", "bad_sample_rate", "too_late"}
+MAX_PROTOCOL_ERRORS = 50  # a client this broken gets a fatal error and close 4400  # client-side playout delay we allow for when judging barge-in
 
 
 class Output(Protocol):
@@ -184,9 +186,26 @@ class CallPipeline:
         self._speech: _Speech | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._protocol_errors = 0
         self.finished = False
 
     # ------------------------------------------------------------------ entry points
+    @classmethod
+    async def open(cls, ctx: services.CallContext, out: Output, **kwargs: Any) -> CallPipeline | None:
+        """Build and start a pipeline; if that fails (engines broken), end the call
+        with outcome `error` and close 1011 rather than leave the caller hanging."""
+        try:
+            pipeline = cls(ctx, out, **kwargs)
+            await pipeline.start()
+            return pipeline
+        except Exception as exc:
+            log.exception("call %s could not start", ctx.call_id)
+            await database_sync_to_async(services.end_call)(ctx.call_id, "error", "server_error")
+            await out.send_event({"type": "error", "code": "server_error", "message": f"The call could not start: {exc}", "fatal": True})
+            await out.send_event({"type": "call.ended", "outcome": "error", "reason": "server_error"})
+            await out.close(1011)
+            return None
+
     async def start(self) -> None:
         await self.out.send_event(
             {
@@ -516,6 +535,11 @@ class CallPipeline:
 
     # ------------------------------------------------------------------ ending
     async def _error(self, code: str, message: str) -> None:
+        if code in PROTOCOL_ERRORS:
+            self._protocol_errors += 1
+            if self._protocol_errors > MAX_PROTOCOL_ERRORS:
+                await self._fatal("too_many_protocol_errors", f"More than {MAX_PROTOCOL_ERRORS} bad frames.", 4400)
+                return
         await self.out.send_event({"type": "error", "code": code, "message": message, "fatal": False})
 
     async def _fatal(self, code: str, message: str, close_code: int) -> None:

@@ -170,3 +170,18 @@ def test_script_without_questions_is_refused(loan_script):
 
     with pytest.raises(ValueError):
         Dialogue(replace(loan_script, questions=()))
+
+
+def test_amount_with_a_direction_decides_by_the_range(loan_script):
+    _, over = run(loan_script, "yes", "just over twenty five thousand")
+    assert over[-1].answer.qualifies is True and over[-1].act == "question"
+    _, under = run(loan_script, "yes", "less than twenty thousand")
+    assert under[-1].outcome == "rejected"
+    _, straddles = run(loan_script, "yes", "less than thirty thousand")
+    assert straddles[-1].act == "reask" and straddles[-1].answer.understood is False
+
+
+def test_a_suspiciously_small_amount_is_confirmed(loan_script):
+    d, decisions = run(loan_script, "yes", "around 25")
+    assert decisions[-1].act == "confirm"
+    assert "twenty-five rupees" in decisions[-1].say

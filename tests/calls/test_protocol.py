@@ -227,3 +227,14 @@ async def test_repeat_request_and_confirmation_flow():
     answer = answer[0] if answer else await client.until("answer", question="monthly_salary")
     assert answer["value"] == 27000 and answer["understood"] is True
     await client.close()
+
+
+async def test_a_flood_of_bad_frames_is_fatal_4400():
+    client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
+    await client.until("call.started")
+    for _ in range(60):
+        await client.comm.send_to(bytes_data=b"\x01")
+    fatal = await client.until("error", fatal=True)
+    assert fatal["code"] == "too_many_protocol_errors"
+    assert (await client.until("call.ended"))["outcome"] == "error"
+    assert await client.drain() == 4400

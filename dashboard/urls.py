@@ -1,0 +1,13 @@
+"""Staff dashboard URLs, mounted at /dashboard/ by config.urls."""
+from django.urls import path
+
+from dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.lead_list, name="leads"),
+    path("export.csv", views.export_csv, name="export"),
+    path("calls/<uuid:call_id>/", views.call_detail, name="call"),
+    path("bots/<slug:slug>/", views.bot_stats, name="bot"),
+]

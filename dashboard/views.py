@@ -1,0 +1,181 @@
+"""Staff pages for sales agents: the lead list (+ CSV export), one call, per-bot stats.
+
+Everything here is behind staff login: callers' names, phones and answers are
+personal data. Login is the admin's (LOGIN_URL), so there is one account system.
+"""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from bots.models import Bot, Question
+from calls.latency_stats import STAGES
+from calls.models import Call, LatencySample
+from dashboard import stats
+from dashboard.forms import LeadFilterForm, LeadStatusForm
+from dashboard.leads import callback_of, lead_queryset, outcome_of
+from dashboard.svg import Bar, Series, funnel_svg, line_chart_svg
+
+PAGE_SIZE = 25
+STAGE_LABELS = dict(LatencySample.Stage.choices)
+STATS_RANGES = {1: "24 hours", 7: "7 days", 30: "30 days", 90: "90 days"}
+
+
+@staff_member_required
+def lead_list(request: HttpRequest) -> HttpResponse:
+    form = LeadFilterForm(request.GET)
+    calls = form.filter(lead_queryset())
+    page = Paginator(calls, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "dashboard/lead_list.html",
+        {
+            "form": form,
+            "page": page,
+            "bots": Bot.objects.order_by("name").only("slug", "name"),
+            "live_inserts": page.number == 1 and not form.active,
+        },
+    )
+
+
+@staff_member_required
+def export_csv(request: HttpRequest) -> HttpResponse:
+    """The filtered list as CSV, one column per question key (in script order)."""
+    form = LeadFilterForm(request.GET)
+    calls = form.filter(lead_queryset()).prefetch_related("answers")
+    bot = form.cleaned_data.get("bot") if form.is_valid() else None
+    keys = _question_keys(bot)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["call_id", "created_at", "caller_name", "caller_phone", "bot", "status", "outcome", "outcome_label",
+         "transfer", "lead_status", "lead_note", "callback_due_at", "ended_at", *keys]
+    )
+    for call in calls.iterator(chunk_size=500):
+        outcome = outcome_of(call)
+        answers = {a.question_key: a.value for a in call.answers.all()}
+        writer.writerow(
+            [call.pk, _iso(call.created_at), call.caller_name, call.caller_phone, call.bot.slug, call.status,
+             call.outcome, outcome.label, "yes" if outcome.transfer else "", call.lead_status, call.lead_note,
+             _iso(call.callback_due_at), _iso(call.ended_at), *(_csv_value(answers.get(k)) for k in keys)]
+        )
+    return response
+
+
+def _question_keys(bot: Bot | None) -> list[str]:
+    """Answer columns: the bot's question keys, or every bot's (deduplicated, in script order)."""
+    questions = Question.objects.order_by("bot__name", "order", "id")
+    if bot is not None:
+        questions = questions.filter(bot=bot)
+    return list(dict.fromkeys(questions.values_list("key", flat=True)))
+
+
+def _iso(moment) -> str:
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
+
+
+def _csv_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@staff_member_required
+def call_detail(request: HttpRequest, call_id) -> HttpResponse:
+    call = get_object_or_404(
+        Call.objects.select_related("bot", "lead_updated_by").prefetch_related(
+            "turns",
+            "answers",
+            Prefetch("latency_samples", queryset=LatencySample.objects.order_by("turn", "id")),
+        ),
+        pk=call_id,
+    )
+    if request.method == "POST":
+        form = LeadStatusForm(request.POST, instance=call)
+        if form.is_valid():
+            lead = form.save(commit=False)
+            lead.lead_updated_by = request.user
+            lead.lead_updated_at = timezone.now()
+            lead.save(update_fields=["lead_status", "lead_note", "lead_updated_by", "lead_updated_at"])
+            messages.success(request, f"Lead marked {lead.get_lead_status_display().lower()}.")
+            return redirect("dashboard:call", call_id=call.pk)
+    else:
+        form = LeadStatusForm(instance=call)
+    return render(
+        request,
+        "dashboard/call_detail.html",
+        {
+            "call": call,
+            "form": form,
+            "outcome": outcome_of(call),
+            "callback": callback_of(call),
+            "latency_rows": _latency_rows(call.latency_samples.all()),
+            "stages": [STAGE_LABELS[stage] for stage in STAGES],
+        },
+    )
+
+
+def _latency_rows(samples) -> list[dict]:
+    """One row per turn: {"turn": n, "cells": [(ms, provider) or None per stage]}."""
+    per_turn: dict[int, dict[str, LatencySample]] = defaultdict(dict)
+    for sample in samples:
+        per_turn[sample.turn][sample.stage] = sample
+    return [
+        {"turn": turn, "cells": [per_turn[turn].get(stage) for stage in STAGES]} for turn in sorted(per_turn)
+    ]
+
+
+@staff_member_required
+def bot_stats(request: HttpRequest, slug: str) -> HttpResponse:
+    bot = get_object_or_404(Bot, slug=slug)
+    try:
+        days = int(request.GET.get("days", 7))
+    except ValueError:
+        days = 7
+    if days not in STATS_RANGES:
+        days = 7
+    now = timezone.now()
+    since = now - timedelta(days=days)
+    steps = stats.funnel(bot, since=since)
+    latency = stats.latency_overview(bot, days, now=now)
+    chart_series = [
+        Series("p50", "p50", [(b.start, b.p50) for b in latency.buckets]),
+        Series("p95", "p95", [(b.start, b.p95) for b in latency.buckets]),
+    ]
+    return render(
+        request,
+        "dashboard/bot_stats.html",
+        {
+            "bot": bot,
+            "days": days,
+            "ranges": STATS_RANGES.items(),
+            "steps": steps,
+            "funnel_svg": funnel_svg(
+                [Bar(s.label, s.count, f"{s.percent:.0f}%") for s in steps], title=f"Qualification funnel of {bot.name}"
+            ),
+            "latency": latency,
+            "latency_svg": line_chart_svg(
+                chart_series,
+                start=timezone.localtime(latency.start),
+                end=timezone.localtime(latency.end),
+                title=f"Response time p50 and p95 per {latency.bucket}",
+                time_format="%d %b %H:%M" if latency.bucket == "hour" else "%d %b",
+            )
+            if latency.buckets
+            else None,
+            "stage_rows": [(STAGE_LABELS.get(stage, stage), summary) for stage, summary in latency.stages.items()],
+        },
+    )
