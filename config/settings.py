@@ -24,6 +24,7 @@ from config.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+(VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 
 _DEV_SECRET = "dev-insecure-secret-key-change-me-in-production"
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET)
@@ -87,7 +88,6 @@ if DATABASE_URL:
     except Exception as exc:  # dj-database-url raises a bare ValueError
         raise ImproperSetting(f"DATABASE_URL cannot be parsed: {exc}") from exc
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",

@@ -11,11 +11,10 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import ValidationError
 
-from calls.models import Call
+from calls.services import LEADS_GROUP
 from dashboard.leads import lead_queryset, render_row
-
-LEADS_GROUP = "leads"
 
 
 @database_sync_to_async
@@ -44,7 +43,7 @@ class LeadsConsumer(AsyncJsonWebsocketConsumer):
     async def lead_updated(self, event: dict[str, Any]) -> None:
         try:
             html = await _row_for(event["call_id"])
-        except (KeyError, ValueError, Call.DoesNotExist):
+        except (KeyError, ValidationError):  # malformed event: nothing to show
             return
         if html is None:
             return

@@ -42,7 +42,7 @@ def outcome_of(call: Call) -> Outcome:
     if call.outcome == Call.Outcome.QUALIFIED:
         return Outcome(call.outcome, call.bot.qualified_label, call.bot.transfer_on_qualified)
     if call.outcome:
-        return Outcome(call.outcome, call.get_outcome_display(), False)
+        return Outcome(call.outcome, call.get_outcome_display().lower(), False)
     return Outcome("", "in progress" if call.status == Call.Status.ACTIVE else "not started", False)
 
 

@@ -96,10 +96,10 @@ def line_chart_svg(
             f'dominant-baseline="middle">{_fmt(value)}</text>'
         )
     parts.append(f'<text class="axis unit" x="{left - 6}" y="{top - 8}" text-anchor="end">{escape(unit)}</text>')
-    for moment in (start, start + (end - start) / 2, end):  # three x labels
+    for moment, anchor in ((start, "start"), (start + (end - start) / 2, "middle"), (end, "end")):
         parts.append(
             f'<text class="axis" x="{_fmt(x(moment))}" y="{height - bottom + 18}" '
-            f'text-anchor="middle">{escape(moment.strftime(time_format))}</text>'
+            f'text-anchor="{anchor}">{escape(moment.strftime(time_format))}</text>'
         )
     for s in series:
         coords = [(x(m), y(v)) for m, v in s.points]
@@ -112,13 +112,13 @@ def line_chart_svg(
                 f"<title>{escape(s.name)} {escape(moment.strftime(time_format))}: {_fmt(value)} {escape(unit)}</title>"
                 "</circle>"
             )
-    legend_x = left + 10
+    legend_x = width - right - 70 * len(series)  # top right, one 70-unit slot per series
     for s in series:
         parts.append(
-            f'<g class="legend"><rect class="swatch {escape(s.css_class)}" x="{legend_x}" y="{top}" '
-            f'width="12" height="12" rx="2"/><text x="{legend_x + 18}" y="{top + 10}">{escape(s.name)}</text></g>'
+            f'<g class="legend"><rect class="swatch {escape(s.css_class)}" x="{legend_x}" y="{top - 14}" '
+            f'width="12" height="12" rx="2"/><text x="{legend_x + 18}" y="{top - 4}">{escape(s.name)}</text></g>'
         )
-        legend_x += 18 + 9 * len(s.name) + 20
+        legend_x += 70
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated string is escaped above
 

@@ -5,17 +5,23 @@ import pytest
 
 
 @pytest.fixture
-def loan_bot(db):
-    from bots.models import Bot
+def brief_bots(db):
+    """The two shipped bots; re-seeded because transactional tests flush the tables."""
+    from bots.models import Bot, Question
+    from bots.seed import seed_brief_bots
 
-    return Bot.objects.get(slug="quickrupee-loan")
+    seed_brief_bots(Bot, Question)
+    return {bot.slug: bot for bot in Bot.objects.all()}
 
 
 @pytest.fixture
-def renovation_bot(db):
-    from bots.models import Bot
+def loan_bot(brief_bots):
+    return brief_bots["quickrupee-loan"]
 
-    return Bot.objects.get(slug="home-renovation")
+
+@pytest.fixture
+def renovation_bot(brief_bots):
+    return brief_bots["home-renovation"]
 
 
 @pytest.fixture

@@ -13,6 +13,15 @@ from tests.callclient import CallClient, create_call
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+async def _bots(brief_bots):
+    yield brief_bots
+    # Close the connection the consumer's DB thread holds, so the test DB can be dropped.
+    from django.db import connections
+
+    await database_sync_to_async(connections.close_all)()
+
+
 @database_sync_to_async
 def stored(call_id: str) -> tuple[Call, list[Answer], list[Turn], list[LatencySample]]:
     call = Call.objects.get(pk=call_id)

@@ -74,8 +74,8 @@ class Command(BaseCommand):
         samples = load_samples(since=since, until=until, bot_id=bot.pk if bot else None)
         report = build_report(samples)
         filters = {
-            "since": since.isoformat() if since else None,
-            "until": until.isoformat() if until else None,
+            "since": since.isoformat(timespec="seconds") if since else None,
+            "until": until.isoformat(timespec="seconds") if until else None,
             "bot": bot.slug if bot else None,
         }
         if not samples:

@@ -1,0 +1,201 @@
+"""Synthesized audio for the bot's scripted lines, made once and replayed instantly.
+
+Greetings, questions, re-asks and closing lines are the same for every caller,
+so synthesizing them per call wastes CPU (or cloud credits) and adds the TTS
+first-audio latency to every turn. Each line is keyed by (TTS engine, voice,
+sample rate, exact text): editing a line in the admin changes its text and
+so its key, and switching engines or voices never replays the wrong audio.
+
+Two tiers: a bounded in-memory LRU and a directory of raw PCM files (named by
+the key's SHA-256, written atomically) that survives restarts and is shared
+by the server's worker processes. Only a stream that finished without error
+is stored, so a failed or barged-in synthesis never replays as a clipped line.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from pathlib import Path
+
+from django.conf import settings
+
+from calls.audio import chunk_pcm
+from calls.providers.base import TTSProvider
+
+log = logging.getLogger(__name__)
+
+MAX_MEMORY_BYTES = 64 * 1024 * 1024
+MAX_DISK_BYTES = 512 * 1024 * 1024
+PRUNE_EVERY_WRITES = 32
+CHUNK_MS = 200
+PREFETCH_YIELD_S = 0.05  # how often a waiting prefetch re-checks for live speech
+PREFETCH_MAX_WAIT_S = 10.0  # ...but a leaked live stream must not stall prefetching forever
+
+
+def cache_key(tts: TTSProvider, text: str, voice: str = "") -> str:
+    """SHA-256 of everything that changes the audio."""
+    raw = "\x1f".join((tts.name, voice, str(tts.sample_rate), text))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+class PromptCache:
+    def __init__(
+        self,
+        directory: str | Path | None = None,
+        *,
+        max_memory_bytes: int = MAX_MEMORY_BYTES,
+        max_disk_bytes: int = MAX_DISK_BYTES,
+    ) -> None:
+        self._directory = Path(directory) if directory is not None else None
+        self.max_memory_bytes = max_memory_bytes
+        self.max_disk_bytes = max_disk_bytes
+        self._memory: OrderedDict[str, bytes] = OrderedDict()
+        self._memory_bytes = 0
+        self._in_flight: set[str] = set()
+        self._live = 0  # foreground syntheses running: prefetch waits for them
+        self._writes = 0
+
+    @property
+    def directory(self) -> Path:
+        """settings.PROMPT_CACHE_DIR unless given (read late, so test settings apply)."""
+        return self._directory if self._directory is not None else Path(settings.PROMPT_CACHE_DIR)
+
+    # ------------------------------------------------------------------ lookups
+    async def get(self, tts: TTSProvider, text: str, voice: str = "") -> bytes | None:
+        key = cache_key(tts, text, voice)
+        pcm = self._memory.get(key)
+        if pcm is not None:
+            self._memory.move_to_end(key)
+            return pcm
+        pcm = await asyncio.to_thread(self._read_disk, key)
+        if pcm is not None:
+            self._remember(key, pcm)
+        return pcm
+
+    async def put(self, tts: TTSProvider, text: str, pcm: bytes, voice: str = "") -> None:
+        if not pcm or len(pcm) % 2:
+            return
+        key = cache_key(tts, text, voice)
+        self._remember(key, pcm)
+        try:
+            await asyncio.to_thread(self._write_disk, key, pcm)
+        except OSError as exc:  # a read-only or full disk only costs us the persistence
+            log.warning("prompt cache: cannot write %s: %s", self.directory, exc)
+
+    def clear_memory(self) -> None:
+        self._memory.clear()
+        self._memory_bytes = 0
+
+    # ------------------------------------------------------------------ synthesis
+    async def synthesize_cached(self, tts: TTSProvider, text: str, voice: str = "") -> AsyncIterator[bytes]:
+        """The line's audio: replayed from the cache in 200 ms chunks, or streamed from `tts` and stored."""
+        self._live += 1  # from the start: the lookup is part of a live turn too
+        try:
+            cached = await self.get(tts, text, voice)
+            if cached is not None:
+                for chunk in chunk_pcm(cached, tts.sample_rate, CHUNK_MS):
+                    yield chunk
+                return
+            async with aclosing(self._stream_and_store(tts, text, voice)) as stream:
+                async for pcm in stream:
+                    yield pcm
+        finally:
+            self._live -= 1
+
+    async def _stream_and_store(self, tts: TTSProvider, text: str, voice: str) -> AsyncIterator[bytes]:
+        key = cache_key(tts, text, voice)
+        self._in_flight.add(key)
+        try:
+            parts: list[bytes] = []
+            async with aclosing(tts.synthesize(text, voice=voice)) as stream:
+                async for pcm in stream:
+                    parts.append(pcm)
+                    yield pcm
+            # Reached only when the stream ended normally: errors and early closes skip this.
+            await self.put(tts, text, b"".join(parts), voice)
+        finally:
+            self._in_flight.discard(key)
+
+    async def prefetch(self, tts: TTSProvider, texts: list[str], voice: str = "") -> None:
+        """Make sure every line is cached, one at a time, giving way to live speech. Never raises."""
+        for text in dict.fromkeys(t for t in texts if t and t.strip()):
+            try:
+                await self._wait_for_quiet()
+                if cache_key(tts, text, voice) in self._in_flight or await self.get(tts, text, voice) is not None:
+                    continue
+                async with aclosing(self._stream_and_store(tts, text, voice)) as stream:
+                    async for _ in stream:
+                        pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("prompt cache: prefetch of %r with %s failed", text[:60], tts.name, exc_info=True)
+
+    async def _wait_for_quiet(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PREFETCH_MAX_WAIT_S
+        while self._live and loop.time() < deadline:
+            await asyncio.sleep(PREFETCH_YIELD_S)
+
+    # ------------------------------------------------------------------ tiers
+    def _remember(self, key: str, pcm: bytes) -> None:
+        if len(pcm) > self.max_memory_bytes:
+            return
+        old = self._memory.pop(key, None)
+        if old is not None:
+            self._memory_bytes -= len(old)
+        self._memory[key] = pcm
+        self._memory_bytes += len(pcm)
+        while self._memory_bytes > self.max_memory_bytes:
+            _, evicted = self._memory.popitem(last=False)
+            self._memory_bytes -= len(evicted)
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"{key}.pcm"
+
+    def _read_disk(self, key: str) -> bytes | None:
+        try:
+            pcm = self._path(key).read_bytes()
+        except OSError:
+            return None
+        return pcm if pcm and len(pcm) % 2 == 0 else None
+
+    def _write_disk(self, key: str, pcm: bytes) -> None:
+        directory = self.directory
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key[:16]}-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pcm)
+            os.replace(tmp, self._path(key))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._writes += 1
+        if self._writes % PRUNE_EVERY_WRITES == 0:
+            self._prune_disk()
+
+    def _prune_disk(self) -> None:
+        """Delete the least recently written files beyond max_disk_bytes."""
+        files = []
+        for path in self.directory.glob("*.pcm"):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            files.append((st.st_mtime, st.st_size, path))
+        total = sum(size for _, size, _ in files)
+        for _, size, path in sorted(files):
+            if total <= self.max_disk_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+
+
+prompt_cache = PromptCache()

@@ -1,0 +1,290 @@
+"""The offline engines on real speech: Whisper ASR, Piper and espeak-ng TTS, Silero VAD, and the registry.
+
+Speech comes from espeak-ng at test time (tests/speech.py), in several voices;
+models load once per session.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import numpy as np
+import pytest
+
+from calls.audio import resample, rms_dbfs
+from calls.providers.base import ProviderError
+from tests.speech import noise, say, silence
+
+INCOME_Q = "What is your monthly income?"
+
+
+@pytest.fixture(scope="session")
+def asr():
+    from calls.providers.local_whisper import LocalWhisperASR
+
+    engine = LocalWhisperASR()
+    engine.transcribe_sync(silence(500))  # load + first run outside the timed tests
+    return engine
+
+
+@pytest.fixture(scope="session")
+def piper():
+    from calls.providers.piper_tts import PiperTTS, load_voice
+
+    engine = PiperTTS()
+    load_voice(engine.voice_path)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def vad():
+    from calls.providers.silero_vad import SileroVAD
+
+    return SileroVAD()
+
+
+def normalize(text: str) -> str:
+    """Lower-case words, digits without thousands separators ("$15,000." -> "15000")."""
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower())
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text).split())
+
+
+async def collect(stream) -> tuple[list[bytes], list[float]]:
+    """All chunks of a TTS stream and the perf_counter time each arrived."""
+    chunks, times = [], []
+    async for chunk in stream:
+        chunks.append(chunk)
+        times.append(time.perf_counter())
+    return chunks, times
+
+
+# ---------------------------------------------------------------------------- ASR
+@pytest.mark.speech
+@pytest.mark.parametrize(
+    ("spoken", "voice", "expected"),
+    [
+        ("yes I am", "en-us", r"\byes\b"),
+        ("no", "en+f3", r"^no\b"),
+        ("about forty thousand a month", "en-gb-x-rp", r"\b(40000|forty thousand)\b.*\bmonth\b"),
+        ("fifteen thousand dollars", "en", r"\b15000\b|\bfifteen thousand\b"),
+        ("I earn twenty five thousand rupees", "en+m3", r"\b(25000|twenty five thousand)\b"),
+    ],
+)
+async def test_whisper_recognises_answers(asr, spoken: str, voice: str, expected: str) -> None:
+    text = await asr.transcribe(say(spoken, voice=voice), hint=INCOME_Q)
+    assert re.search(expected, normalize(text)), text
+    assert text == text.strip()
+
+
+@pytest.mark.speech
+async def test_whisper_accepts_8khz_origin_audio(asr) -> None:
+    phone = say("yes I have a job", voice="en-us", rate=8000)
+    text = await asr.transcribe(resample(phone, 8000, 16000), hint="Are you currently employed?")
+    assert re.search(r"\byes\b", normalize(text)), text
+    assert "job" in normalize(text)
+
+
+@pytest.mark.speech
+async def test_whisper_concurrent_calls_queue_and_stay_correct(asr) -> None:
+    a, b = await asyncio.gather(
+        asr.transcribe(say("yes I am", voice="en-us")), asr.transcribe(say("no I am not", voice="en-gb-x-rp"))
+    )
+    assert normalize(a).startswith("yes") and normalize(b).startswith("no"), (a, b)
+
+
+async def test_whisper_empty_audio_is_empty_text(asr) -> None:
+    assert await asr.transcribe(b"") == ""
+    assert await asr.transcribe(b"\x00") == ""
+
+
+async def test_whisper_bad_model_dir_is_a_provider_error(tmp_path) -> None:
+    from calls.providers.local_whisper import LocalWhisperASR
+
+    with pytest.raises(ProviderError):
+        await LocalWhisperASR(str(tmp_path)).transcribe(silence(200))
+
+
+# ---------------------------------------------------------------------------- TTS
+@pytest.mark.speech
+async def test_piper_speaks_intelligibly_at_its_declared_rate(piper, asr) -> None:
+    assert piper.sample_rate == 22050
+    chunks, _ = await collect(piper.synthesize("Are you over twenty one years old?"))
+    pcm = b"".join(chunks)
+    assert all(len(c) % 2 == 0 for c in chunks)
+    seconds = len(pcm) / 2 / piper.sample_rate
+    assert 1.0 < seconds < 5.0  # at the declared rate this is a natural length for the sentence
+    assert rms_dbfs(pcm) > -30
+    heard = normalize(await asr.transcribe(resample(pcm, piper.sample_rate, 16000)))
+    assert re.search(r"\b(21|twenty one)\b", heard) and "old" in heard, heard
+
+
+@pytest.mark.speech
+async def test_piper_streams_first_sentence_before_the_rest_is_done(piper) -> None:
+    text = (
+        "Thanks for calling QuickRupee. I will ask you a few quick questions about your income and your job. "
+        "First, are you over twenty one years old, and do you live in India?"
+    )
+    start = time.perf_counter()
+    chunks, times = await collect(piper.synthesize(text))
+    assert len(chunks) >= 3
+    first_ms, total_ms = (times[0] - start) * 1000, (times[-1] - start) * 1000
+    assert first_ms < 0.5 * total_ms, (first_ms, total_ms)
+    # The first chunk is just the first sentence (~1.5 s of audio), not the whole text.
+    assert len(chunks[0]) / 2 / piper.sample_rate < 3.0
+
+
+def test_long_first_sentence_is_cut_at_a_clause_comma() -> None:
+    from calls.providers.piper_tts import split_for_latency
+
+    assert split_for_latency("What is your monthly income, in rupees, before tax?  Thanks.") == [
+        "What is your monthly income,",
+        "in rupees, before tax?",
+        "Thanks.",
+    ]
+    assert split_for_latency("Yes, thanks.") == ["Yes, thanks."]
+    assert split_for_latency("Your income of 40,000 rupees a month is enough for this loan.") == [
+        "Your income of 40,000 rupees a month is enough for this loan."
+    ]
+    assert split_for_latency("   ") == []
+
+
+@pytest.mark.speech
+async def test_piper_stops_cleanly_when_the_listener_leaves(piper) -> None:
+    stream = piper.synthesize("One. Two. Three. Four. Five. Six. Seven.")
+    first = await stream.__anext__()
+    await stream.aclose()
+    assert first
+    chunks, _ = await collect(piper.synthesize("Still working.", voice="/no/such/voice.onnx"))
+    assert b"".join(chunks)
+
+
+@pytest.mark.speech
+@pytest.mark.parametrize("rate", [22050, 8000])
+async def test_espeak_fallback_speaks_at_the_requested_rate(asr, rate: int) -> None:
+    from calls.providers.espeak_tts import EspeakTTS
+
+    tts = EspeakTTS(sample_rate=rate)
+    chunks, _ = await collect(tts.synthesize("yes I am over twenty one"))
+    pcm = b"".join(chunks)
+    reference = say("yes I am over twenty one", voice="en-us", speed=165, rate=16000)
+    # Same duration as espeak's own output, so the samples really are at `rate`.
+    assert len(pcm) / 2 / rate == pytest.approx(len(reference) / 2 / 16000, abs=0.01)
+    heard = normalize(await asr.transcribe(resample(pcm, rate, 16000)))
+    assert heard.startswith("yes"), heard
+
+
+async def test_espeak_missing_binary_is_a_provider_error() -> None:
+    from calls.providers.espeak_tts import EspeakTTS
+
+    tts = EspeakTTS()
+    tts.binary = "/nonexistent/espeak-ng"
+    with pytest.raises(ProviderError) as err:
+        await collect(tts.synthesize("hello"))
+    assert err.value.permanent
+
+
+# ---------------------------------------------------------------------------- VAD
+def windows(pcm: bytes, size: int = 512) -> list[bytes]:
+    step = size * 2
+    return [pcm[i : i + step] for i in range(0, len(pcm) - step + 1, step)]
+
+
+def run(stream, pcm: bytes) -> np.ndarray:
+    return np.array([stream.probability(w) for w in windows(pcm)])
+
+
+@pytest.mark.speech
+def test_vad_separates_speech_from_silence_and_noise(vad) -> None:
+    speech = say("about forty thousand a month", voice="en-gb-x-rp")
+    probs = run(vad.new_stream(), silence(500) + speech + silence(800))
+    lead, body = probs[:15], probs[16 : 16 + len(speech) // 1024 - 2]
+    assert lead.max() < 0.1
+    assert np.mean(body > 0.5) > 0.8, body.round(2)
+    assert probs[-10:].max() < 0.2  # it lets go after the speech
+    for level in (0.02, 0.05):
+        assert run(vad.new_stream(), noise(2000, level=level)).max() < 0.3
+
+
+@pytest.mark.speech
+def test_vad_streams_keep_independent_state(vad) -> None:
+    speech, quiet = windows(say("yes I am", voice="en+f3")), windows(noise(len(say("yes I am")) // 32, level=0.02))
+    n = min(len(speech), len(quiet))
+    alone_speech, alone_quiet = vad.new_stream(), vad.new_stream()
+    expected_speech = [alone_speech.probability(w) for w in speech[:n]]
+    expected_quiet = [alone_quiet.probability(w) for w in quiet[:n]]
+    a, b = vad.new_stream(), vad.new_stream()
+    got_speech, got_quiet = [], []
+    for ws, wq in zip(speech[:n], quiet[:n]):  # interleaved, as two calls would be
+        got_speech.append(a.probability(ws))
+        got_quiet.append(b.probability(wq))
+    assert got_speech == pytest.approx(expected_speech, abs=1e-5)
+    assert got_quiet == pytest.approx(expected_quiet, abs=1e-5)
+    assert max(got_speech) > 0.8 > max(got_quiet)
+
+
+@pytest.mark.speech
+def test_vad_reset_forgets_the_past(vad) -> None:
+    stream = vad.new_stream()
+    run(stream, say("yes I am"))
+    stream.reset()
+    probe = windows(silence(100) + say("no"))
+    assert [stream.probability(w) for w in probe] == pytest.approx(
+        list(run(vad.new_stream(), b"".join(probe))), abs=1e-5
+    )
+    with pytest.raises(ValueError):
+        stream.probability(bytes(100))
+
+
+# ---------------------------------------------------------------------------- registry
+@pytest.fixture
+def fresh_registry():
+    from calls.providers import registry
+
+    registry.reset_registry()
+    yield registry
+    registry.reset_registry()
+
+
+def test_registry_local_defaults(settings, fresh_registry) -> None:
+    from calls.providers.espeak_tts import EspeakTTS
+    from calls.providers.local_whisper import LocalWhisperASR
+    from calls.providers.piper_tts import PiperTTS
+    from calls.providers.silero_vad import SileroVAD
+
+    settings.ASR_PROVIDER, settings.TTS_PROVIDER, settings.OUTPUT_SAMPLE_RATE = "local", "piper", 0
+    reg = fresh_registry
+    assert isinstance(reg.get_asr(), LocalWhisperASR) and reg.get_asr() is reg.get_asr()
+    assert reg.get_fallback_asr() is None
+    assert isinstance(reg.get_tts(), PiperTTS) and reg.get_tts() is reg.get_tts()
+    fallback = reg.get_fallback_tts()
+    assert isinstance(fallback, EspeakTTS) and fallback.sample_rate == 22050
+    assert isinstance(reg.get_vad(), SileroVAD)
+    assert reg.output_sample_rate() == 22050
+
+
+def test_registry_espeak_primary_and_fixed_output_rate(settings, fresh_registry) -> None:
+    from calls.providers.espeak_tts import EspeakTTS
+
+    settings.ASR_PROVIDER, settings.TTS_PROVIDER, settings.OUTPUT_SAMPLE_RATE = "local", "espeak", 16000
+    reg = fresh_registry
+    assert isinstance(reg.get_tts(), EspeakTTS)
+    assert reg.get_tts().sample_rate == 16000 == reg.output_sample_rate()
+    assert reg.get_fallback_tts() is None
+
+
+def test_registry_loads_once_under_concurrency(settings, fresh_registry) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings.ASR_PROVIDER, settings.TTS_PROVIDER = "local", "piper"
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: fresh_registry.get_vad(), range(16)))
+    assert len({id(v) for v in got}) == 1
+
+
+@pytest.mark.speech
+async def test_warmup_all_runs(settings, fresh_registry) -> None:
+    settings.ASR_PROVIDER, settings.TTS_PROVIDER, settings.OUTPUT_SAMPLE_RATE = "local", "piper", 0
+    await fresh_registry.warmup_all()
+    text = await fresh_registry.get_asr().transcribe(say("yes"))
+    assert normalize(text).startswith("yes")

@@ -1,0 +1,133 @@
+"""Prompt audio cache over the real Piper engine (wrapped only to count and to fail on purpose)."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from calls.prompt_cache import PromptCache, cache_key
+from calls.providers.base import ProviderError
+from calls.providers.piper_tts import PiperTTS
+
+pytestmark = pytest.mark.speech
+
+GREETING = "Hello, thanks for calling. Are you over twenty one?"
+
+
+class CountingPiper(PiperTTS):
+    """Real Piper that records each synthesis request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def synthesize(self, text: str, *, voice: str = ""):
+        self.calls.append(text)
+        async for chunk in super().synthesize(text, voice=voice):
+            yield chunk
+
+
+class BrokenPiper(CountingPiper):
+    """Real Piper audio for the first sentence, then the engine dies mid-stream."""
+
+    async def synthesize(self, text: str, *, voice: str = ""):
+        async for chunk in super().synthesize(text, voice=voice):
+            yield chunk
+            raise ProviderError("engine crashed", provider=self.name)
+
+
+@pytest.fixture
+def tts() -> CountingPiper:
+    return CountingPiper()
+
+
+@pytest.fixture
+def cache(tmp_path) -> PromptCache:
+    return PromptCache(tmp_path / "prompts")
+
+
+async def drain(cache: PromptCache, tts, text: str, voice: str = "") -> bytes:
+    return b"".join([c async for c in cache.synthesize_cached(tts, text, voice)])
+
+
+async def test_second_synthesis_comes_from_cache(cache, tts) -> None:
+    first = await drain(cache, tts, GREETING)
+    assert tts.calls == [GREETING] and len(first) > 22050  # over half a second of speech
+    chunks = [c async for c in cache.synthesize_cached(tts, GREETING)]
+    assert tts.calls == [GREETING]  # no second TTS call
+    assert b"".join(chunks) == first
+    assert all(len(c) <= tts.sample_rate * 2 // 5 and len(c) % 2 == 0 for c in chunks)  # <= 200 ms each
+
+
+async def test_disk_copy_survives_a_new_cache_instance(cache, tts, tmp_path) -> None:
+    audio = await drain(cache, tts, GREETING)
+    path = tmp_path / "prompts" / f"{cache_key(tts, GREETING)}.pcm"
+    assert path.read_bytes() == audio
+    assert not list(path.parent.glob("*.tmp"))  # written atomically, no leftovers
+    restarted = PromptCache(tmp_path / "prompts")
+    assert await restarted.get(tts, GREETING) == audio
+    assert await drain(restarted, tts, GREETING) == audio
+    assert tts.calls == [GREETING]
+
+
+async def test_changed_text_or_voice_or_rate_is_a_new_line(cache, tts) -> None:
+    await drain(cache, tts, "Are you employed?")
+    await drain(cache, tts, "Are you currently employed?")  # the admin edited the question
+    assert tts.calls == ["Are you employed?", "Are you currently employed?"]
+    other_rate = CountingPiper()
+    other_rate._sample_rate = 16000
+    assert cache_key(other_rate, "Are you employed?") != cache_key(tts, "Are you employed?")
+    assert cache_key(tts, "Are you employed?", "other-voice") != cache_key(tts, "Are you employed?")
+
+
+async def test_failed_stream_is_not_cached(cache, tmp_path) -> None:
+    broken = BrokenPiper()
+    got = []
+    with pytest.raises(ProviderError):
+        async for chunk in cache.synthesize_cached(broken, "One sentence. Then another one."):
+            got.append(chunk)
+    assert got  # the caller heard the first sentence before the failure
+    assert await cache.get(broken, "One sentence. Then another one.") is None
+    assert not list(tmp_path.rglob("*.pcm"))
+
+
+async def test_abandoned_stream_is_not_cached(cache, tts) -> None:
+    stream = cache.synthesize_cached(tts, "First part. Second part. Third part.")
+    await stream.__anext__()
+    await stream.aclose()  # barge-in
+    assert await cache.get(tts, "First part. Second part. Third part.") is None
+
+
+async def test_prefetch_fills_missing_lines_and_survives_errors(cache, tts) -> None:
+    await drain(cache, tts, "Are you employed?")
+    broken = BrokenPiper()
+    await cache.prefetch(broken, ["Will fail. Surely."])  # logged, not raised
+    await cache.prefetch(tts, ["Are you employed?", "What is your income?", "What is your income?", ""])
+    assert tts.calls == ["Are you employed?", "What is your income?"]
+    assert await cache.get(tts, "What is your income?")
+
+
+async def test_prefetch_gives_way_to_live_speech(cache, tts) -> None:
+    order: list[str] = []
+
+    async def live() -> None:
+        async for _ in cache.synthesize_cached(tts, "A live answer. With two sentences."):
+            await asyncio.sleep(0.02)
+        order.append("live done")
+
+    live_task = asyncio.create_task(live())
+    await asyncio.sleep(0)  # live synthesis has started
+    await cache.prefetch(tts, ["A scripted line."])
+    order.append("prefetch done")
+    await live_task
+    assert order == ["live done", "prefetch done"]
+
+
+async def test_memory_tier_is_bounded(tmp_path, tts) -> None:
+    cache = PromptCache(tmp_path, max_memory_bytes=1000)
+    for i in range(5):
+        await cache.put(tts, f"line {i}", bytes(400))
+    for path in tmp_path.glob("*.pcm"):
+        path.unlink()  # only the memory tier is left
+    held = [i for i in range(5) if await cache.get(tts, f"line {i}") is not None]
+    assert held == [3, 4]  # least recently used went first
