@@ -135,29 +135,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench_asr(beam: int, clips: list[tuple[bytes, tuple, str]], *, hint: bool = True) -> None:
-    asr = LocalWhisperASR(beam_size=beam)
-    asr.transcribe_sync(silence(500))
-    times, correct, errors, words, misses = [], 0, 0, 0, []
+def bench_asr(beams: list[int], clips: list[tuple[bytes, tuple, str]], *, hint: bool = True) -> None:
+    """Each clip goes through every beam size in turn, so load from other processes hits all alike."""
+    engines = {beam: LocalWhisperASR(beam_size=beam) for beam in beams}
+    results: dict[int, list[tuple[float, bool, int, int, str]]] = {beam: [] for beam in beams}
+    for asr in engines.values():
+        asr.transcribe_sync(silence(500))
     for pcm, (spoken, ref, question, expect), voice in clips:
-        t0 = time.perf_counter()
-        text = asr.transcribe_sync(pcm, hint=question[0] if hint else "")
-        times.append((time.perf_counter() - t0) * 1000)
-        ok = right(text, question, expect)
-        correct += ok
-        ref_words = normalize(ref)
-        errors += word_errors(ref_words, normalize(text))
-        words += len(ref_words)
-        if not ok:
-            blame = "ASR" if right(spoken, question, expect) else "reader (misreads the spoken words too)"
-            misses.append(f"    miss [{voice}] {spoken!r} -> {text!r}: {blame}")
+        for beam, asr in engines.items():
+            t0 = time.perf_counter()
+            text = asr.transcribe_sync(pcm, hint=question[0] if hint else "")
+            ms = (time.perf_counter() - t0) * 1000
+            ok = right(text, question, expect)
+            ref_words = normalize(ref)
+            miss = ""
+            if not ok:
+                blame = "ASR" if right(spoken, question, expect) else "reader (misreads the spoken words too)"
+                miss = f"    miss [{voice}] {spoken!r} -> {text!r}: {blame}"
+            results[beam].append((ms, ok, word_errors(ref_words, normalize(text)), len(ref_words), miss))
     audio_s = sum(len(c[0]) for c in clips) / 32000 / len(clips)
-    print(
-        f"ASR beam={beam}{'' if hint else ' (no hint)'}: p50 {statistics.median(times):.0f} ms, p95 {pct(times, 0.95):.0f} ms "
-        f"(mean clip {audio_s:.1f} s), right answers {correct}/{len(clips)} = {correct / len(clips):.1%}, "
-        f"word accuracy {1 - errors / words:.1%}"
-    )
-    print("\n".join(misses) if misses else "    no misses")
+    for beam, rows in results.items():
+        times = [r[0] for r in rows]
+        correct = sum(r[1] for r in rows)
+        word_acc = 1 - sum(r[2] for r in rows) / sum(r[3] for r in rows)
+        print(
+            f"ASR beam={beam}{'' if hint else ' (no hint)'}: p50 {statistics.median(times):.0f} ms, "
+            f"p95 {pct(times, 0.95):.0f} ms (mean clip {audio_s:.1f} s), right answers {correct}/{len(rows)} "
+            f"= {correct / len(rows):.1%} (misses caused by ASR: {sum(': ASR' in r[4] for r in rows)}), "
+            f"word accuracy {word_acc:.1%}"
+        )
+        print("\n".join(r[4] for r in rows if r[4]) or "    no misses")
 
 
 async def first_and_total(tts, text: str) -> tuple[float, float]:
@@ -212,8 +219,7 @@ def main(argv: list[str]) -> int:
             else [(a, VOICES[i % len(VOICES)]) for i, a in enumerate(ANSWERS)]
         )
         clips = [(say(a[0], voice=v), a, v) for a, v in pairs]
-        for beam in (int(b) for b in args.beams.split(",")):
-            bench_asr(beam, clips, hint=not args.no_hint)
+        bench_asr([int(b) for b in args.beams.split(",")], clips, hint=not args.no_hint)
     if "tts" not in skip:
         asyncio.run(bench_tts(args.rounds))
     if "vad" not in skip:

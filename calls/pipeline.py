@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -501,10 +502,12 @@ class CallPipeline:
             chunker = PcmChunker(self.engines.output_rate, max_ms=200)
             produced = False
             try:
-                async for pcm in self.cache.synthesize_cached(engine, text, voice):
-                    for chunk in chunker.push(resampler.process(pcm)):
-                        produced = True
-                        yield chunk, engine.name
+                # aclosing: on barge-in the engine's worker stops now, not at garbage collection.
+                async with aclosing(self.cache.synthesize_cached(engine, text, voice)) as stream:
+                    async for pcm in stream:
+                        for chunk in chunker.push(resampler.process(pcm)):
+                            produced = True
+                            yield chunk, engine.name
                 for chunk in chunker.push(resampler.flush()) + chunker.flush():
                     yield chunk, engine.name
                 return

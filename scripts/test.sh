@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh test
 scripts/services.sh
 export SPEECH_WARMUP=0
+export TEST_PROMPT_CACHE_DIR="${TMPDIR:-/tmp}/voicebot-test-prompt-cache"
 mkdir -p test-artifacts
 echo "== Suite on SQLite + in-memory channel layer"
 env -u DATABASE_URL -u REDIS_URL .venv/bin/pytest "$@"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fakecloud import fake_cloud  # noqa: F401  (a local fake of the OpenAI and ElevenLabs APIs)
+
 
 @pytest.fixture
 def brief_bots(db):
@@ -36,3 +38,26 @@ def call(loan_bot):
     from calls.models import Call
 
     return Call.objects.create(bot=loan_bot, caller_name="Asha", caller_phone="+91 98765 43210")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_prompt_cache(tmp_path_factory):
+    """Keep test audio (fake-cloud voices included) out of the real prompt cache."""
+    import os
+
+    from django.conf import settings
+
+    settings.PROMPT_CACHE_DIR = os.environ.get("TEST_PROMPT_CACHE_DIR") or str(tmp_path_factory.mktemp("prompt-cache"))
+    yield
+
+
+@pytest.fixture
+def cloud_settings(settings, fake_cloud):
+    """Run the server's providers against the local fake of OpenAI and ElevenLabs."""
+    from calls.providers import registry
+
+    for key, value in fake_cloud.settings().items():
+        setattr(settings, key, value)
+    registry.reset_registry()
+    yield fake_cloud
+    registry.reset_registry()

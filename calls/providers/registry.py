@@ -97,10 +97,11 @@ def get_vad() -> VADProvider:
 
 
 def output_sample_rate() -> int:
-    """The rate of all bot audio sent to callers: OUTPUT_SAMPLE_RATE, else the local voice's native rate."""
+    """The rate of all bot audio sent to callers: OUTPUT_SAMPLE_RATE, else the Piper voice's native rate
+    (Piper is the primary or the fallback of every setup but espeak-only, and then never needs resampling)."""
     if settings.OUTPUT_SAMPLE_RATE:
         return int(settings.OUTPUT_SAMPLE_RATE)
-    if settings.TTS_PROVIDER == "piper":
+    if settings.TTS_PROVIDER in ("piper", "elevenlabs"):
         return _piper().sample_rate
     return LOCAL_TTS_RATE
 

@@ -1,0 +1,97 @@
+"""Cloud speech to text: OpenAI's transcription endpoint (Whisper) through the official SDK.
+
+Chosen when OPENAI_API_KEY is set: no model weights to load and good accuracy
+on accents, at the price of a network round trip per answer. Each finished
+utterance is uploaded as an in-memory 16 kHz WAV (no temporary files), with
+the question being answered as the decoding prompt so short answers ("yes",
+"forty thousand") are spelled the way the question primes them.
+
+The SDK's own retries are off (`max_retries=0`): calls/providers/retry.py owns
+the policy (one quick retry, then the local fallback).
+"""
+from __future__ import annotations
+
+import openai
+from django.conf import settings
+
+from calls.audio import wav_bytes
+from calls.providers.base import ASRProvider, ProviderError
+from calls.providers.retry import (
+    CloudCall,
+    Failure,
+    PerLoopClient,
+    RetryPolicy,
+    connection_failure,
+    http_failure,
+    timeout_failure,
+)
+
+# Whisper rejects audio under 0.1 s with a 400; such a blip carries no answer anyway.
+MIN_AUDIO_SECONDS = 0.1
+
+
+class OpenAIASR(ASRProvider):
+    name = "openai-whisper"
+    sample_rate = 16000
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+        backoff: float | None = None,
+    ) -> None:
+        self.api_key = settings.OPENAI_API_KEY if api_key is None else api_key
+        self.base_url = base_url or settings.OPENAI_BASE_URL or None  # None: the SDK's default endpoint
+        self.model = model or settings.OPENAI_ASR_MODEL
+        if not self.api_key:
+            raise ProviderError("OPENAI_API_KEY is not set", provider=self.name, permanent=True)
+        self._call = CloudCall(
+            provider=self.name,
+            vendor="OpenAI",
+            policy=RetryPolicy.from_settings(timeout, backoff=backoff),
+            classify=self._classify,
+            secrets=[self.api_key],
+        )
+        self._clients: PerLoopClient[openai.AsyncOpenAI] = PerLoopClient(self._new_client)
+
+    def _new_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self._call.policy.timeout,
+            max_retries=0,
+        )
+
+    async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> str:
+        if len(pcm) < int(self.sample_rate * MIN_AUDIO_SECONDS) * 2:
+            return ""
+        upload = ("answer.wav", wav_bytes(pcm, self.sample_rate), "audio/wav")
+        iso_language = language[:2].lower() if language else openai.omit
+        prompt = hint.strip() or openai.omit
+
+        async def attempt() -> str:
+            result = await self._clients.get().audio.transcriptions.create(
+                model=self.model,
+                file=upload,
+                language=iso_language,
+                prompt=prompt,
+                response_format="json",
+            )
+            return result.text.strip()
+
+        return await self._call.run("transcription", attempt)
+
+    def _classify(self, exc: BaseException) -> Failure | None:
+        # APITimeoutError subclasses APIConnectionError: test it first.
+        if isinstance(exc, openai.APITimeoutError):
+            return timeout_failure(self._call.policy.timeout)
+        if isinstance(exc, openai.APIConnectionError):
+            return connection_failure(exc.__cause__ or exc)
+        if isinstance(exc, openai.APIStatusError):
+            return http_failure(exc.status_code, exc.code or exc.type or "")
+        if isinstance(exc, openai.OpenAIError):  # e.g. a response that does not parse
+            return Failure(transient=False, detail=f"unexpected response ({type(exc).__name__})")
+        return None

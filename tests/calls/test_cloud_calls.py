@@ -1,0 +1,76 @@
+"""Whole calls on the cloud providers (OpenAI Whisper, ElevenLabs), faked at the HTTP boundary.
+
+The fake answers like the real APIs; a failing vendor must hand the turn to the
+local engine, tell the caller with a non-fatal error, and keep the call going.
+"""
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import connections
+
+from calls.models import LatencySample
+from tests.callclient import CallClient
+from tests.speech import say, silence
+
+pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+async def _bots(brief_bots):
+    yield brief_bots
+    await database_sync_to_async(connections.close_all)()
+
+
+async def answer(client: CallClient, text: str) -> None:
+    await client.until("bot.speech.ended")
+    await client.send_audio(silence(100) + say(text) + silence(100))
+    await client.send(type="end_of_speech")
+
+
+@database_sync_to_async
+def providers(call_id: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for s in LatencySample.objects.filter(call_id=call_id):
+        out.setdefault(s.stage, set()).add(s.provider)
+    return out
+
+
+async def test_cloud_call_uses_openai_and_elevenlabs(cloud_settings):
+    fake = cloud_settings
+    fake.script("openai", transcripts=["Yes, I am.", "About $40,000 a month.", "Yes, in Mumbai."])
+    client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
+    started = await client.until("call.started")
+    for text in ["yes I am", "about forty thousand a month", "yes in Mumbai"]:
+        await answer(client, text)
+    assert (await client.until("call.ended", timeout=60))["outcome"] == "qualified"
+    assert not client.of("error")
+    assert [a["value"] for a in client.of("answer")] == [True, 40000, True]
+    assert len(client.audio) > started["output_sample_rate"] * 2  # ElevenLabs speech reached the caller
+    uploads = fake.requests_for("openai")
+    assert len(uploads) == 3 and all(r.files["file"].data[:4] == b"RIFF" for r in uploads)
+    assert "salaried" in uploads[0].fields.get("prompt", "")  # the question is the decoding hint
+    speech = fake.requests_for("elevenlabs")
+    assert speech and all(r.query.get("output_format") == f"pcm_{started['output_sample_rate']}" for r in speech)
+    used = await providers(client.call_id)
+    assert used["asr"] == {"openai-whisper"} and used["tts_first_audio"] == {"elevenlabs"}
+
+
+async def test_failing_cloud_falls_back_to_local_engines_and_the_call_goes_on(cloud_settings):
+    fake = cloud_settings
+    fake.script("openai", failures=[500, 503], transcripts=["No."])
+    fake.script("elevenlabs", failures=[500, 502] * 40)  # ElevenLabs is down for the whole call
+    client = await CallClient.start("home-renovation", mode="push_to_talk")
+    await client.until("call.started")
+    await answer(client, "yes I own my home")
+    errors = client.of("error") + [await client.until("error", code="asr_failed")]
+    assert all(e["fatal"] is False for e in errors)
+    assert any(e["code"] == "tts_failed" for e in client.of("error"))
+    first = await client.until("answer")
+    assert first["question"] == "owns_home" and first["value"] is True  # heard by local Whisper
+    await answer(client, "no")  # OpenAI is back: its scripted "No." decides
+    assert (await client.until("call.ended", timeout=60))["outcome"] == "rejected"
+    assert len(client.audio) > 0  # Piper spoke when ElevenLabs could not
+    used = await providers(client.call_id)
+    assert used["asr"] == {"whisper-local", "openai-whisper"}
+    assert used["tts_first_audio"] == {"piper"}

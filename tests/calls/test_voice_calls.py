@@ -1,0 +1,117 @@
+"""Spoken calls end to end: real espeak-ng speech through the real engines, over the socket."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import connections
+
+from calls.models import Call, LatencySample
+from tests.callclient import CallClient
+from tests.speech import say, silence
+
+pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+async def _bots(brief_bots):
+    yield brief_bots
+    await database_sync_to_async(connections.close_all)()
+
+
+async def speak_ptt(client: CallClient, text: str, *, rate: int = 16000, voice: str = "en-us") -> None:
+    await client.until("bot.speech.ended")
+    await client.send_audio(silence(100, rate) + say(text, voice=voice, rate=rate) + silence(100, rate), rate=rate)
+    await client.send(type="end_of_speech")
+
+
+async def speak_vad(client: CallClient, text: str, *, rate: int = 16000, voice: str = "en-us") -> None:
+    """Speech then a microphone's trailing silence; the server must find the end itself."""
+    await client.until("bot.speech.ended")
+    await client.send_audio(silence(200, rate) + say(text, voice=voice, rate=rate) + silence(700, rate), rate=rate)
+
+
+@database_sync_to_async
+def stored_call(call_id: str) -> tuple[Call, list[LatencySample]]:
+    call = Call.objects.get(pk=call_id)
+    return call, list(call.latency_samples.all())
+
+
+async def test_push_to_talk_call_qualifies():
+    client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
+    for text in ["yes I am", "about forty thousand a month", "yes I live in Mumbai"]:
+        await speak_ptt(client, text)
+    ended = await client.until("call.ended", timeout=60)
+    assert ended["outcome"] == "qualified", client.events
+    answers = client.of("answer")
+    assert [a["value"] for a in answers] == [True, 40000, True]
+    transcripts = [t["text"].lower() for t in client.of("transcript")]
+    assert "forty" in transcripts[1] or "40" in transcripts[1]
+    latency = client.of("latency")
+    assert len(latency) == 3 and all(l["asr_ms"] > 0 and l["response_ms"] > 0 for l in latency)
+    assert await client.drain() == 1000
+    call, samples = await stored_call(client.call_id)
+    assert call.outcome == "qualified"
+    asr = [s for s in samples if s.stage == "asr"]
+    assert len(asr) == 3 and {s.provider for s in asr} == {"whisper-local"}
+
+
+async def test_hands_free_call_is_rejected_at_the_first_no():
+    client = await CallClient.start("home-renovation", mode="vad")
+    await speak_vad(client, "yes, I own my home", voice="en-gb")
+    await speak_vad(client, "no, only about five thousand dollars", voice="en-gb")
+    ended = await client.until("call.ended", timeout=60)
+    assert ended["outcome"] == "rejected" and ended["reason"] == "not_qualified:budget"
+    kinds = client.types()
+    assert kinds.count("user.speech.started") == kinds.count("user.speech.ended") == 2
+    started = [e["turn"] for e in client.of("user.speech.started")]
+    assert started == [1, 2] and [t["turn"] for t in client.of("transcript")] == [1, 2]
+
+
+async def test_barge_in_stops_the_bot_and_the_answer_is_handled():
+    client = await CallClient.start("quickrupee-loan", mode="vad")
+    await client.until("bot.speech.started", turn=0)
+    # The caller answers over the greeting.
+    await client.send_audio(say("yes I am") + silence(700))
+    clear = await client.until("playback.clear")
+    assert clear["turn"] == 0
+    answer = await client.until("answer")
+    assert answer["question"] == "salaried" and answer["value"] is True
+    await client.close()
+
+
+@pytest.mark.parametrize("rate", [8000, 48000])
+async def test_other_input_rates_are_resampled(rate):
+    client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
+    await client.send(type="start", sample_rate=rate)
+    await speak_ptt(client, "no, I am self employed", rate=rate)
+    ended = await client.until("call.ended", timeout=60)
+    assert ended["outcome"] == "rejected"
+    call, _ = await stored_call(client.call_id)
+    assert call.input_sample_rate == rate
+
+
+async def test_noise_alone_is_not_an_answer_in_hands_free_mode():
+    from tests.speech import noise
+
+    client = await CallClient.start("quickrupee-loan", mode="vad")
+    await client.until("bot.speech.ended")
+    await client.send_audio(noise(1500, 16000, 0.01))
+    await client.send(type="text", text="yes")
+    answer = await client.until("answer")
+    assert answer["question"] == "salaried" and answer["attempt"] == 1
+    await client.close()
+
+
+async def test_two_calls_at_once_both_finish():
+    async def one(bot: str, answers: list[str], outcome: str) -> None:
+        client = await CallClient.start(bot, mode="push_to_talk")
+        for text in answers:
+            await speak_ptt(client, text)
+        assert (await client.until("call.ended", timeout=90))["outcome"] == outcome
+
+    await asyncio.gather(
+        one("quickrupee-loan", ["yes", "no"], "rejected"),
+        one("home-renovation", ["no, I rent"], "rejected"),
+    )
