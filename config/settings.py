@@ -104,7 +104,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 defaults socket_timeout to 5 s, which aborts channels-redis's
+            # blocking receive (BZPOPMIN) and tears down every idle consumer
+            # (django/channels_redis#422). Blocking reads must wait.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
         }
     }
 else:

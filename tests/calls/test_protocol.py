@@ -247,3 +247,15 @@ async def test_a_flood_of_bad_frames_is_fatal_4400():
     assert fatal["code"] == "too_many_protocol_errors"
     assert (await client.until("call.ended"))["outcome"] == "error"
     assert await client.drain() == 4400
+
+
+async def test_a_call_survives_a_quiet_spell_on_any_channel_layer():
+    """An idle consumer must keep waiting (redis-py 8's 5 s socket timeout once killed it)."""
+    import asyncio
+
+    client = await CallClient.start("quickrupee-loan")
+    await client.until("bot.speech.ended")
+    await asyncio.sleep(6.5)
+    await client.send(type="text", text="yes")
+    assert (await client.until("answer"))["value"] is True
+    await client.close()
