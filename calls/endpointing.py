@@ -81,6 +81,16 @@ class Endpointer:
             self._tentative = False
         return events
 
+    @property
+    def tentative(self) -> bool:
+        """Speech has paused long enough for a tentative end, and not resumed."""
+        return self._tentative
+
+    def reset_position(self, position: int) -> None:
+        """Start a new utterance (push-to-talk release) keeping the sample clock."""
+        self.reset()
+        self.position = position
+
     def force_end(self) -> VadEvent | None:
         """The client said end_of_speech: end now if speaking."""
         if not self.in_speech:

@@ -308,16 +308,23 @@ class CallPipeline:
             if event is not None:
                 await self._end_utterance(event.sample, now)
             return
-        # Push-to-talk: everything since the last utterance is the utterance.
-        if len(self._buffer) < ENGINE_RATE * 2 * 0.1:  # under 100 ms: nothing was said
-            self._buffer.clear()
-            self._buffer_origin = self._endpointer.position
+        # Push-to-talk: everything since the last release is the utterance.
+        pcm = bytes(self._buffer)
+        # Recognition started at the caller's last pause still holds if no speech followed it.
+        early = self._early if (not self._endpointer.in_speech or self._endpointer.tentative) else None
+        if early is None:
+            self._discard_early()
+        self._early = None
+        self._buffer.clear()
+        self._vad_pending.clear()
+        self._endpointer.reset_position(self._endpointer.position)
+        self._buffer_origin = self._endpointer.position
+        if len(pcm) < ENGINE_RATE * 2 * 0.1:  # under 100 ms: nothing was said
+            if early is not None:
+                early.cancel()
             return
         self.turn += 1
-        pcm = bytes(self._buffer)
-        self._buffer.clear()
-        self._buffer_origin = self._endpointer.position + len(self._vad_pending) // 2
-        self._utterances.put_nowait(Utterance(turn=self.turn, ended_at=now, pcm=pcm))
+        self._utterances.put_nowait(Utterance(turn=self.turn, ended_at=now, pcm=pcm, early_asr=early))
 
     async def _on_text(self, text: str) -> None:
         if self.finished:
@@ -328,21 +335,25 @@ class CallPipeline:
 
     # ------------------------------------------------------------------ endpointing
     async def _on_vad(self, event: VadEvent) -> None:
+        """Endpointing events. Both modes start recognition early on a tentative end
+        (discarded if the caller goes on); only `vad` mode ends utterances itself."""
+        ptt = self.mode != "vad"
         if event.kind == "start":
             await self._barge_in()
-            if self.mode != "vad":
+            self._discard_early()
+            if ptt:
                 return
             self.turn += 1
             self._speech_started_at = max(self._buffer_origin, event.sample - PREROLL_MS * ENGINE_RATE // 1000)
             await self.out.send_event({"type": "user.speech.started", "turn": self.turn})
-        elif self.mode != "vad":
-            return
         elif event.kind == "tentative_end":
-            pcm = self._slice(self._speech_started_at, event.sample)
+            start = self._buffer_origin if ptt else self._speech_started_at
+            pcm = self._slice(start, event.sample)
+            self._discard_early()
             self._early = asyncio.create_task(self._recognise(pcm), name="early-asr")
         elif event.kind == "resume":
             self._discard_early()
-        elif event.kind == "end":
+        elif event.kind == "end" and not ptt:
             await self._end_utterance(event.sample, time.perf_counter())
 
     async def _end_utterance(self, end_sample: int, ended_at: float) -> None:

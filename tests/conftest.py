@@ -48,16 +48,22 @@ def _test_prompt_cache(tmp_path_factory):
     from django.conf import settings
 
     settings.PROMPT_CACHE_DIR = os.environ.get("TEST_PROMPT_CACHE_DIR") or str(tmp_path_factory.mktemp("prompt-cache"))
+    settings.SPEECH_WARMUP = False  # tests load engines on first use, in their own settings
     yield
 
 
 @pytest.fixture
-def cloud_settings(settings, fake_cloud):
-    """Run the server's providers against the local fake of OpenAI and ElevenLabs."""
+def cloud_settings(settings, fake_cloud, tmp_path):
+    """Run the server's providers against the local fake of OpenAI and ElevenLabs,
+    with an empty prompt cache so every line really goes to the (fake) vendor."""
+    from calls.prompt_cache import prompt_cache
     from calls.providers import registry
 
     for key, value in fake_cloud.settings().items():
         setattr(settings, key, value)
+    settings.PROMPT_CACHE_DIR = str(tmp_path / "prompt-cache")
+    prompt_cache.clear_memory()
     registry.reset_registry()
     yield fake_cloud
     registry.reset_registry()
+    prompt_cache.clear_memory()

@@ -378,16 +378,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(rec, status, json.dumps(payload).encode(), "application/json")
 
     def _send(self, rec: RecordedRequest | None, status: int, data: bytes, content_type: str) -> None:
+        if rec is not None:  # recorded before the client can see the answer (tests read it at once)
+            rec.status = status
+            rec.completed = status < 400
+            rec.finished_at = time.monotonic()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-request-id", f"req_{uuid.uuid4().hex}")
         self.end_headers()
         self.wfile.write(data)
-        if rec is not None:
-            rec.status = status
-            rec.completed = status < 400
-            rec.finished_at = time.monotonic()
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, UploadedFile]]:
