@@ -3,7 +3,8 @@
 Generates caller speech with espeak-ng in several voices, plays it into calls
 paced in real time (hands-free mode, as a microphone would) or followed by
 end_of_speech (push-to-talk), and prints p50/p95/p99 of:
-- client-side response: end of the caller's audio -> first bot audio frame;
+- client-side response: end of the caller's audio (hands-free) or end_of_speech
+  (push-to-talk, sent --release-ms after the words end) -> first bot audio frame;
 - the server's per-stage figures from the `latency` events.
 
 Usage (server running, e.g. `make run`):
@@ -60,7 +61,9 @@ class Result:
         self.answers_total = 0
 
 
-async def run_call(base: str, bot: str, answers: list[str], voice: str, mode: str, result: Result) -> None:
+async def run_call(
+    base: str, bot: str, answers: list[str], voice: str, mode: str, result: Result, release_ms: int = 150
+) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         response = await http.post("/api/calls/", json={"bot": bot, "mode": mode})
         response.raise_for_status()
@@ -103,16 +106,17 @@ async def run_call(base: str, bot: str, answers: list[str], voice: str, mode: st
             pcm = silence(200) + say(text, voice=voice)
             step = 16000 * 2 * FRAME_MS // 1000
             start = time.perf_counter()
+            if mode == "push_to_talk":  # the caller lets go of the button a moment after speaking
+                pcm += silence(release_ms)
             for n, i in enumerate(range(0, len(pcm), step)):
                 await ws.send(pcm[i : i + step])
-                if mode == "vad":  # real time, like a microphone
-                    delay = start + (n + 1) * FRAME_MS / 1000 - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-            audio_end_at.append(time.perf_counter())
+                delay = start + (n + 1) * FRAME_MS / 1000 - time.perf_counter()  # real time, like a microphone
+                if delay > 0:
+                    await asyncio.sleep(delay)
             if mode == "push_to_talk":
                 await ws.send(json.dumps({"type": "end_of_speech"}))
-            else:  # a microphone keeps sending: trailing silence in real time until the bot answers
+            audio_end_at.append(time.perf_counter())
+            if mode == "vad":  # a microphone keeps sending: trailing silence in real time until the bot answers
                 tail = silence(FRAME_MS)
                 while len(first_audio) < len(audio_end_at) and not done.is_set():
                     await ws.send(tail)
@@ -128,7 +132,8 @@ async def run_call(base: str, bot: str, answers: list[str], voice: str, mode: st
 def report(mode: str, result: Result) -> None:
     print(f"\n== {mode}: {len(result.outcomes)} calls, outcomes {dict((o, result.outcomes.count(o)) for o in set(result.outcomes))}")
     print(f"answers understood: {result.answers_right}/{result.answers_total}")
-    rows = [("client response (audio end -> first audio)", result.client_ms)]
+    start = "end_of_speech" if mode == "push_to_talk" else "audio end"
+    rows = [(f"client response ({start} -> first audio)", result.client_ms)]
     rows += [(f"server {name}", values) for name, values in sorted(result.stages.items())]
     print(f"{'measure':44} {'n':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8}")
     for name, values in rows:
@@ -144,13 +149,17 @@ async def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--calls", type=int, default=6, help="calls per mode")
     parser.add_argument("--modes", default="push_to_talk,vad")
+    parser.add_argument(
+        "--release-ms", type=int, default=150,
+        help="push-to-talk: silence the caller holds the button after speaking, before end_of_speech",
+    )
     args = parser.parse_args()
     plans = [(bot, answers) for bot, scripts in SCRIPTS.items() for answers in scripts]
     for mode in args.modes.split(","):
         result = Result()
         for i in range(args.calls):
             bot, answers = plans[i % len(plans)]
-            await run_call(args.url, bot, answers, VOICES[i % len(VOICES)], mode, result)
+            await run_call(args.url, bot, answers, VOICES[i % len(VOICES)], mode, result, args.release_ms)
         report(mode, result)
 
 
