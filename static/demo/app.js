@@ -122,7 +122,9 @@ function humanReason(reason) {
 }
 
 function formatMs(v) {
-  return typeof v === "number" && Number.isFinite(v) ? `${Math.round(v)}` : "—";
+  if (typeof v !== "number" || !Number.isFinite(v)) return "—";
+  // Cached prompts and rule-based understanding take well under a millisecond: show it.
+  return v < 10 ? v.toFixed(1) : `${Math.round(v)}`;
 }
 
 function formatValue(value) {
