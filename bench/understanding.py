@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bots.understanding import Reading, understand  # noqa: E402
+from bots.seed import BOTS  # noqa: E402
+from bots.understanding import Reading, split_phrases, understand  # noqa: E402
 
 DEFAULT_CORPUS = ROOT / "tests" / "data" / "understanding_corpus.jsonl"
 
@@ -29,9 +30,18 @@ def load(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+# "<bot slug>/<question key>" -> the shipped question's answer phrases.
+_SHIPPED = {f"{b['slug']}/{q['key']}": q for b in BOTS for q in b["questions"]}
+
+
 def read(item: dict) -> Reading:
+    """Understand one corpus item; items naming a shipped question ("question":
+    "quickrupee-loan/salaried") use that question's answer phrases too."""
+    q = _SHIPPED[item["question"]] if "question" in item else {}
     return understand(item["text"], kind=item.get("kind", "yes_no"), period=item.get("period", ""),
-                      unit=item.get("unit", ""), language=item.get("language", "en"))
+                      unit=item.get("unit", ""), language=item.get("language", "en"),
+                      yes_phrases=split_phrases(q.get("yes_phrases", "")),
+                      no_phrases=split_phrases(q.get("no_phrases", "")))
 
 
 def matches(reading: Reading, expect: dict) -> bool:

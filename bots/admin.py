@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from bots.models import Bot, Question
+from bots.understanding import split_phrases
 
 NEEDS_QUESTION = "An active bot needs at least one question."
 SLUG_MAX = Bot._meta.get_field("slug").max_length
@@ -43,7 +44,7 @@ class QuestionInline(admin.TabularInline):
     extra = 1
     ordering = ["order", "id"]
     fields = ["order", "key", "prompt", "kind", "expected", "threshold", "comparison", "unit", "period",
-              "reask_prompt", "confirm_margin"]
+              "reask_prompt", "confirm_margin", "yes_phrases", "no_phrases"]
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 36})}}
 
 
@@ -83,11 +84,22 @@ def describe_condition(question: Question) -> str:
     return condition
 
 
+def describe_phrases(question: Question) -> str:
+    """The question's own answer phrases, shortened for the flow view."""
+    parts = []
+    for label, text in (("yes", question.yes_phrases), ("no", question.no_phrases)):
+        phrases = split_phrases(text)
+        if phrases:
+            shown = ", ".join(phrases[:6]) + (f" +{len(phrases) - 6} more" if len(phrases) > 6 else "")
+            parts.append(f"{label}: {shown}")
+    return "; also understood as " + " · ".join(parts) if parts else ""
+
+
 def script_flow(bot: Bot) -> SafeString:
     questions = list(bot.questions.all())
     steps = format_html_join(
         "",
-        '<li><strong>Q{} · {}</strong> “{}”<br><span class="help">qualifies if: {}; unclear → re-ask up to {}×'
+        '<li><strong>Q{} · {}</strong> “{}”<br><span class="help">qualifies if: {}{}; unclear → re-ask up to {}×'
         "{}</span></li>",
         (
             (
@@ -95,6 +107,7 @@ def script_flow(bot: Bot) -> SafeString:
                 q.key,
                 q.prompt,
                 describe_condition(q),
+                describe_phrases(q),
                 bot.max_reasks,
                 format_html(": “{}”", q.reask_prompt) if q.reask_prompt else "",
             )

@@ -21,6 +21,8 @@ class QuestionSpec:
     period: str = ""  # "" (one-off) | "month" | "year"
     reask_prompt: str = ""
     confirm_margin: float = 0.2  # amounts this close to the threshold are confirmed
+    yes_phrases: tuple[str, ...] = ()  # answers in the question's terms that mean yes
+    no_phrases: tuple[str, ...] = ()  # ... and no ("self employed", "we rent")
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,8 @@ class Dialogue:
         if q is None:
             return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
         reading = understand(
-            text, kind=q.kind, period=q.period, unit=q.unit, language=self.script.language
+            text, kind=q.kind, period=q.period, unit=q.unit, language=self.script.language,
+            yes_phrases=q.yes_phrases, no_phrases=q.no_phrases,
         )
         if self.pending is not None:
             return self._handle_confirmation(q, text, reading)

@@ -106,6 +106,16 @@ class Question(models.Model):
         help_text="Amounts within this fraction of the threshold are confirmed before deciding "
         "(speech recognition confuses fifteen and fifty). 0 turns confirmation off.",
     )
+    yes_phrases = models.TextField(
+        blank=True,
+        help_text="Answers in this question's own terms that mean yes, one per line or "
+        "comma-separated (e.g. salaried, I work for a company). A negation flips them "
+        "(\"I'm not salaried\"); the longest match wins (\"self employed\" over \"employed\").",
+    )
+    no_phrases = models.TextField(
+        blank=True,
+        help_text="Answers that mean no, e.g. self employed, business, student, we rent.",
+    )
 
     class Meta:
         ordering = ["bot", "order", "id"]
@@ -133,6 +143,7 @@ class Question(models.Model):
 
     def to_spec(self):
         from bots.dialogue import QuestionSpec
+        from bots.understanding import split_phrases
 
         return QuestionSpec(
             key=self.key,
@@ -145,4 +156,6 @@ class Question(models.Model):
             period=self.period,
             reask_prompt=self.reask_prompt,
             confirm_margin=self.confirm_margin,
+            yes_phrases=split_phrases(self.yes_phrases),
+            no_phrases=split_phrases(self.no_phrases),
         )

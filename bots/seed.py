@@ -6,6 +6,12 @@ seeding never overwrites an existing bot.
 """
 from decimal import Decimal
 
+
+def _lines(phrases: str) -> str:
+    """A comma-separated phrase list as the admin shows it: one phrase per line."""
+    return "\n".join(p.strip() for p in phrases.split(",") if p.strip())
+
+
 BOTS = [
     {
         "slug": "quickrupee-loan",
@@ -29,6 +35,21 @@ BOTS = [
                 "prompt": "Are you a salaried employee?",
                 "reask_prompt": "Sorry, I did not catch that. Do you receive a monthly salary from "
                 "an employer? Please say yes or no.",
+                "yes_phrases": _lines(
+                    "salaried, salary, salaried employee, employee, employed, job, naukri, "
+                    "full time, permanent, payroll, i work for, i work at, i work in, "
+                    "working for, working at, working in, i am working, work in a company, "
+                    "government job, private job, service, corporate job, software engineer"
+                ),
+                "no_phrases": _lines(
+                    "self employed, self employment, own business, business, businessman, "
+                    "businesswoman, business owner, my own company, my own firm, freelancer, "
+                    "freelance, freelancing, consultant, contractor, contract basis, daily wages, "
+                    "unemployed, jobless, between jobs, looking for a job, looking for work, "
+                    "lost my job, student, studying, retired, pensioner, housewife, homemaker, "
+                    "farmer, farming, shopkeeper, i run a shop, my own shop, work for myself, "
+                    "my own boss, gig work"
+                ),
             },
             {
                 "key": "monthly_salary",
@@ -47,6 +68,18 @@ BOTS = [
                 "Kolkata or Hyderabad?",
                 "reask_prompt": "Sorry, I did not catch that. Do you live in one of the metro "
                 "cities? Please say yes or no.",
+                "yes_phrases": _lines(
+                    "metro, metro city, metropolitan, delhi, new delhi, ncr, gurgaon, gurugram, "
+                    "noida, mumbai, bombay, navi mumbai, thane, bengaluru, bangalore, chennai, "
+                    "madras, kolkata, calcutta, hyderabad, secunderabad, pune, ahmedabad"
+                ),
+                "no_phrases": _lines(
+                    "village, small town, town, tier two, tier 2, tier three, tier 3, rural, "
+                    "countryside, outside the city, non metro, jaipur, lucknow, kanpur, nagpur, "
+                    "indore, bhopal, patna, surat, vadodara, ludhiana, agra, nashik, ranchi, "
+                    "coimbatore, madurai, kochi, cochin, mysore, mysuru, chandigarh, guwahati, "
+                    "bhubaneswar, visakhapatnam, vizag, vijayawada, dehradun, varanasi, goa"
+                ),
             },
         ],
     },
@@ -72,6 +105,17 @@ BOTS = [
                 "prompt": "Do you own your home?",
                 "reask_prompt": "Sorry, I did not catch that. Are you the owner of the home you "
                 "want to renovate? Please say yes or no.",
+                "yes_phrases": _lines(
+                    "i own, we own, own it, owner, homeowner, home owner, my own, our own, "
+                    "it is mine, it is ours, bought, we bought, mortgage, paid off, in my name, "
+                    "in our name"
+                ),
+                "no_phrases": _lines(
+                    "rent, renting, rented, renter, tenant, lease, leasing, leased, landlord, "
+                    "landlady, landlord owns, landlord owns it, parents own, my parents own, parents own it, "
+                    "my parents, live with my parents, "
+                    "sublet, subletting, housing association, council house"
+                ),
             },
             {
                 "key": "budget",
@@ -95,6 +139,15 @@ BOTS = [
                 "confirm_margin": 0.0,
                 "reask_prompt": "Sorry, I did not catch that. Would the work start within the "
                 "next three months? Please say yes or no.",
+                "yes_phrases": _lines(
+                    "soon, very soon, asap, right now, straight away, ready to go, "
+                    "ready to start, this month, next month, this week, next week"
+                ),
+                "no_phrases": _lines(
+                    "not for a while, for a while, be a while, someday, some day, eventually, "
+                    "no hurry, no rush, just looking, just browsing, just exploring, just getting ideas, "
+                    "down the road, down the line, in the future, no plans, not planning"
+                ),
             },
         ],
     },
@@ -109,5 +162,20 @@ def seed_brief_bots(Bot, Question) -> None:
         questions = spec.pop("questions")
         bot, created = Bot.objects.get_or_create(slug=spec["slug"], defaults=spec)
         if created:
+            known = {f.name for f in Question._meta.get_fields()}  # a migration's older model
             for order, q in enumerate(questions, start=1):
-                Question.objects.create(bot=bot, order=order, **q)
+                Question.objects.create(bot=bot, order=order, **{k: v for k, v in q.items() if k in known})
+
+
+def fill_answer_phrases(Bot, Question) -> None:
+    """Give the brief's questions their answer phrases where staff left them blank."""
+    for spec in BOTS:
+        for q in spec["questions"]:
+            row = Question.objects.filter(bot__slug=spec["slug"], key=q["key"]).first()
+            if row is None:
+                continue
+            changed = [f for f in ("yes_phrases", "no_phrases") if q.get(f) and not getattr(row, f)]
+            for f in changed:
+                setattr(row, f, q[f])
+            if changed:
+                row.save(update_fields=changed)

@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
-__all__ = ["Reading", "understand", "parse_number", "spoken_amount"]
+__all__ = ["Reading", "understand", "parse_number", "spoken_amount", "split_phrases"]
 
 
 @dataclass(frozen=True)
@@ -870,8 +871,78 @@ def _duration(toks: list[str], qtys: list[_Qty], unit: str) -> float | None:
 # The entry point
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# Answers in the question's own terms ("I'm self-employed", "we rent")
+# ---------------------------------------------------------------------------
+
+_Phrases = dict[str, tuple[tuple[tuple[str, ...], bool], ...]]
+
+
+def split_phrases(text: str) -> tuple[str, ...]:
+    """A staff-written phrase list (one per line, or comma-separated) as a tuple."""
+    return tuple(p.strip() for p in re.split(r"[\n,;]+", text or "") if p.strip())
+
+
+def _forms(word: str) -> tuple[str, ...]:
+    """A listed word and its plural / third-person forms: "own" also matches "owns"."""
+    return (word, word + "s", word + "es") if len(word) > 2 else (word,)
+
+
+@lru_cache(maxsize=256)
+def _compile_phrases(yes: tuple[str, ...], no: tuple[str, ...]) -> _Phrases:
+    """Phrases indexed by every form of their first word, longest first."""
+    index: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
+    for phrases, value in ((yes, True), (no, False)):
+        for phrase in phrases:
+            words = tuple(t for t in _tokens(phrase) if t not in (",", "?"))
+            for first in _forms(words[0]) if words else ():
+                index.setdefault(first, []).append((words, value))
+    return {k: tuple(sorted(v, key=lambda e: -len(e[0]))) for k, v in index.items()}
+
+
+_CONTENT_NEGATORS = {"not", "never", "no", "nahi", "nahin", "neither", "nor", "non", "without"}
+
+
+def _content_events(toks: list[str], phrases: _Phrases) -> list[_Event]:
+    """Events for the question's answer phrases, negation in the clause applied.
+
+    "I'm not salaried", "I don't rent", "no fixed job", "naukri nahi hai" flip
+    the phrase's meaning; the negator must sit within four words before it (or
+    a Hindi "nahi" right after it) and in the same clause.
+    """
+    if not phrases:
+        return []
+    n = len(toks)
+    hits: list[tuple[int, int, bool]] = []
+    for i, tok in enumerate(toks):
+        for words, value in phrases.get(tok, ()):  # longest first
+            k = len(words)
+            if i + k <= n and all(toks[i + m] in _forms(words[m]) for m in range(1, k)):
+                hits.append((i, i + k, value))
+                break
+    # Overlapping phrases: the longer wins; at equal length the "no" phrase, which
+    # is usually the exception carved out of a "yes" ("work for myself" in
+    # "I work for myself", "landlord owns" in "my landlord owns it").
+    hits.sort(key=lambda h: (h[0] - h[1], h[2], h[0]))
+    taken = [False] * n
+    chosen = []
+    for start, end, value in hits:
+        if not any(taken[start:end]):
+            taken[start:end] = [True] * (end - start)
+            chosen.append((start, end, value))
+    clause = _clause_ids(toks)
+    out: list[_Event] = []
+    for start, end, value in sorted(chosen):
+        before = [j for j in range(max(0, start - 4), start) if clause[j] == clause[start]]
+        negated = any(toks[j] in _CONTENT_NEGATORS for j in before)
+        negated ^= any(toks[j] in ("nahi", "nahin") for j in range(end, min(n, end + 2)))
+        out.append(_Event(start, end, YES if value != negated else NO))
+    return out
+
+
 def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str = "",
-               language: str = "en") -> Reading:
+               language: str = "en", yes_phrases: tuple[str, ...] = (),
+               no_phrases: tuple[str, ...] = ()) -> Reading:
     """Read one caller utterance for a question of `kind` ("yes_no" or "amount").
 
     For amount questions `period` ("month", "year" or "") and `unit`
@@ -887,6 +958,9 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
     events = _events(toks)
     if any(e.tag == REPEAT for e in events):
         return Reading("repeat")
+    content = _content_events(toks, _compile_phrases(tuple(yes_phrases), tuple(no_phrases)))
+    if content:  # merged in order; their strength equals an explicit "yes" / "no"
+        events = sorted(events + content, key=lambda e: e.pos)
     yes_no = _polarity(toks, events)
     amount: float | None = None
     relation: Literal["above", "below"] | None = None

@@ -159,3 +159,16 @@ def test_condition_wording(renovation_bot):
 
 def test_add_page_explains_flow_appears_after_saving(admin_client):
     assert "Save the bot to see its script flow." in admin_client.get(ADD_URL).content.decode()
+
+
+def test_answer_phrases_are_edited_inline_and_shown_in_the_flow(admin_client):
+    data = {**BOT_FIELDS, **formset(
+        question(0, key="owns_roof", prompt="Do you own the roof?", yes_phrases="own the roof\nit is ours",
+                 no_phrases="shared roof, the building owns"),
+    )}
+    assert admin_client.post(ADD_URL, data).status_code == 302
+    bot = Bot.objects.get(slug="solar")
+    spec = bot.questions.get().to_spec()
+    assert spec.no_phrases == ("shared roof", "the building owns")
+    html = admin_client.get(f"/admin/bots/bot/{bot.pk}/change/").content.decode()
+    assert "also understood as yes: own the roof, it is ours · no: shared roof, the building owns" in html
