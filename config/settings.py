@@ -151,6 +151,10 @@ ELEVENLABS_BASE_URL = env_str("ELEVENLABS_BASE_URL", "") or None
 ELEVENLABS_MODEL = env_str("ELEVENLABS_MODEL", "eleven_flash_v2_5")
 ELEVENLABS_VOICE = env_str("ELEVENLABS_VOICE", "21m00Tcm4TlvDq8ikWAM")
 CLOUD_TIMEOUT = env_float("CLOUD_TIMEOUT", 8.0)
+# After this many failed cloud requests in a row the vendor is skipped (local engine)
+# for CLOUD_BREAKER_COOLDOWN seconds; 0 turns the circuit breaker off.
+CLOUD_BREAKER_FAILURES = env_int("CLOUD_BREAKER_FAILURES", 3, minimum=0)
+CLOUD_BREAKER_COOLDOWN = env_float("CLOUD_BREAKER_COOLDOWN", 30.0)
 
 ASR_PROVIDER = env_choice("ASR_PROVIDER", "auto", {"auto", "local", "openai"})
 TTS_PROVIDER = env_choice("TTS_PROVIDER", "auto", {"auto", "piper", "espeak", "elevenlabs"})

@@ -11,6 +11,11 @@ for batch jobs, not for a conversation.
   `ProviderError(permanent=True)` at once.
 - A stream is retried only while nothing has been yielded: once the caller has
   heard audio, replaying the sentence from the start would repeat it.
+- Circuit breaker: after `CLOUD_BREAKER_FAILURES` failed requests in a row the
+  vendor is skipped for `CLOUD_BREAKER_COOLDOWN` seconds, so during an outage
+  every turn goes straight to the local engine instead of first waiting out a
+  timeout and a retry; the first request after the pause tries the vendor
+  again and one success closes the circuit.
 
 Each vendor module supplies a `Classifier` that turns its SDK's exceptions into
 a `Failure`; everything else here is vendor-neutral. Messages name the vendor,
@@ -29,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -90,6 +96,46 @@ class RetryPolicy:
         )
 
 
+class CircuitBreaker:
+    """Counts one vendor's failed requests in a row; open = skip the vendor for a while.
+
+    Shared by every call of the process (the provider is a singleton), guarded by
+    a lock because the warm-up thread's loop and the server's loop both use it.
+    """
+
+    def __init__(self, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.threshold = max(int(failures), 0)  # 0 turns the breaker off
+        self.cooldown = float(cooldown)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._last_failure = 0.0
+
+    @classmethod
+    def from_settings(cls) -> CircuitBreaker:
+        return cls(settings.CLOUD_BREAKER_FAILURES, settings.CLOUD_BREAKER_COOLDOWN)
+
+    def retry_in(self) -> float:
+        """Seconds until the vendor is tried again; 0 when the circuit is closed."""
+        with self._lock:
+            if not self.threshold or self._failures < self.threshold:
+                return 0.0
+            return max(0.0, self._last_failure + self.cooldown - self._clock())
+
+    def success(self) -> None:
+        with self._lock:
+            self._failures = 0
+
+    def failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            self._last_failure = self._clock()
+            opened = self.threshold and self._failures == self.threshold
+        if opened:
+            log.error("cloud circuit opened after %d failed requests in a row; local engines for %g s",
+                      self.threshold, self.cooldown)
+
+
 class CloudCall:
     """Runs one vendor's requests under a RetryPolicy and turns failures into ProviderError."""
 
@@ -101,12 +147,24 @@ class CloudCall:
         policy: RetryPolicy,
         classify: Classifier,
         secrets: Iterable[str] = (),
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.provider = provider
         self.vendor = vendor
         self.policy = policy
+        self.breaker = breaker or CircuitBreaker.from_settings()
         self._classify = classify
         self._secrets = tuple(s for s in secrets if s)
+
+    def _check_circuit(self, what: str) -> None:
+        wait = self.breaker.retry_in()
+        if wait > 0:
+            raise ProviderError(
+                f"{self.vendor} {what} skipped: {self.breaker.threshold} failed requests in a row, "
+                f"trying again in {wait:.0f} s",
+                provider=self.provider,
+                permanent=False,
+            )
 
     def _failure(self, exc: BaseException) -> Failure | None:
         if isinstance(exc, TimeoutError):  # our own asyncio.timeout ceiling
@@ -129,15 +187,19 @@ class CloudCall:
     async def run(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Await `attempt()` with a hard deadline of `policy.timeout` per try (the SDK
         timeouts are per network read, this bounds the whole request)."""
+        self._check_circuit(what)
         for number in range(1, self.policy.retries + 2):
             try:
                 async with asyncio.timeout(self.policy.timeout):
-                    return await attempt()
+                    result = await attempt()
+                self.breaker.success()
+                return result
             except Exception as exc:
                 failure = self._failure(exc)
                 if failure is None:
                     raise
                 if not failure.transient or number > self.policy.retries:
+                    self.breaker.failure()
                     raise self._error(what, failure, number, permanent=not failure.transient) from None
             await self._before_retry(what, failure)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -145,11 +207,14 @@ class CloudCall:
     async def stream(self, what: str, open_stream: Callable[[], AsyncIterator[bytes]]) -> AsyncIterator[bytes]:
         """Yield from `open_stream()`, reopening it once on a transient failure that
         happens before the first chunk. Closing this generator closes the SDK stream."""
+        self._check_circuit(what)
         for number in range(1, self.policy.retries + 2):
             stream = open_stream()
             sent = 0
             try:
                 async for chunk in stream:
+                    if not sent:
+                        self.breaker.success()  # the vendor answers
                     sent += len(chunk)
                     yield chunk
                 return
@@ -161,6 +226,7 @@ class CloudCall:
                     note = f" after {sent} bytes of audio (not retried)"
                     raise self._error(what, failure, number, permanent=False, note=note) from None
                 if not failure.transient or number > self.policy.retries:
+                    self.breaker.failure()
                     raise self._error(what, failure, number, permanent=not failure.transient) from None
             finally:
                 await stream.aclose()  # type: ignore[attr-defined]

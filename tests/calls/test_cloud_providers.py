@@ -306,3 +306,58 @@ async def test_registry_builds_cloud_providers_from_settings(fake_cloud: FakeClo
         assert b"".join([chunk async for chunk in tts.synthesize("Yes.")]) == say("Yes.", rate=24000)
     finally:
         registry.reset_registry()
+
+
+# --- Circuit breaker: an outage costs a few requests, not a timeout on every turn
+
+
+async def test_breaker_skips_the_vendor_after_failures_in_a_row_then_tries_again(
+    fake_cloud: FakeCloud, answer: bytes, settings
+) -> None:
+    settings.CLOUD_BREAKER_FAILURES = 2
+    settings.CLOUD_BREAKER_COOLDOWN = 0.4
+    asr = make_asr(fake_cloud)
+    fake_cloud.script("openai", failures=[503] * 4, transcripts=["yes"])
+    for _ in range(2):  # two failed requests, each after its one retry
+        with pytest.raises(ProviderError):
+            await asr.transcribe(answer)
+    assert len(fake_cloud.requests) == 4
+
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        await asr.transcribe(answer)
+    assert time.monotonic() - started < 0.05  # no request, no backoff: straight to the fallback
+    assert not caught.value.permanent and "skipped" in str(caught.value)
+    assert len(fake_cloud.requests) == 4
+
+    await asyncio.sleep(0.45)  # the pause is over: the vendor (recovered) is tried and the circuit closes
+    assert await asr.transcribe(answer) == "yes"
+    assert len(fake_cloud.requests) == 5
+    fake_cloud.script("openai", failures=[503, 503], transcripts=["no"])
+    with pytest.raises(ProviderError) as caught:  # one failure after a success does not open it
+        await asr.transcribe(answer)
+    assert "skipped" not in str(caught.value)
+    assert await asr.transcribe(answer) == "no"
+
+
+async def test_breaker_counts_speech_failures_and_a_bad_key(fake_cloud: FakeCloud, settings) -> None:
+    settings.CLOUD_BREAKER_FAILURES = 2
+    settings.CLOUD_BREAKER_COOLDOWN = 60
+    tts = make_tts(fake_cloud, api_key="wrong-key")
+    for _ in range(2):
+        with pytest.raises(ProviderError) as caught:
+            await collect(tts)
+        assert caught.value.permanent
+    with pytest.raises(ProviderError) as caught:
+        await collect(tts)
+    assert "skipped" in str(caught.value) and "trying again in 60 s" in str(caught.value)
+    assert len(fake_cloud.requests) == 2
+
+
+def test_breaker_off_when_failures_is_zero() -> None:
+    from calls.providers.retry import CircuitBreaker
+
+    breaker = CircuitBreaker(0, 30)
+    for _ in range(10):
+        breaker.failure()
+    assert breaker.retry_in() == 0
