@@ -32,6 +32,15 @@ function insertRow(row) {
   rows.insertBefore(row, firstOther ?? null);
 }
 
+// The "N calls" header follows the rows that arrive live.
+function countOneMore() {
+  const el = document.getElementById("lead-count");
+  if (!el) return;
+  const n = (Number.parseInt(el.dataset.count, 10) || 0) + 1;
+  el.dataset.count = String(n);
+  el.textContent = `${n} call${n === 1 ? "" : "s"}`;
+}
+
 function applyUpdate(message) {
   const row = rowFromHtml(message.html);
   if (!row) return;
@@ -43,6 +52,7 @@ function applyUpdate(message) {
     else { existing.remove(); insertRow(row); }
   } else if (canInsert) {
     insertRow(row);
+    countOneMore();
   } else {
     return; // filtered or later page: leave the list as the agent asked for it
   }

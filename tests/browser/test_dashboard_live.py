@@ -23,6 +23,7 @@ def test_qualified_call_appears_live_on_dashboard_and_detail_page(staff_page, ne
     caller = f"Live Lead {secrets.token_hex(3)}"
     row = dashboard.locator("#lead-rows tr.lead").filter(has_text=caller)
     expect(row).to_have_count(0)
+    before = int(dashboard.locator("#lead-count").get_attribute("data-count"))
 
     # The caller, in another browser context (not logged in), completes a qualified typed call.
     call_page = new_page()
@@ -30,6 +31,8 @@ def test_qualified_call_appears_live_on_dashboard_and_detail_page(staff_page, ne
     # The row appears as soon as the call starts ...
     expect(row).to_have_count(1, timeout=CALL_TIMEOUT_MS)
     expect(row).to_have_attribute("data-call-id", started["call_id"])
+    n = before + 1
+    expect(dashboard.locator("#lead-count")).to_have_text(f"{n} call{'' if n == 1 else 's'}")
     finish_loan_call_by_typing(call_page)
 
     # ... and turns into a qualified lead with a callback deadline when it ends.
