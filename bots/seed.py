@@ -36,8 +36,9 @@ BOTS = [
                 "reask_prompt": "Sorry, I did not catch that. Do you receive a monthly salary from "
                 "an employer? Please say yes or no.",
                 "yes_phrases": _lines(
-                    "salaried, salary, salaried employee, employee, i am employed, am employed, currently employed, "
-                    "employed at, employed with, employed by, employed in, employed as, employed full time, job, naukri, "
+                    "salaried, salary, salaried employee, employee, i am employed, am employed, "
+                    "currently employed, employed at, employed with, employed by, employed in, "
+                    "employed as, employed full time, job, naukri, "
                     "full time, permanent, payroll, i work for, i work at, i work in, "
                     "working for, working at, working in, i am working, work in a company, "
                     "government job, private job, service, corporate job, software engineer"
