@@ -35,7 +35,8 @@ import django  # noqa: E402
 django.setup()
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
-from bots.understanding import understand  # noqa: E402
+from bots.seed import BOTS  # noqa: E402
+from bots.understanding import split_phrases, understand  # noqa: E402
 from calls.providers.espeak_tts import EspeakTTS  # noqa: E402
 from calls.providers.local_whisper import LocalWhisperASR  # noqa: E402
 from calls.providers.piper_tts import PiperTTS, load_voice  # noqa: E402
@@ -124,9 +125,22 @@ def word_errors(ref: list[str], hyp: list[str]) -> int:
     return prev[-1]
 
 
+def _seeded_phrases() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each shipped question's yes/no phrases, by prompt, as the live dialogue reads them."""
+    out = {}
+    for bot in BOTS:
+        for q in bot["questions"]:
+            out[q["prompt"]] = (split_phrases(q.get("yes_phrases", "")), split_phrases(q.get("no_phrases", "")))
+    return out
+
+
+PHRASES = _seeded_phrases()
+
+
 def right(text: str, question: tuple[str, str, str, str], expect: dict) -> bool:
-    _, kind, period, unit = question
-    reading = understand(text, kind=kind, period=period, unit=unit)
+    prompt, kind, period, unit = question
+    yes, no = PHRASES.get(prompt, ((), ()))
+    reading = understand(text, kind=kind, period=period, unit=unit, yes_phrases=yes, no_phrases=no)
     return all(getattr(reading, k) == v for k, v in expect.items())
 
 

@@ -901,6 +901,16 @@ def _compile_phrases(yes: tuple[str, ...], no: tuple[str, ...]) -> _Phrases:
 
 
 _CONTENT_NEGATORS = {"not", "never", "no", "nahi", "nahin", "neither", "nor", "non", "without"}
+# "No" (or "nahi") with a subject between it and the phrase is the answer word, not a
+# negation of the phrase: "no we rent", "no my parents own it" (but "no fixed job").
+_INTERJECTION_NEGATORS = {"no", "nahi", "nahin"}
+_SUBJECTS = {"i", "we", "you", "he", "she", "they", "it", "my", "our", "your", "his", "her", "their", "the", "me", "us"}
+
+
+def _negates(toks: list[str], j: int, start: int) -> bool:
+    if toks[j] not in _CONTENT_NEGATORS:
+        return False
+    return toks[j] not in _INTERJECTION_NEGATORS or not any(t in _SUBJECTS for t in toks[j + 1 : start + 1])
 
 
 def _content_events(toks: list[str], phrases: _Phrases) -> list[_Event]:
@@ -934,7 +944,7 @@ def _content_events(toks: list[str], phrases: _Phrases) -> list[_Event]:
     out: list[_Event] = []
     for start, end, value in sorted(chosen):
         before = [j for j in range(max(0, start - 4), start) if clause[j] == clause[start]]
-        negated = any(toks[j] in _CONTENT_NEGATORS for j in before)
+        negated = any(_negates(toks, j, start) for j in before)
         negated ^= any(toks[j] in ("nahi", "nahin") for j in range(end, min(n, end + 2)))
         out.append(_Event(start, end, YES if value != negated else NO))
     return out
