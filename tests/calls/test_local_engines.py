@@ -93,6 +93,57 @@ async def test_whisper_concurrent_calls_queue_and_stay_correct(asr) -> None:
     assert normalize(a).startswith("yes") and normalize(b).startswith("no"), (a, b)
 
 
+@pytest.mark.speech
+async def test_whisper_hears_the_end_of_an_answer_longer_than_its_window(asr) -> None:
+    # About 13 s of speech: the window grows to hold it all, so the last words are not lost.
+    long = say(
+        "Well, let me think about that for a moment, because it changes from month to month "
+        "with overtime and bonuses, but most months I take home about forty thousand rupees",
+        voice="en-us", speed=140,
+    )
+    assert len(long) / 32000 > asr.window_frames / 100
+    text = await asr.transcribe(long, hint=INCOME_Q)
+    assert re.search(r"\b(40000|forty thousand)\b", normalize(text)), text
+
+
+@pytest.mark.speech
+async def test_whisper_hears_nothing_in_noise_alone(asr) -> None:
+    assert await asr.transcribe(noise(1500, level=0.02)) == ""
+
+
+@pytest.mark.parametrize(
+    ("decoded", "kept"),
+    [
+        ("Yes. Yes. Yes. Yes. Yes. Yes", "Yes."),
+        ("thirty thousand rupees? thirty thousand rupees", "thirty thousand rupees?"),
+        ("No, no, no.", "No, no, no."),  # one sentence: the caller's own words
+        ("Yes. I am.", "Yes. I am."),
+        ("About 1.5 lakh.", "About 1.5 lakh."),
+    ],
+)
+def test_a_sentence_the_decoder_repeats_is_kept_once(decoded: str, kept: str) -> None:
+    from calls.providers.local_whisper import collapse_repeats
+
+    assert collapse_repeats(decoded) == kept
+
+
+@pytest.mark.parametrize(("value", "ok"), [("2", False), ("abc", False), ("15", True)])
+def test_asr_window_setting_is_checked(value: str, ok: bool) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ASR_WINDOW_S": value}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import config.settings as s; print(s.ASR_WINDOW_S)"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    if ok:
+        assert proc.returncode == 0 and proc.stdout.strip() == "15.0", proc.stderr
+    else:
+        assert proc.returncode != 0 and "ASR_WINDOW_S" in proc.stderr
+
+
 async def test_whisper_empty_audio_is_empty_text(asr) -> None:
     assert await asr.transcribe(b"") == ""
     assert await asr.transcribe(b"\x00") == ""
