@@ -3,12 +3,16 @@
 Generates caller speech with espeak-ng in several voices, plays it into calls
 paced in real time (hands-free mode, as a microphone would) or followed by
 end_of_speech (push-to-talk), and prints p50/p95/p99 of:
-- client-side response: end of the caller's audio (hands-free) or end_of_speech
-  (push-to-talk, sent --release-ms after the words end) -> first bot audio frame;
+- client-side response: end of the caller's words (hands-free: the frame holding
+  the last spoken sample, espeak's quiet tail trimmed; the microphone then keeps
+  streaming silence) or end_of_speech (push-to-talk, sent --release-ms after the
+  words end) -> first bot audio frame;
 - the server's per-stage figures from the `latency` events.
 
 Usage (server running, e.g. `make run`):
     .venv/bin/python bench/latency.py --url http://127.0.0.1:8000 --calls 6
+A call that does not finish within --call-timeout is reported as failed and the
+script exits 1.
 """
 from __future__ import annotations
 
@@ -59,11 +63,21 @@ class Result:
         self.outcomes: list[str] = []
         self.answers_right = 0
         self.answers_total = 0
+        self.failures: list[str] = []
+
+
+def words(pcm: bytes, level: int = 300) -> bytes:
+    """The clip without espeak's leading and trailing silence (about 350 ms at the end),
+    so "end of the caller's audio" is the end of the words, not of a quiet tail."""
+    samples = memoryview(pcm).cast("h")
+    loud = [i for i in range(len(samples)) if abs(samples[i]) > level]
+    return pcm[loud[0] * 2 : (loud[-1] + 1) * 2] if loud else pcm
 
 
 async def run_call(
     base: str, bot: str, answers: list[str], voice: str, mode: str, result: Result, release_ms: int = 150
 ) -> None:
+    """One call; its figures go into `result` only if it completes."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         response = await http.post("/api/calls/", json={"bot": bot, "mode": mode})
         response.raise_for_status()
@@ -71,17 +85,19 @@ async def run_call(
     ws_base = base.replace("http://", "ws://").replace("https://", "wss://")
     async with websockets.connect(ws_base + created["ws_url"], max_size=None) as ws:
         speech_ended = asyncio.Event()
+        replied = asyncio.Event()  # bot audio arrived after the current answer began
         first_audio: list[float] = []
-        audio_end_at: list[float] = []
         done = asyncio.Event()
         answer_events: list[dict] = []
+        stages: dict[str, list[float]] = {}
+        outcome: list[str] = []
 
         async def reader() -> None:
             async for message in ws:
-                now = time.perf_counter()
                 if isinstance(message, bytes):
-                    if audio_end_at and len(first_audio) < len(audio_end_at):
-                        first_audio.append(now)
+                    if not replied.is_set() and listening:
+                        first_audio.append(time.perf_counter())
+                        replied.set()
                     continue
                 event = json.loads(message)
                 kind = event["type"]
@@ -90,41 +106,57 @@ async def run_call(
                 elif kind == "latency":
                     for key, value in event.items():
                         if key.endswith("_ms") and value is not None:
-                            result.stages.setdefault(key[:-3], []).append(value)
+                            stages.setdefault(key[:-3], []).append(value)
                 elif kind == "answer":
                     answer_events.append(event)
                 elif kind == "call.ended":
-                    result.outcomes.append(event["outcome"])
+                    outcome.append(event["outcome"])
                     done.set()
 
+        listening = False
+        words_end: list[float] = []
         task = asyncio.create_task(reader())
-        await ws.send(json.dumps({"type": "start", "sample_rate": 16000}))
-        for text in answers:
-            await asyncio.wait_for(speech_ended.wait(), 60)
-            speech_ended.clear()
-            await asyncio.sleep(0.3)  # the caller waits for the bot to finish playing
-            pcm = silence(200) + say(text, voice=voice)
+        try:
+            await ws.send(json.dumps({"type": "start", "sample_rate": 16000}))
             step = 16000 * 2 * FRAME_MS // 1000
-            start = time.perf_counter()
-            if mode == "push_to_talk":  # the caller lets go of the button a moment after speaking
-                pcm += silence(release_ms)
-            for n, i in enumerate(range(0, len(pcm), step)):
-                await ws.send(pcm[i : i + step])
-                delay = start + (n + 1) * FRAME_MS / 1000 - time.perf_counter()  # real time, like a microphone
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            if mode == "push_to_talk":
-                await ws.send(json.dumps({"type": "end_of_speech"}))
-            audio_end_at.append(time.perf_counter())
-            if mode == "vad":  # a microphone keeps sending: trailing silence in real time until the bot answers
+            for text in answers:
+                await asyncio.wait_for(speech_ended.wait(), 60)
+                speech_ended.clear()
+                await asyncio.sleep(0.3)  # the caller waits for the bot to finish playing
+                spoken = words(say(text, voice=voice))
+                pcm = silence(200) + spoken
+                if mode == "push_to_talk":  # the caller lets go of the button a moment after speaking
+                    pcm += silence(release_ms)
+                replied.clear()
+                listening = True
+                start = time.perf_counter()
+                for n, i in enumerate(range(0, len(pcm), step)):
+                    await ws.send(pcm[i : i + step])
+                    if i < len(silence(200)) + len(spoken) <= i + step:  # the frame holding the last word
+                        words_end.append(time.perf_counter())
+                    delay = start + (n + 1) * FRAME_MS / 1000 - time.perf_counter()  # real time, like a microphone
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                if mode == "push_to_talk":
+                    words_end[-1] = time.perf_counter()  # the clock starts at end_of_speech
+                    await ws.send(json.dumps({"type": "end_of_speech"}))
+                # A microphone keeps sending: silence in real time until the bot answers.
                 tail = silence(FRAME_MS)
-                while len(first_audio) < len(audio_end_at) and not done.is_set():
+                while not replied.is_set() and not done.is_set():
                     await ws.send(tail)
                     await asyncio.sleep(FRAME_MS / 1000)
-        await asyncio.wait_for(done.wait(), 60)
-        task.cancel()
-        for end, first in zip(audio_end_at, first_audio):
+                listening = False
+            await asyncio.wait_for(done.wait(), 60)
+        except websockets.ConnectionClosed:
+            if not done.is_set():
+                raise
+        finally:
+            task.cancel()
+        for end, first in zip(words_end, first_audio):
             result.client_ms.append((first - end) * 1000)
+        for name, values in stages.items():
+            result.stages.setdefault(name, []).extend(values)
+        result.outcomes += outcome
         result.answers_total += len(answers)
         result.answers_right += sum(1 for a in answer_events if a["understood"])
 
@@ -132,7 +164,9 @@ async def run_call(
 def report(mode: str, result: Result) -> None:
     print(f"\n== {mode}: {len(result.outcomes)} calls, outcomes {dict((o, result.outcomes.count(o)) for o in set(result.outcomes))}")
     print(f"answers understood: {result.answers_right}/{result.answers_total}")
-    start = "end_of_speech" if mode == "push_to_talk" else "audio end"
+    for failure in result.failures:
+        print(f"FAILED: {failure}")
+    start = "end_of_speech" if mode == "push_to_talk" else "end of words"
     rows = [(f"client response ({start} -> first audio)", result.client_ms)]
     rows += [(f"server {name}", values) for name, values in sorted(result.stages.items())]
     print(f"{'measure':44} {'n':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8}")
@@ -153,14 +187,24 @@ async def main() -> None:
         "--release-ms", type=int, default=150,
         help="push-to-talk: silence the caller holds the button after speaking, before end_of_speech",
     )
+    parser.add_argument("--call-timeout", type=float, default=90, help="seconds before a call counts as failed")
     args = parser.parse_args()
+    failed = False
     plans = [(bot, answers) for bot, scripts in SCRIPTS.items() for answers in scripts]
     for mode in args.modes.split(","):
         result = Result()
         for i in range(args.calls):
             bot, answers = plans[i % len(plans)]
-            await run_call(args.url, bot, answers, VOICES[i % len(VOICES)], mode, result, args.release_ms)
+            voice = VOICES[i % len(VOICES)]
+            try:
+                await asyncio.wait_for(
+                    run_call(args.url, bot, answers, voice, mode, result, args.release_ms), args.call_timeout
+                )
+            except (asyncio.TimeoutError, OSError, websockets.WebSocketException, httpx.HTTPError) as exc:
+                result.failures.append(f"call {i + 1} ({bot}, {voice}): {type(exc).__name__} {exc}".strip())
         report(mode, result)
+        failed |= bool(result.failures)
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
