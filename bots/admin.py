@@ -119,7 +119,8 @@ def script_flow(bot: Bot) -> SafeString:
         "<li><strong>Greeting</strong> “{}”</li>{}"
         "<li><strong>All qualify → {}</strong> “{}”{}</li>"
         "<li><strong>An answer does not qualify → rejected</strong> “{}”</li>"
-        "<li><strong>Still unclear → incomplete</strong> “{}”</li></ol>",
+        "<li><strong>Still unclear → incomplete</strong> “{}”</li>"
+        "<li><strong>Caller silent → “{} …” once, then incomplete</strong> “{}”</li></ol>",
         bot.greeting,
         steps if questions else format_html("<li><em>{}</em></li>", "No questions yet."),
         bot.qualified_label,
@@ -128,6 +129,8 @@ def script_flow(bot: Bot) -> SafeString:
         (f" (callback within {bot.callback_minutes} min)" if bot.callback_minutes else ""),
         bot.rejected_message,
         bot.incomplete_message,
+        bot.still_there_prompt,
+        bot.silence_message or bot.incomplete_message,
     )
 
 
@@ -155,7 +158,7 @@ class BotAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "active"]}),
         ("Conversation", {"fields": ["greeting", "qualified_message", "rejected_message", "incomplete_message",
-                                     "max_reasks", "language", "voice"]}),
+                                     "max_reasks", "still_there_prompt", "silence_message", "language", "voice"]}),
         ("Lead handling", {"fields": ["qualified_label", "transfer_on_qualified", "callback_minutes"]}),
         ("Script flow (as saved)", {"fields": ["flow"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),

@@ -36,6 +36,8 @@ class Script:
     questions: tuple[QuestionSpec, ...] = field(default_factory=tuple)
     max_reasks: int = 2
     language: str = "en"
+    still_there_prompt: str = "Are you still there?"  # said before the question again after a silence
+    silence_message: str = ""  # closing line when the caller stays silent; "" -> incomplete_message
 
 
 # Why a call ended; sent as `call.ended.reason` and stored on the call.
@@ -43,6 +45,10 @@ REASON_QUALIFIED = "all_answers_qualify"
 REASON_HANGUP = "caller_hangup"
 REASON_DISCONNECTED = "caller_disconnected"
 REASON_TIMEOUT = "call_time_limit"
+REASON_SILENT = "caller_silent"
+
+# A silent caller is reminded this many times (the question asked again), then the call ends.
+SILENCE_REMINDERS = 1
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class Decision:
     """The engine's reply to one event: what to record and what the bot says next."""
 
     say: str
-    act: str  # "question" | "reask" | "repeat" | "confirm" | "closing" | "none"
+    act: str  # "question" | "reask" | "repeat" | "confirm" | "reminder" | "closing" | "none"
     answer: AnswerRecord | None = None
     outcome: str | None = None  # set when the call ends
     reason: str = ""
@@ -109,7 +115,9 @@ class Dialogue:
     Rules: every question must qualify and the first failing answer ends the
     call; an unclear answer is re-asked up to `max_reasks` times, then the call
     ends incomplete; asking to repeat costs no attempt; an amount within the
-    question's `confirm_margin` of its threshold is confirmed before deciding.
+    question's `confirm_margin` of its threshold is confirmed before deciding;
+    a caller who says nothing is reminded once ("Are you still there?" and the
+    question), and if the silence goes on the call ends incomplete.
     """
 
     def __init__(self, script: Script) -> None:
@@ -123,6 +131,7 @@ class Dialogue:
         self.outcome: str | None = None
         self.reason = ""
         self.last_said = ""
+        self.silences = 0  # reminders since the caller last said anything
 
     # -- queries ---------------------------------------------------------
     @property
@@ -139,8 +148,9 @@ class Dialogue:
         """Every fixed line this script can say, for the prompt-audio cache."""
         s = self.script
         lines = [self.opening_line(), s.qualified_message, s.rejected_message, s.incomplete_message]
+        lines.append(s.silence_message)
         for q in s.questions:
-            lines += [q.prompt, self._reask_text(q), f"Sure. {q.prompt}"]
+            lines += [q.prompt, self._reask_text(q), f"Sure. {q.prompt}", self._reminder_text(q.prompt)]
         return list(dict.fromkeys(line for line in lines if line))
 
     def opening_line(self) -> str:
@@ -155,10 +165,22 @@ class Dialogue:
             self.outcome, self.reason = "incomplete", reason
         return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
 
+    def silence(self) -> Decision:
+        """The caller said nothing for a while after the bot finished speaking."""
+        q = self.question
+        if q is None:
+            return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
+        if self.silences < SILENCE_REMINDERS:
+            self.silences += 1
+            asked = self._confirm_text(q, self.pending[0]) if self.pending is not None else q.prompt
+            return self._say(self._reminder_text(asked), "reminder")
+        return self._end("incomplete", REASON_SILENT, self.script.silence_message or self.script.incomplete_message, None)
+
     def handle(self, text: str) -> Decision:
         """One caller utterance (typed, or a transcript of speech)."""
         from bots.understanding import understand
 
+        self.silences = 0
         q = self.question
         if q is None:
             return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
@@ -220,6 +242,9 @@ class Dialogue:
         from bots.understanding import spoken_amount
 
         return f"Just to confirm, did you say {spoken_amount(amount, q.unit)}{_period_words(q.period)}?"
+
+    def _reminder_text(self, asked: str) -> str:
+        return f"{self.script.still_there_prompt} {asked}".strip()
 
     def _reask_text(self, q: QuestionSpec) -> str:
         return q.reask_prompt or f"Sorry, I did not catch that. {q.prompt}"

@@ -22,6 +22,17 @@ class Bot(models.Model):
     incomplete_message = models.TextField(
         help_text="Closing line when answers stay unclear after the re-asks.",
     )
+    still_there_prompt = models.CharField(
+        max_length=200, blank=True, default="Are you still there?",
+        help_text="When the caller says nothing, said before the question is asked again.",
+    )
+    silence_message = models.TextField(
+        blank=True,
+        default="I have not heard from you, so I will end the call here. Please call us again "
+        "whenever it suits you. Goodbye.",
+        help_text="Closing line when the caller stays silent after that reminder; "
+        "blank uses the incomplete line.",
+    )
     max_reasks = models.PositiveSmallIntegerField(
         default=2, help_text="How many times an unclear answer is asked again before the call ends."
     )
@@ -64,6 +75,8 @@ class Bot(models.Model):
             qualified_message=self.qualified_message,
             rejected_message=self.rejected_message,
             incomplete_message=self.incomplete_message,
+            still_there_prompt=self.still_there_prompt,
+            silence_message=self.silence_message,
             max_reasks=self.max_reasks,
             language=self.language,
             questions=tuple(q.to_spec() for q in self.questions.all()),

@@ -115,6 +115,7 @@ class Utterance:
     pcm: bytes = b""
     text: str | None = None
     early_asr: asyncio.Task[tuple[str, str, float]] | None = None
+    silence: bool = False  # not caller words: the caller has said nothing for SILENCE_TIMEOUT_S
 
 
 @dataclass
@@ -186,6 +187,7 @@ class CallPipeline:
         self._worker: asyncio.Task[None] | None = None
         self._speech: _Speech | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        self._silence: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._protocol_errors = 0
         self.finished = False
@@ -303,6 +305,7 @@ class CallPipeline:
 
     async def _on_end_of_speech(self) -> None:
         now = time.perf_counter()
+        self._disarm_silence()
         if self.mode == "vad":
             event = self._endpointer.force_end()
             if event is not None:
@@ -322,6 +325,7 @@ class CallPipeline:
         if len(pcm) < ENGINE_RATE * 2 * 0.1:  # under 100 ms: nothing was said
             if early is not None:
                 early.cancel()
+            self._arm_silence()
             return
         self.turn += 1
         self._utterances.put_nowait(Utterance(turn=self.turn, ended_at=now, pcm=pcm, early_asr=early))
@@ -329,6 +333,7 @@ class CallPipeline:
     async def _on_text(self, text: str) -> None:
         if self.finished:
             return
+        self._disarm_silence()
         await self._barge_in()
         self.turn += 1
         self._utterances.put_nowait(Utterance(turn=self.turn, ended_at=time.perf_counter(), text=text))
@@ -339,6 +344,7 @@ class CallPipeline:
         (discarded if the caller goes on); only `vad` mode ends utterances itself."""
         ptt = self.mode != "vad"
         if event.kind == "start":
+            self._disarm_silence()
             await self._barge_in()
             self._discard_early()
             if ptt:
@@ -410,13 +416,19 @@ class CallPipeline:
     async def _handle_utterance(self, utt: Utterance) -> None:
         if self.finished:
             return
+        if utt.silence:
+            if not (self._endpointer.in_speech or self._utterances.qsize()):  # else the caller just began
+                self.turn += 1
+                await self._respond(self.turn, self.dialogue.silence(), None, None)
+            return
         timing = _Timing()
         text = utt.text
         if text is None:
             text, provider, timing.asr_ms = await self._transcript_of(utt)
             timing.providers["asr"] = provider
             if not text and self.mode == "vad":
-                return  # a noise blip: nothing was said
+                self._arm_silence()  # a noise blip: nothing was said, still waiting for an answer
+                return
         await self.out.send_event({"type": "transcript", "turn": utt.turn, "text": text, "final": True})
         self.store.put(services.add_turn, self.ctx.call_id, utt.turn, "caller", text)
         started = time.perf_counter()
@@ -429,7 +441,11 @@ class CallPipeline:
                 {"type": "answer", "question": a.key, "value": a.value, "understood": a.understood, "attempt": a.attempt}
             )
             self.store.put(services.record_answer, self.ctx.call_id, a)
-        self._reply(utt.turn, decision, timing, utt.ended_at)
+        await self._respond(utt.turn, decision, timing, utt.ended_at)
+
+    async def _respond(self, turn: int, decision: Decision, timing: _Timing | None, ended_at: float | None) -> None:
+        """Say the decision's line; if it ends the call, finish once the line is sent."""
+        self._reply(turn, decision, timing, ended_at)
         if decision.ended and self._speech is not None:
             await asyncio.shield(self._speech.task)
             await self._finish(decision.outcome or "incomplete", decision.reason)
@@ -493,6 +509,31 @@ class CallPipeline:
                         turn, timing, provider, round((now - tts_started) * 1000, 1), round((now - ended_at) * 1000, 1)
                     )
         await self.out.send_event({"type": "bot.speech.ended", "turn": turn})
+        self._arm_silence()
+
+    # ------------------------------------------------------------------ a silent caller
+    def _arm_silence(self) -> None:
+        """Wait for an answer: SILENCE_TIMEOUT_S after the bot's words have played out
+        with nothing from the caller, the turn worker reminds them (or ends the call)."""
+        self._disarm_silence()
+        timeout = settings.SILENCE_TIMEOUT_S
+        if timeout <= 0 or self.finished or self.dialogue.ended:
+            return
+        playing = 0.0
+        speech = self._speech
+        if speech is not None and speech.first_audio_at is not None:
+            playing = max(0.0, speech.first_audio_at + speech.audio_seconds - time.perf_counter())
+        self._silence = asyncio.get_running_loop().call_later(playing + timeout, self._on_silence)
+
+    def _disarm_silence(self) -> None:
+        if self._silence is not None:
+            self._silence.cancel()
+            self._silence = None
+
+    def _on_silence(self) -> None:
+        self._silence = None
+        if not self.finished and not self.dialogue.ended:
+            self._utterances.put_nowait(Utterance(turn=self.turn, ended_at=time.perf_counter(), silence=True))
 
     async def _report_latency(
         self, turn: int, timing: _Timing, tts_provider: str, tts_ms: float, response_ms: float
@@ -582,6 +623,7 @@ class CallPipeline:
     async def _shutdown(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
+        self._disarm_silence()
         self._discard_early()
         current = asyncio.current_task()
         tasks = [t for t in (self._worker, self._speech.task if self._speech else None) if t and t is not current]

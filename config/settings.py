@@ -140,6 +140,11 @@ CALL_TOKEN_MAX_AGE = env_int("CALL_TOKEN_MAX_AGE", 600, minimum=30)  # seconds
 CALL_RATE_LIMIT = env_int("CALL_RATE_LIMIT", 30, minimum=1)  # calls per client per window
 CALL_RATE_WINDOW = env_int("CALL_RATE_WINDOW", 60, minimum=1)  # seconds
 CALL_MAX_SECONDS = env_int("CALL_MAX_SECONDS", 600, minimum=10)
+# Seconds of caller silence (after the bot's words have played) before the bot asks
+# "Are you still there?" with the question; the same again ends the call. 0 turns it off.
+SILENCE_TIMEOUT_S = env_float("SILENCE_TIMEOUT_S", 10.0)
+if SILENCE_TIMEOUT_S < 0:
+    raise ImproperSetting(f"SILENCE_TIMEOUT_S must be 0 (off) or more (got {SILENCE_TIMEOUT_S})")
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])  # empty: same host + ALLOWED_HOSTS
 
 # --- Speech providers

@@ -6,6 +6,13 @@ import pytest
 from tests.fakecloud import fake_cloud  # noqa: F401  (a local fake of the OpenAI and ElevenLabs APIs)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit(settings):
+    """Each test starts with its own call budget: the suite opens far more calls a
+    minute than one client may (tests of the limit itself set it lower)."""
+    settings.CALL_RATE_LIMIT = 10_000
+
+
 @pytest.fixture
 def brief_bots(db):
     """The two shipped bots; re-seeded because transactional tests flush the tables."""
@@ -24,6 +31,20 @@ def loan_bot(brief_bots):
 @pytest.fixture
 def renovation_bot(brief_bots):
     return brief_bots["home-renovation"]
+
+
+@pytest.fixture
+def short_bot(brief_bots):
+    """A two-question bot with one-word lines, so its audio plays out in well under a second."""
+    from bots.models import Bot, Question
+
+    bot = Bot.objects.create(
+        slug="short", name="Short", greeting="Hi.", qualified_message="Great.", rejected_message="Bye.",
+        incomplete_message="Sorry.", silence_message="Nobody there. Bye.", still_there_prompt="Hello?",
+    )
+    Question.objects.create(bot=bot, order=1, key="owns", prompt="Own?")
+    Question.objects.create(bot=bot, order=2, key="soon", prompt="Soon?")
+    return bot
 
 
 @pytest.fixture

@@ -113,6 +113,7 @@ function humanReason(reason) {
     caller_hangup: "You hung up before the questions were finished.",
     caller_disconnected: "The connection dropped before the questions were finished.",
     call_time_limit: "The call reached its time limit.",
+    caller_silent: "No answer was heard, so the bot ended the call.",
     server_error: "The server hit an error.",
     too_many_protocol_errors: "The server received too many bad messages.",
   };

@@ -146,6 +146,9 @@ def test_change_page_shows_the_script_flow(admin_client, loan_bot):
     ]]
     assert order == sorted(order)
     assert "more than 25,000 rupees per month" in flow and "callback within 10 min" in flow
+    assert "Caller silent → “Are you still there? …” once, then incomplete" in flow
+    assert "I have not heard from you" in flow
+    assert 'name="still_there_prompt"' in html and 'name="silence_message"' in html  # staff edit both
 
 
 def test_condition_wording(renovation_bot):

@@ -185,3 +185,40 @@ def test_a_suspiciously_small_amount_is_confirmed(loan_script):
     d, decisions = run(loan_script, "yes", "around 25")
     assert decisions[-1].act == "confirm"
     assert "twenty-five rupees" in decisions[-1].say
+
+
+# ---------------------------------------------------------------------------- a silent caller
+def test_silence_reminds_once_with_the_question_then_ends_incomplete(loan_script: Script) -> None:
+    d, _ = run(loan_script)
+    reminder = d.silence()
+    assert reminder.act == "reminder" and not reminder.ended and reminder.answer is None
+    assert reminder.say == "Are you still there? Are you salaried?"
+    end = d.silence()
+    assert end.ended and end.outcome == "incomplete" and end.reason == "caller_silent"
+    assert end.say == "Sorry, I could not understand."  # no silence line set: the incomplete line
+    assert d.silence().say == ""  # after the end nothing more is said
+
+
+def test_an_answer_resets_the_silence_reminders(loan_script: Script) -> None:
+    d, _ = run(loan_script)
+    d.silence()
+    assert d.handle("yes").say.startswith("Is your monthly salary")
+    again = d.silence()
+    assert again.act == "reminder" and again.say.endswith("Is your monthly salary more than 25,000 rupees?")
+    assert d.attempts == 0  # reminders cost no re-ask
+
+
+def test_silence_during_a_confirmation_repeats_the_confirmation(loan_script: Script) -> None:
+    from dataclasses import replace
+
+    script = replace(loan_script, still_there_prompt="Hello?", silence_message="Goodbye for now.")
+    d, _ = run(script, "yes", "about 26,000")
+    assert d.pending is not None
+    assert d.silence().say == "Hello? Just to confirm, did you say twenty-six thousand rupees a month?"
+    assert d.silence().say == "Goodbye for now."
+
+
+def test_reminder_lines_are_prefetched(loan_script: Script) -> None:
+    lines = Dialogue(loan_script).scripted_lines()
+    assert "Are you still there? Are you salaried?" in lines
+    assert "Are you still there? Do you live in a metro city?" in lines

@@ -249,13 +249,60 @@ async def test_a_flood_of_bad_frames_is_fatal_4400():
     assert await client.drain() == 4400
 
 
-async def test_a_call_survives_a_quiet_spell_on_any_channel_layer():
+async def test_a_call_survives_a_quiet_spell_on_any_channel_layer(settings):
     """An idle consumer must keep waiting (redis-py 8's 5 s socket timeout once killed it)."""
     import asyncio
 
+    settings.SILENCE_TIMEOUT_S = 0  # no "are you still there?" in this quiet spell
     client = await CallClient.start("quickrupee-loan")
     await client.until("bot.speech.ended")
     await asyncio.sleep(6.5)
     await client.send(type="text", text="yes")
     assert (await client.until("answer"))["value"] is True
+    await client.close()
+
+
+# ---------------------------------------------------------------------------- a silent caller
+async def test_a_silent_caller_is_reminded_once_then_the_call_ends(settings, short_bot):
+    settings.SILENCE_TIMEOUT_S = 0.5
+    client = await CallClient.start("short")
+    await client.until("bot.speech.ended", turn=0)
+    reminder = await client.until("bot.speech.started", timeout=10)
+    assert reminder["text"] == "Hello? Own?" and reminder["turn"] == 1
+    await client.until("bot.speech.ended", turn=1)
+    goodbye = await client.until("bot.speech.started", timeout=10)
+    assert goodbye["text"] == "Nobody there. Bye."
+    assert await client.until("call.ended") == {"type": "call.ended", "outcome": "incomplete", "reason": "caller_silent"}
+    assert await client.drain() == 1000
+    call, answers, turns, _ = await stored(client.call_id)
+    assert (call.outcome, call.end_reason, answers) == ("incomplete", "caller_silent", [])
+    assert [(t.speaker, t.text) for t in turns] == [
+        ("bot", "Hi. Own?"), ("bot", "Hello? Own?"), ("bot", "Nobody there. Bye.")
+    ]
+
+
+async def test_an_answer_after_the_reminder_carries_the_call_on(settings, short_bot):
+    settings.SILENCE_TIMEOUT_S = 0.5
+    client = await CallClient.start("short")
+    await client.until("bot.speech.ended", turn=0)
+    await client.until("bot.speech.started", text="Hello? Own?", timeout=10)
+    await client.say_text("yes we own it")
+    assert (await client.until("answer"))["value"] is True
+    assert (await client.until("bot.speech.started"))["text"] == "Soon?"
+    # The answer reset the count: this question gets its own reminder before the call ends.
+    assert (await client.until("bot.speech.started", timeout=10))["text"] == "Hello? Soon?"
+    await client.say_text("yes")
+    assert (await client.until("call.ended"))["outcome"] == "qualified"
+    await client.close()
+
+
+async def test_a_caller_still_typing_is_not_hurried(settings, short_bot):
+    import asyncio
+
+    settings.SILENCE_TIMEOUT_S = 1.5
+    client = await CallClient.start("short")
+    await client.until("bot.speech.ended", turn=0)
+    await asyncio.sleep(0.8)
+    await client.send(type="text", text="yes")  # within the timeout: no reminder
+    assert (await client.until("bot.speech.started"))["text"] == "Soon?"
     await client.close()

@@ -104,6 +104,30 @@ async def test_noise_alone_is_not_an_answer_in_hands_free_mode():
     await client.close()
 
 
+async def test_background_noise_is_silence_and_speech_after_the_reminder_counts(settings, short_bot):
+    """A hands-free microphone streaming only room noise is a silent caller: reminded,
+    and an answer spoken then is heard as usual."""
+    from tests.speech import noise
+
+    settings.SILENCE_TIMEOUT_S = 1.0
+    client = await CallClient.start("short", mode="vad")
+    await client.until("bot.speech.ended", turn=0)
+    background = noise(3000, 16000, 0.01)
+    sender = asyncio.create_task(client.send_audio(background, pace=1.0))  # real time, like a microphone
+    reminder = await client.until("bot.speech.started", timeout=10)
+    assert reminder["text"] == "Hello? Own?"
+    await sender
+    await client.until("bot.speech.ended", turn=reminder["turn"])
+    await client.send_audio(say("yes, I own it") + silence(700))
+    answer = await client.until("answer", timeout=30)
+    assert answer["question"] == "owns" and answer["value"] is True
+    kinds = client.types()
+    reminded_at = client.events.index(reminder)
+    assert "user.speech.started" not in kinds[:reminded_at]  # the noise was never taken for speech
+    assert "user.speech.started" in kinds[reminded_at:]
+    await client.close()
+
+
 async def test_two_calls_at_once_both_finish():
     async def one(bot: str, answers: list[str], outcome: str) -> None:
         client = await CallClient.start(bot, mode="push_to_talk")
