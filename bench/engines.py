@@ -35,6 +35,7 @@ import django  # noqa: E402
 django.setup()
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
+from bots.dialogue import QuestionSpec, asr_hint  # noqa: E402
 from bots.seed import BOTS  # noqa: E402
 from bots.understanding import split_phrases, understand  # noqa: E402
 from calls.providers.espeak_tts import EspeakTTS  # noqa: E402
@@ -146,6 +147,12 @@ def right(text: str, question: tuple[str, str, str, str], expect: dict) -> bool:
     return all(getattr(reading, k) == v for k, v in expect.items())
 
 
+def hint_for(question: tuple[str, str, str, str]) -> str:
+    """The recogniser's prompt for this question, as the live pipeline builds it."""
+    prompt, kind, period, unit = question
+    return asr_hint(QuestionSpec(key="q", prompt=prompt, kind=kind, period=period, unit=unit))
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -160,7 +167,7 @@ def bench_asr(beams: list[int], clips: list[tuple[bytes, tuple, str]], *, hint: 
     for pcm, (spoken, ref, question, expect), voice in clips:
         for beam, asr in engines.items():
             t0 = time.perf_counter()
-            text = asr.transcribe_sync(pcm, hint=question[0] if hint else "")
+            text = asr.transcribe_sync(pcm, hint=hint_for(question) if hint else "")
             ms = (time.perf_counter() - t0) * 1000
             ok = right(text, question, expect)
             ref_words = normalize(ref)

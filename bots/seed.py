@@ -148,7 +148,7 @@ BOTS = [
                 "no_phrases": _lines(
                     "not for a while, for a while, be a while, someday, some day, eventually, "
                     "no hurry, no rush, just looking, just browsing, just exploring, just getting ideas, "
-                    "down the road, down the line, in the future, no plans, not planning"
+                    "down the road, down the line, in the future, no plans, not planning, not this year"
                 ),
             },
         ],

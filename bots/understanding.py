@@ -950,6 +950,21 @@ def _content_events(toks: list[str], phrases: _Phrases) -> list[_Event]:
     return out
 
 
+def _misheard_tens(toks: list[str]) -> list[str]:
+    """Whisper writes a spoken "forty thousand" as "for the thousand" often enough to
+    matter; before a scale word in an amount answer it can only be forty."""
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        if toks[i] == "for" and toks[i + 1 : i + 2] == ["the"] and i + 2 < len(toks) and toks[i + 2] in _SCALES:
+            out.append("forty")
+            i += 2
+            continue
+        out.append(toks[i])
+        i += 1
+    return out
+
+
 def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str = "",
                language: str = "en", yes_phrases: tuple[str, ...] = (),
                no_phrases: tuple[str, ...] = ()) -> Reading:
@@ -965,6 +980,8 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
     toks = _tokens(text or "")
     if not toks:
         return Reading("unclear")
+    if kind == "amount":
+        toks = _misheard_tens(toks)
     events = _events(toks)
     if any(e.tag == REPEAT for e in events):
         return Reading("repeat")

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from bots.dialogue import REASON_DISCONNECTED, REASON_HANGUP, REASON_TIMEOUT, Decision, Dialogue
+from bots.dialogue import REASON_DISCONNECTED, REASON_HANGUP, REASON_TIMEOUT, Decision, Dialogue, asr_hint
 from calls import services
 from calls.endpointing import Endpointer, VadEvent
 from calls.providers.base import ASRProvider, ProviderError, TTSProvider, VADProvider
@@ -462,7 +462,7 @@ class CallPipeline:
     async def _recognise(self, pcm: bytes) -> tuple[str, str, float]:
         """Transcript, provider name and ASR milliseconds; falls back on provider failure."""
         question = self.dialogue.question
-        hint = question.prompt if question else ""
+        hint = asr_hint(question) if question else ""
         language = self.ctx.script.language
         started = time.perf_counter()
         engines = [e for e in (self.engines.asr, self.engines.fallback_asr) if e is not None]

@@ -222,3 +222,16 @@ def test_reminder_lines_are_prefetched(loan_script: Script) -> None:
     lines = Dialogue(loan_script).scripted_lines()
     assert "Are you still there? Are you salaried?" in lines
     assert "Are you still there? Do you live in a metro city?" in lines
+
+
+def test_recogniser_hint_primes_amount_answers_in_their_unit() -> None:
+    from bots.dialogue import asr_hint
+
+    yes_no = QuestionSpec(key="own", prompt="Do you own your home?")
+    rupees = QuestionSpec(key="pay", prompt="Salary?", kind="amount", threshold=25000, unit="rupees", period="month")
+    dollars = QuestionSpec(key="budget", prompt="Budget?", kind="amount", threshold=10000, unit="dollars")
+    months = QuestionSpec(key="start", prompt="When?", kind="amount", threshold=3, unit="months")
+    assert asr_hint(yes_no) == "Do you own your home?"
+    assert asr_hint(rupees).startswith("Salary? ") and "lakh" in asr_hint(rupees)
+    assert "$15,000" in asr_hint(dollars) and "lakh" not in asr_hint(dollars)
+    assert "next month" in asr_hint(months)

@@ -94,6 +94,21 @@ async def test_whisper_concurrent_calls_queue_and_stay_correct(asr) -> None:
 
 
 @pytest.mark.speech
+@pytest.mark.parametrize("voice", ["en-us", "en-us+m5"])
+async def test_lakh_amounts_are_heard_with_the_questions_hint(asr, voice: str) -> None:
+    """Unprimed, Whisper tiny hears "one lakh" as "one luck"; the pipeline's hint fixes it."""
+    from bots.dialogue import QuestionSpec, asr_hint
+    from bots.understanding import understand
+
+    salary = QuestionSpec(
+        key="pay", prompt="Is your monthly salary more than twenty-five thousand rupees?", kind="amount",
+        threshold=25000, unit="rupees", period="month",
+    )
+    text = await asr.transcribe(say("it's around one lakh per month", voice=voice), hint=asr_hint(salary))
+    assert understand(text, kind="amount", unit="rupees", period="month").amount == 100000, text
+
+
+@pytest.mark.speech
 async def test_whisper_hears_the_end_of_an_answer_longer_than_its_window(asr) -> None:
     # About 13 s of speech: the window grows to hold it all, so the last words are not lost.
     long = say(
