@@ -62,6 +62,28 @@ class Call(models.Model):
     def __str__(self) -> str:
         return f"{self.bot_id} call {self.id}"
 
+    @property
+    def end_reason_label(self) -> str:
+        """`end_reason` in words for agents ("not_qualified:budget" -> "budget did not qualify")."""
+        code, _, detail = self.end_reason.partition(":")
+        if code == "not_qualified" and detail:
+            return f"{detail.replace('_', ' ')} did not qualify"
+        if code == "unclear" and detail:
+            return f"{detail.replace('_', ' ')} stayed unclear"
+        return END_REASONS.get(code, self.end_reason.replace("_", " "))
+
+
+# Why calls end (bots.dialogue.REASON_* and the pipeline's errors), as agents read them.
+END_REASONS = {
+    "all_answers_qualify": "every answer qualified",
+    "caller_hangup": "caller hung up",
+    "caller_disconnected": "connection dropped",
+    "call_time_limit": "time limit reached",
+    "caller_silent": "caller stayed silent",
+    "server_error": "server error",
+    "too_many_protocol_errors": "too many bad messages",
+}
+
 
 class Turn(models.Model):
     class Speaker(models.TextChoices):

@@ -175,6 +175,23 @@ def test_call_page_shows_transcript_answers_and_latency(staff_client, conversati
     assert "455 ms" in html and "local-whisper" in html and "piper" in html
 
 
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("caller_silent", "(caller stayed silent)"),
+        ("not_qualified:monthly_salary", "(monthly salary did not qualify)"),
+        ("unclear:metro_city", "(metro city stayed unclear)"),
+        ("something_new", "(something new)"),
+    ],
+)
+def test_call_page_says_why_the_call_ended(staff_client, call, reason, shown):
+    from django.utils import timezone
+
+    call.status, call.outcome, call.end_reason, call.ended_at = "ended", "incomplete", reason, timezone.now()
+    call.save()
+    assert shown in staff_client.get(f"/dashboard/calls/{call.pk}/").content.decode()
+
+
 def test_call_page_query_count_is_bounded(staff_client, conversation, django_assert_max_num_queries):
     with django_assert_max_num_queries(9):
         staff_client.get(f"/dashboard/calls/{conversation.pk}/")
