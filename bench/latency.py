@@ -12,7 +12,9 @@ end_of_speech (push-to-talk), and prints p50/p95/p99 of:
 Usage (server running, e.g. `make run`):
     .venv/bin/python bench/latency.py --url http://127.0.0.1:8000 --calls 6
 A call that does not finish within --call-timeout is reported as failed and the
-script exits 1.
+script exits 1. --concurrency N keeps N calls going at once (load on the 2 cores).
+All calls come from one client, so runs of more than CALL_RATE_LIMIT (30) calls a
+minute need the server started with a higher CALL_RATE_LIMIT, or they get 429.
 """
 from __future__ import annotations
 
@@ -188,20 +190,28 @@ async def main() -> None:
         help="push-to-talk: silence the caller holds the button after speaking, before end_of_speech",
     )
     parser.add_argument("--call-timeout", type=float, default=90, help="seconds before a call counts as failed")
+    parser.add_argument("--concurrency", type=int, default=1, help="calls in progress at once")
     args = parser.parse_args()
     failed = False
     plans = [(bot, answers) for bot, scripts in SCRIPTS.items() for answers in scripts]
     for mode in args.modes.split(","):
         result = Result()
-        for i in range(args.calls):
+        slots = asyncio.Semaphore(max(1, args.concurrency))
+
+        async def one(i: int) -> None:
             bot, answers = plans[i % len(plans)]
             voice = VOICES[i % len(VOICES)]
-            try:
-                await asyncio.wait_for(
-                    run_call(args.url, bot, answers, voice, mode, result, args.release_ms), args.call_timeout
-                )
-            except (asyncio.TimeoutError, OSError, websockets.WebSocketException, httpx.HTTPError) as exc:
-                result.failures.append(f"call {i + 1} ({bot}, {voice}): {type(exc).__name__} {exc}".strip())
+            async with slots:
+                try:
+                    await asyncio.wait_for(
+                        run_call(args.url, bot, answers, voice, mode, result, args.release_ms), args.call_timeout
+                    )
+                except (asyncio.TimeoutError, OSError, websockets.WebSocketException, httpx.HTTPError) as exc:
+                    result.failures.append(f"call {i + 1} ({bot}, {voice}): {type(exc).__name__} {exc}".strip())
+
+        await asyncio.gather(*(one(i) for i in range(args.calls)))
+        if args.concurrency > 1:
+            print(f"\n(up to {args.concurrency} calls at once)")
         report(mode, result)
         failed |= bool(result.failures)
     sys.exit(1 if failed else 0)
