@@ -108,27 +108,23 @@ def _bound_meets(relation: str, bound: float, threshold: float, comparison: str)
 # Spoken-answer examples added to the recogniser's prompt for amount questions: Whisper
 # writes what it was primed with, and unprimed it hears "one lakh" as "one luck".
 _HINT_EXAMPLES = {
-    "rupees": "For example: 40,000 rupees, 1 lakh, 1.5 lakh.",
-    "months": "For example: next month, in 2 months, 6 months.",
+    "indian": "For example: 40,000 rupees, 1 lakh, 1.5 lakh.",
+    "duration": "For example: next month, in 2 months, 6 months.",
+    "other": "For example: {sign}15,000, 50,000 {unit}.",
+    "": "For example: 40,000.",
 }
-_CURRENCY_EXAMPLE = "For example: {}15,000, 50,000 {}."
 _CURRENCY_SIGNS = {"dollars": "$", "euros": "€", "pounds": "£"}
 
 
 def asr_hint(q: QuestionSpec) -> str:
     """The text the speech recogniser is primed with while this question is answered:
     its prompt, and for an amount question examples of answers in its unit."""
+    from bots.understanding import unit_kind
+
     if q.kind != "amount":
         return q.prompt
     unit = (q.unit or "").lower().strip()
-    if unit in ("rupee", "rupees", "inr", "rs"):
-        examples = _HINT_EXAMPLES["rupees"]
-    elif unit in ("day", "days", "week", "weeks", "month", "months", "year", "years"):
-        examples = _HINT_EXAMPLES["months"]
-    elif unit:
-        examples = _CURRENCY_EXAMPLE.format(_CURRENCY_SIGNS.get(unit, ""), unit)
-    else:
-        examples = "For example: 40,000."
+    examples = _HINT_EXAMPLES[unit_kind(unit)].format(sign=_CURRENCY_SIGNS.get(unit, ""), unit=unit)
     return f"{q.prompt} {examples}"
 
 

@@ -993,7 +993,7 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
     relation: Literal["above", "below"] | None = None
     if kind == "amount":
         unit_key = (unit or "").lower().strip()
-        duration = unit_key in _DAYS
+        duration = unit_kind(unit_key) == "duration"
         qtys = _scan(toks)
         amount = _duration(toks, qtys, unit_key) if duration else _money(toks, qtys, period)
         relation = _relation(toks, duration)
@@ -1012,6 +1012,17 @@ _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 _TENS_WORDS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _MONEY_UNITS = {"rupees", "rupee", "inr", "rs", "dollars", "dollar", "usd", "euros", "pounds"}
 _INDIAN_UNITS = {"rupees", "rupee", "inr", "rs"}
+
+
+def unit_kind(unit: str) -> str:
+    """How amounts in `unit` are read and said: "duration" (months, weeks, saal...),
+    "indian" (rupees: lakh and crore), "other" (dollars, kg...), or "" for no unit."""
+    key = (unit or "").lower().strip()
+    if key in _DAYS:
+        return "duration"
+    if key in _INDIAN_UNITS:
+        return "indian"
+    return "other" if key else ""
 
 
 def _below_thousand(n: int) -> str:
@@ -1055,7 +1066,7 @@ def spoken_amount(value: float, unit: str = "") -> str:
     unit = unit.strip()
     sign = "minus " if value < 0 else ""
     value = abs(value)
-    indian = unit.lower() in _INDIAN_UNITS
+    indian = unit_kind(unit) == "indian"
     if unit.lower() in _MONEY_UNITS:
         value = float(round(value))
     whole = int(value)

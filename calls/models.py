@@ -10,6 +10,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from bots.dialogue import REASON_DISCONNECTED, REASON_HANGUP, REASON_QUALIFIED, REASON_SILENT, REASON_TIMEOUT
+
 
 class Call(models.Model):
     class Mode(models.TextChoices):
@@ -75,11 +77,11 @@ class Call(models.Model):
 
 # Why calls end (bots.dialogue.REASON_* and the pipeline's errors), as agents read them.
 END_REASONS = {
-    "all_answers_qualify": "every answer qualified",
-    "caller_hangup": "caller hung up",
-    "caller_disconnected": "connection dropped",
-    "call_time_limit": "time limit reached",
-    "caller_silent": "caller stayed silent",
+    REASON_QUALIFIED: "every answer qualified",
+    REASON_HANGUP: "caller hung up",
+    REASON_DISCONNECTED: "connection dropped",
+    REASON_TIMEOUT: "time limit reached",
+    REASON_SILENT: "caller stayed silent",
     "server_error": "server error",
     "too_many_protocol_errors": "too many bad messages",
 }

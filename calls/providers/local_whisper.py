@@ -13,8 +13,9 @@ voices): 152 ms p50 instead of 422 ms, answers right 100 % either way (word
 accuracy 95 % vs 94 %), and 98 % vs 99 % with background noise. A shorter
 window makes the decoder loop more often ("Yes. Yes. Yes."): the output length
 is capped by the audio's duration and a sentence said over and over is kept
-once; windows under 10 s looped too often to use. The decode itself is faster-whisper's, one window, done
-through CTranslate2's documented encode/generate calls.
+once; windows under 10 s looped too often to use. The decode itself is
+faster-whisper's, one window, done through CTranslate2's documented
+encode/generate calls.
 
 All transcriptions in the process share one single-worker thread: two
 concurrent decodes on a 2-core machine would each take twice as long, so they
@@ -112,8 +113,6 @@ class LocalWhisperASR(ASRProvider):
         model = self.model
         try:
             return self._decode(model, audio, (language or "en").split("-")[0].lower(), hint)
-        except ProviderError:
-            raise
         except Exception as exc:
             raise ProviderError(f"whisper failed: {exc}", provider=self.name, permanent=False) from exc
 
