@@ -18,6 +18,10 @@ class Call(models.Model):
         VAD = "vad", "Hands-free"
         PUSH_TO_TALK = "push_to_talk", "Push to talk"
 
+    class Channel(models.TextChoices):
+        WEB = "web", "Browser"
+        PHONE = "phone", "Phone"
+
     class Status(models.TextChoices):
         CREATED = "created", "Created"
         ACTIVE = "active", "In progress"
@@ -38,6 +42,10 @@ class Call(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     bot = models.ForeignKey("bots.Bot", related_name="calls", on_delete=models.PROTECT)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.VAD)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB, db_index=True)
+    provider_call_id = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="The carrier's id of a phone call (Twilio CallSid, Exotel CallSid)."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATED, db_index=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True, db_index=True)
     end_reason = models.CharField(max_length=40, blank=True)
@@ -113,6 +121,9 @@ class Answer(models.Model):
     understood = models.BooleanField(default=False)
     qualifies = models.BooleanField(null=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    confidence = models.FloatField(
+        null=True, blank=True, help_text="Speech recognition confidence of the answer's hearing (0-1); empty for typed answers."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
