@@ -11,6 +11,7 @@ command -v espeak-ng >/dev/null || need+=(espeak-ng)
 if [ "$kind" = test ]; then
   command -v sox >/dev/null || need+=(sox)
   command -v chromium >/dev/null || need+=(chromium)
+  command -v node >/dev/null || need+=(nodejs)  # tests/test_demo_static.py runs the demo's JavaScript
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing system packages: ${need[*]}"

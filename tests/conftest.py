@@ -1,9 +1,145 @@
-"""Shared fixtures. Fakes live only at the network edge (see tests/fakecloud.py)."""
+"""Shared fixtures, the suite's markers, and the CI rules. Fakes live only at the
+network edge (see tests/fakecloud.py).
+
+Markers (pytest.ini):
+
+- `speech`: real speech through the real engines (Whisper, Piper, Silero, espeak-ng
+  clips), including tests whose bot merely *speaks* its lines through Piper. Slow.
+- `browser`: drives a real Chromium against a real daphne server. Slow.
+- `backend`: not written by hand; added at collection (see below). These are the
+  only tests the second CI pass (PostgreSQL + Redis) runs: `pytest --backend-only`
+  (the same as `-m backend`, but ANDed with any `-m` you pass).
+- `allow_skip(reason)`: the test may skip under CI=true (see below).
+
+`pytest -m "not speech and not browser"` is the quick check while developing.
+
+Which tests run twice (the `backend` rule): a test is marked `backend`, and so runs
+on SQLite + in-memory layer AND again on PostgreSQL + Redis, when it
+
+- carries the `django_db` or `browser` marker, or
+- uses, directly or through other fixtures, one of BACKEND_FIXTURES: pytest-django's
+  `db`, `transactional_db`, `django_db_reset_sequences`, `django_db_serialized_rollback`,
+  `live_server`, `client`/`async_client`/`admin_client` (the request goes through the
+  session/cache middleware), the browser's `daphne_server`/`live_server_url`, or
+  `channel_layer` below. (Not `django_db_blocker`: every test depends on it.)
+
+Everything else (understanding, dialogue, audio, endpointing, local engines, fake
+cloud vendors) proves nothing new on a second backend and runs once. So: use the
+standard fixtures (`db`, the `django_db` marker, `channel_layer`) and your test is
+picked up by both passes with no list to keep. A test that reaches PostgreSQL or
+Redis some other way (its own connection, `django_db_blocker.unblock()`, a server
+subprocess) asks for `channel_layer` or carries `@pytest.mark.backend` itself.
+`pytest --collect-only -q --backend-only` lists what the second pass runs.
+
+Skips under CI (CI=true): a skipped test is turned into a failure — CI must run every
+test on a fresh clone, so what a test needs belongs in scripts/setup.sh. A test that
+may skip on purpose carries `@pytest.mark.allow_skip("why")`; its skips are counted
+and listed with their reason at the end of the run.
+"""
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from tests.fakecloud import fake_cloud  # noqa: F401  (a local fake of the OpenAI and ElevenLabs APIs)
+
+BACKEND_MARKERS = frozenset({"django_db", "browser"})
+BACKEND_FIXTURES = frozenset({
+    "db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+    "live_server", "client", "async_client", "admin_client",
+    "daphne_server", "live_server_url", "channel_layer",
+})
+
+
+def uses_backend(item: pytest.Item) -> bool:
+    """The `backend` rule of the module docstring."""
+    if any(item.get_closest_marker(name) for name in BACKEND_MARKERS):
+        return True
+    return not BACKEND_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend-only", action="store_true",
+        help="run only tests marked `backend` (ANDed with any -m expression): the PostgreSQL + Redis pass",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("backend_only"):
+        expr = config.option.markexpr
+        config.option.markexpr = f"backend and ({expr})" if expr else "backend"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so `-m backend` sees the marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if uses_backend(item):
+            item.add_marker(pytest.mark.backend)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+_DELIBERATE_SKIPS: list[tuple[str, str]] = []
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report)
+        allowed = item.get_closest_marker("allow_skip")
+        if allowed is None:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"skipped under CI=true: {reason}\nCI runs every test on a fresh clone: install what this "
+                "test needs in scripts/setup.sh, or mark it @pytest.mark.allow_skip(\"why\") if skipping is a choice."
+            )
+        else:
+            why = allowed.args[0] if allowed.args else allowed.kwargs.get("reason", "")
+            _DELIBERATE_SKIPS.append((item.nodeid, f"{reason} (allowed: {why})"))
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    report = yield
+    if report.skipped and in_ci():  # a whole module skipped (importorskip, allow_module_level)
+        report.outcome = "failed"
+        report.longrepr = f"module skipped under CI=true: {report.longrepr}"
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if not in_ci():
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("skips under CI")
+    if not _DELIBERATE_SKIPS:
+        write("CI: no test skipped.")
+        return
+    write(f"CI: {len(_DELIBERATE_SKIPS)} test(s) skipped on purpose:")
+    for nodeid, reason in _DELIBERATE_SKIPS:
+        write(f"  {nodeid}: {reason}")
+
+
+@pytest.fixture
+def channel_layer():
+    """The configured channel layer (in-memory, or channels-redis with REDIS_URL).
+    Asking for it puts the test in the PostgreSQL + Redis pass too."""
+    from channels.layers import get_channel_layer
+
+    return get_channel_layer()
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +195,17 @@ def call(loan_bot):
     from calls.models import Call
 
     return Call.objects.create(bot=loan_bot, caller_name="Asha", caller_phone="+91 98765 43210")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Users made by tests hash their passwords with MD5: PBKDF2's deliberate slowness
+    (about half a second per user on this machine) buys a test nothing. The browser
+    tests' server runs with the real settings."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -159,6 +159,7 @@ def test_asr_window_setting_is_checked(value: str, ok: bool) -> None:
         assert proc.returncode != 0 and "ASR_WINDOW_S" in proc.stderr
 
 
+@pytest.mark.speech  # loads the Whisper model
 async def test_whisper_empty_audio_is_empty_text(asr) -> None:
     assert await asr.transcribe(b"") == ""
     assert await asr.transcribe(b"\x00") == ""

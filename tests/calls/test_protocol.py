@@ -1,4 +1,7 @@
-"""The whole WebSocket protocol (protocol.md §2) over typed answers."""
+"""The whole WebSocket protocol (protocol.md §2) over typed answers.
+
+Marked `speech`: the bot speaks every line through the real Piper voice.
+"""
 from __future__ import annotations
 
 import uuid
@@ -10,7 +13,7 @@ from calls.models import Answer, Call, LatencySample, Turn
 from calls.tokens import make_token
 from tests.callclient import CallClient, create_call
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
