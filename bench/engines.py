@@ -37,7 +37,7 @@ logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
 from bots.dialogue import QuestionSpec, asr_hint  # noqa: E402
 from bots.seed import BOTS  # noqa: E402
-from bots.understanding import split_phrases, understand  # noqa: E402
+from bots.understanding import place_names, split_phrases, understand  # noqa: E402
 from calls.providers.espeak_tts import EspeakTTS  # noqa: E402
 from calls.providers.local_whisper import LocalWhisperASR  # noqa: E402
 from calls.providers.piper_tts import PiperTTS, load_voice  # noqa: E402
@@ -128,29 +128,42 @@ def word_errors(ref: list[str], hyp: list[str]) -> int:
     return prev[-1]
 
 
-def _seeded_phrases() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Each shipped question's yes/no phrases, by prompt, as the live dialogue reads them."""
+def _shipped_questions() -> dict[str, QuestionSpec]:
+    """Each shipped question by prompt, with its phrases and places, as the live dialogue reads it."""
+    from bots.understanding import split_places
+
+    fields = set(QuestionSpec.__dataclass_fields__)
     out = {}
     for bot in BOTS:
         for q in bot["questions"]:
-            out[q["prompt"]] = (split_phrases(q.get("yes_phrases", "")), split_phrases(q.get("no_phrases", "")))
+            spec = {k: v for k, v in q.items() if k in fields}
+            for k in ("yes_phrases", "no_phrases"):
+                spec[k] = split_phrases(q.get(k, ""))
+            for k in ("accepted_places", "other_places"):
+                spec[k] = split_places(q.get(k, ""))
+            for k in ("threshold", "plausible_min", "plausible_max"):
+                if spec.get(k) is not None:
+                    spec[k] = float(spec[k])
+            out[q["prompt"]] = QuestionSpec(**spec)
     return out
 
 
-PHRASES = _seeded_phrases()
+SHIPPED = _shipped_questions()
 
 
 def right(text: str, question: tuple[str, str, str, str], expect: dict) -> bool:
     prompt, kind, period, unit = question
-    yes, no = PHRASES.get(prompt, ((), ()))
-    reading = understand(text, kind=kind, period=period, unit=unit, yes_phrases=yes, no_phrases=no)
+    q = SHIPPED.get(prompt, QuestionSpec(key="q", prompt=prompt))
+    reading = understand(text, kind=kind, period=period, unit=unit, yes_phrases=q.yes_phrases,
+                         no_phrases=q.no_phrases, accepted_places=place_names(q.accepted_places),
+                         other_places=place_names(q.other_places))
     return all(getattr(reading, k) == v for k, v in expect.items())
 
 
 def hint_for(question: tuple[str, str, str, str]) -> str:
     """The recogniser's prompt for this question, as the live pipeline builds it."""
     prompt, kind, period, unit = question
-    return asr_hint(QuestionSpec(key="q", prompt=prompt, kind=kind, period=period, unit=unit))
+    return asr_hint(SHIPPED.get(prompt) or QuestionSpec(key="q", prompt=prompt, kind=kind, period=period, unit=unit))
 
 
 def pct(values: list[float], q: float) -> float:

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bots.seed import BOTS  # noqa: E402
-from bots.understanding import Reading, split_phrases, understand  # noqa: E402
+from bots.understanding import Reading, place_names, split_phrases, split_places, understand  # noqa: E402
 
 DEFAULT_CORPUS = ROOT / "tests" / "data" / "understanding_corpus.jsonl"
 
@@ -36,12 +36,14 @@ _SHIPPED = {f"{b['slug']}/{q['key']}": q for b in BOTS for q in b["questions"]}
 
 def read(item: dict) -> Reading:
     """Understand one corpus item; items naming a shipped question ("question":
-    "quickrupee-loan/salaried") use that question's answer phrases too."""
+    "quickrupee-loan/salaried") use that question's answer phrases and places too."""
     q = _SHIPPED[item["question"]] if "question" in item else {}
     return understand(item["text"], kind=item.get("kind", "yes_no"), period=item.get("period", ""),
                       unit=item.get("unit", ""), language=item.get("language", "en"),
                       yes_phrases=split_phrases(q.get("yes_phrases", "")),
-                      no_phrases=split_phrases(q.get("no_phrases", "")))
+                      no_phrases=split_phrases(q.get("no_phrases", "")),
+                      accepted_places=place_names(split_places(q.get("accepted_places", ""))),
+                      other_places=place_names(split_places(q.get("other_places", ""))))
 
 
 def matches(reading: Reading, expect: dict) -> bool:

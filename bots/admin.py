@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from bots.models import Bot, Question
-from bots.understanding import split_phrases
+from bots.understanding import split_phrases, split_places
 
 NEEDS_QUESTION = "An active bot needs at least one question."
 SLUG_MAX = Bot._meta.get_field("slug").max_length
@@ -44,7 +44,8 @@ class QuestionInline(admin.TabularInline):
     extra = 1
     ordering = ["order", "id"]
     fields = ["order", "key", "prompt", "kind", "expected", "threshold", "comparison", "unit", "period",
-              "reask_prompt", "confirm_margin", "yes_phrases", "no_phrases"]
+              "reask_prompt", "confirm_margin", "plausible_min", "plausible_max", "yes_phrases", "no_phrases",
+              "accepted_places", "other_places"]
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 36})}}
 
 
@@ -74,14 +75,23 @@ def describe_condition(question: Question) -> str:
         return "yes" if question.expected else "no"
     if question.threshold is None:
         return "(no threshold set)"
-    amount = f"{question.threshold:,.2f}".removesuffix(".00")
+    amount = _number(question.threshold)
     words = [question.get_comparison_display(), amount, question.unit]
     if question.period:
         words.append(question.get_period_display())
     condition = " ".join(w for w in words if w)
+    notes = []
     if question.confirm_margin:
-        condition += f" (confirmed when within {question.confirm_margin:.0%})"
-    return condition
+        notes.append(f"confirmed when within {question.confirm_margin:.0%}")
+    low, high = question.plausible_min, question.plausible_max
+    if low is not None or high is not None:
+        bounds = [f"below {_number(low)}" if low is not None else "", f"above {_number(high)}" if high is not None else ""]
+        notes.append(f"answers {' or '.join(b for b in bounds if b)} are asked again")
+    return condition + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _number(value) -> str:
+    return f"{value:,.2f}".removesuffix(".00")
 
 
 def describe_phrases(question: Question) -> str:
@@ -92,7 +102,15 @@ def describe_phrases(question: Question) -> str:
         if phrases:
             shown = ", ".join(phrases[:6]) + (f" +{len(phrases) - 6} more" if len(phrases) > 6 else "")
             parts.append(f"{label}: {shown}")
-    return "; also understood as " + " · ".join(parts) if parts else ""
+    places = []
+    for label, text in (("yes for", question.accepted_places), ("no for", question.other_places)):
+        names = [p[0] for p in split_places(text)]
+        if names:
+            places.append(f"{label} {', '.join(names[:6])}" + (f" +{len(names) - 6} more" if len(names) > 6 else ""))
+    out = "; also understood as " + " · ".join(parts) if parts else ""
+    if places:
+        out += "; “I live in …” is " + " · ".join(places) + ", other places asked again"
+    return out
 
 
 def script_flow(bot: Bot) -> SafeString:

@@ -23,6 +23,10 @@ class QuestionSpec:
     confirm_margin: float = 0.2  # amounts this close to the threshold are confirmed
     yes_phrases: tuple[str, ...] = ()  # answers in the question's terms that mean yes
     no_phrases: tuple[str, ...] = ()  # ... and no ("self employed", "we rent")
+    accepted_places: tuple[tuple[str, ...], ...] = ()  # places that qualify, each (name, alias, ...)
+    other_places: tuple[tuple[str, ...], ...] = ()  # known places that do not
+    plausible_min: float | None = None  # amount: smaller answers are taken as misheard
+    plausible_max: float | None = None  # ... and larger ones
 
 
 @dataclass(frozen=True)
@@ -116,13 +120,19 @@ _HINT_EXAMPLES = {
 _CURRENCY_SIGNS = {"dollars": "$", "euros": "€", "pounds": "£"}
 
 
+# Whisper's prompt holds 224 tokens; a place list beyond this many names is cut.
+HINT_MAX_PLACES = 40
+
+
 def asr_hint(q: QuestionSpec) -> str:
     """The text the speech recogniser is primed with while this question is answered:
-    its prompt, and for an amount question examples of answers in its unit."""
-    from bots.understanding import unit_kind
+    its prompt, for a place question the names of the accepted places (so "Bombay" is
+    not heard as "bombe"), for an amount question examples of answers in its unit."""
+    from bots.understanding import place_names, unit_kind
 
     if q.kind != "amount":
-        return q.prompt
+        names = place_names(q.accepted_places)[:HINT_MAX_PLACES]
+        return f"{q.prompt} {', '.join(names)}." if names else q.prompt
     unit = (q.unit or "").lower().strip()
     examples = _HINT_EXAMPLES[unit_kind(unit)].format(sign=_CURRENCY_SIGNS.get(unit, ""), unit=unit)
     return f"{q.prompt} {examples}"
@@ -132,13 +142,36 @@ def _period_words(period: str) -> str:
     return {"month": " a month", "year": " a year"}.get(period, "")
 
 
+def _round_example(value: float) -> float:
+    """A round figure near `value` for an example answer: 30,000 rather than 30,017."""
+    if value <= 0:
+        return 1.0
+    from math import floor, log10
+
+    step = 10 ** max(0, floor(log10(value)) - 1)
+    return round(value / step) * step
+
+
+def example_answer(q: QuestionSpec) -> str:
+    """An answer in the question's terms, said when an amount was out of range:
+    "thirty thousand rupees a month" (the threshold and a fifth, rounded)."""
+    from bots.understanding import spoken_amount
+
+    base = (q.threshold or q.plausible_min or 1.0) * 1.2
+    if q.plausible_max is not None:
+        base = min(base, q.plausible_max)
+    return f"{spoken_amount(_round_example(base), q.unit)}{_period_words(q.period)}"
+
+
 class Dialogue:
     """Runs one call's script. Feed it caller utterances; it returns Decisions.
 
     Rules: every question must qualify and the first failing answer ends the
     call; an unclear answer is re-asked up to `max_reasks` times, then the call
-    ends incomplete; asking to repeat costs no attempt; an amount within the
-    question's `confirm_margin` of its threshold is confirmed before deciding;
+    ends incomplete; asking to repeat costs no attempt; an amount outside the
+    question's plausible range is taken as misheard and asked again with an
+    example; an amount within the question's `confirm_margin` of its threshold
+    is confirmed before deciding;
     a caller who says nothing is reminded once ("Are you still there?" and the
     question), and if the silence goes on the call ends incomplete.
     """
@@ -174,6 +207,8 @@ class Dialogue:
         lines.append(s.silence_message)
         for q in s.questions:
             lines += [q.prompt, self._reask_text(q), f"Sure. {q.prompt}", self._reminder_text(q.prompt)]
+            if q.kind == "amount":
+                lines.append(self._reask_text(q, implausible=True))
         return list(dict.fromkeys(line for line in lines if line))
 
     def opening_line(self) -> str:
@@ -201,7 +236,7 @@ class Dialogue:
 
     def handle(self, text: str) -> Decision:
         """One caller utterance (typed, or a transcript of speech)."""
-        from bots.understanding import understand
+        from bots.understanding import place_names, understand
 
         self.silences = 0
         q = self.question
@@ -210,6 +245,7 @@ class Dialogue:
         reading = understand(
             text, kind=q.kind, period=q.period, unit=q.unit, language=self.script.language,
             yes_phrases=q.yes_phrases, no_phrases=q.no_phrases,
+            accepted_places=place_names(q.accepted_places), other_places=place_names(q.other_places),
         )
         if self.pending is not None:
             return self._handle_confirmation(q, text, reading)
@@ -222,6 +258,8 @@ class Dialogue:
         # Amount question: a stated amount wins, then "more/less than that", then yes/no.
         if reading.amount is not None:
             amount = float(reading.amount)
+            if not self._plausible(q, amount):
+                return self._unclear(q, text, implausible=True)
             if reading.relation is not None:  # "just over 25,000", "less than 30k"
                 ok = _bound_meets(reading.relation, amount, q.threshold or 0, q.comparison)
                 if ok is None:
@@ -246,6 +284,8 @@ class Dialogue:
         if reading.amount is not None:  # the caller restated or corrected the amount
             self.pending = None
             new = float(reading.amount)
+            if not self._plausible(q, new):
+                return self._unclear(q, text, implausible=True)
             return self._decide(q, text, new, _meets(new, q.threshold or 0, q.comparison))
         if reading.yes_no is True:
             self.pending = None
@@ -253,6 +293,17 @@ class Dialogue:
             return self._decide(q, transcript, amount, _meets(amount, q.threshold or 0, q.comparison))
         self.pending = None
         return self._unclear(q, text)  # "no" or unclear: ask the question again
+
+    def _plausible(self, q: QuestionSpec, amount: float) -> bool:
+        """Within the question's plausible range, and (money) not an amount that would be
+        said back as "zero": "four like a year" (a lost "lakh") is 0.33 rupees a month."""
+        from bots.understanding import unit_kind
+
+        if q.plausible_min is not None and amount < q.plausible_min:
+            return False
+        if q.plausible_max is not None and amount > q.plausible_max:
+            return False
+        return unit_kind(q.unit) == "duration" or round(amount) != 0
 
     def _needs_confirmation(self, q: QuestionSpec, amount: float) -> bool:
         if not q.threshold or q.confirm_margin <= 0:
@@ -269,8 +320,9 @@ class Dialogue:
     def _reminder_text(self, asked: str) -> str:
         return f"{self.script.still_there_prompt} {asked}".strip()
 
-    def _reask_text(self, q: QuestionSpec) -> str:
-        return q.reask_prompt or f"Sorry, I did not catch that. {q.prompt}"
+    def _reask_text(self, q: QuestionSpec, implausible: bool = False) -> str:
+        line = q.reask_prompt or f"Sorry, I did not catch that. {q.prompt}"
+        return f"{line} For example, {example_answer(q)}." if implausible else line
 
     def _record(self, q: QuestionSpec, text: str, value, understood: bool, qualifies: bool | None) -> AnswerRecord:
         self.attempts += 1
@@ -298,11 +350,11 @@ class Dialogue:
             return self._end("qualified", REASON_QUALIFIED, self.script.qualified_message, record)
         return self._say(nxt.prompt, "question", record)
 
-    def _unclear(self, q: QuestionSpec, text: str) -> Decision:
+    def _unclear(self, q: QuestionSpec, text: str, *, implausible: bool = False) -> Decision:
         record = self._record(q, text, None, False, None)
         if self.attempts > self.script.max_reasks:
             return self._end("incomplete", f"unclear:{q.key}", self.script.incomplete_message, record)
-        return self._say(self._reask_text(q), "reask", record)
+        return self._say(self._reask_text(q, implausible), "reask", record)
 
     def _say(self, text: str, act: str, record: AnswerRecord | None = None) -> Decision:
         self.last_said = text

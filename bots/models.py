@@ -129,6 +129,26 @@ class Question(models.Model):
         blank=True,
         help_text="Answers that mean no, e.g. self employed, business, student, we rent.",
     )
+    accepted_places = models.TextField(
+        blank=True,
+        help_text="For a question about where the caller lives: the places that qualify, one per "
+        "line, each with its other names after commas (e.g. Bengaluru, Bangalore). \"I live in X\" "
+        "is yes only for these; the names also prime speech recognition.",
+    )
+    other_places = models.TextField(
+        blank=True,
+        help_text="Known places that do not qualify, same format (e.g. Jaipur, Pink City). "
+        "\"I live in X\" is no for these, and re-asked for a place on neither list.",
+    )
+    plausible_min = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True,
+        help_text="Amount questions: smaller answers are taken as misheard and asked again "
+        "(e.g. 1000 for a monthly salary in rupees). Blank: no lower bound.",
+    )
+    plausible_max = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True,
+        help_text="Amount questions: larger answers are asked again. Blank: no upper bound.",
+    )
 
     class Meta:
         ordering = ["bot", "order", "id"]
@@ -145,6 +165,19 @@ class Question(models.Model):
                 errors["threshold"] = "An amount question needs a threshold."
             elif self.threshold <= Decimal(0):
                 errors["threshold"] = "The threshold must be above zero."
+        low, high = self.plausible_min, self.plausible_max
+        if (low is not None or high is not None) and self.kind != self.Kind.AMOUNT:
+            errors["plausible_min"] = "A plausible range is for amount questions."
+        elif low is not None and low < Decimal(0):
+            errors["plausible_min"] = "The smallest plausible amount cannot be negative."
+        elif low is not None and high is not None and low >= high:
+            errors["plausible_max"] = "The largest plausible amount must be above the smallest."
+        elif self.threshold is not None and (
+            (low is not None and self.threshold < low) or (high is not None and self.threshold > high)
+        ):
+            errors["threshold"] = "The threshold must lie within the plausible range."
+        if (self.accepted_places.strip() or self.other_places.strip()) and self.kind != self.Kind.YES_NO:
+            errors["accepted_places"] = "Places are for yes/no questions (\"Do you live in ...?\")."
         if self.confirm_margin is not None and not 0 <= self.confirm_margin < 1:
             errors["confirm_margin"] = "Use a fraction between 0 and 1, e.g. 0.2 for 20 %."
         if self.bot_id and self.key:
@@ -156,7 +189,7 @@ class Question(models.Model):
 
     def to_spec(self):
         from bots.dialogue import QuestionSpec
-        from bots.understanding import split_phrases
+        from bots.understanding import split_phrases, split_places
 
         return QuestionSpec(
             key=self.key,
@@ -171,4 +204,8 @@ class Question(models.Model):
             confirm_margin=self.confirm_margin,
             yes_phrases=split_phrases(self.yes_phrases),
             no_phrases=split_phrases(self.no_phrases),
+            accepted_places=split_places(self.accepted_places),
+            other_places=split_places(self.other_places),
+            plausible_min=float(self.plausible_min) if self.plausible_min is not None else None,
+            plausible_max=float(self.plausible_max) if self.plausible_max is not None else None,
         )

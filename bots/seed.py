@@ -35,14 +35,28 @@ BOTS = [
                 "prompt": "Are you a salaried employee?",
                 "reask_prompt": "Sorry, I did not catch that. Do you receive a monthly salary from "
                 "an employer? Please say yes or no.",
+                # An occupation that is plainly salaried is a yes: a post at an employer
+                # ("I'm a * at ..."), or a job that is almost always on a payroll.
                 "yes_phrases": _lines(
                     "salaried, salary, salaried employee, employee, i am employed, am employed, "
                     "currently employed, employed at, employed with, employed by, employed in, "
                     "employed as, employed full time, job, naukri, "
                     "full time, permanent, payroll, i work for, i work at, i work in, "
                     "working for, working at, working in, i am working, work in a company, "
-                    "government job, private job, service, corporate job, software engineer"
+                    "government job, private job, service, corporate job, software engineer, "
+                    "i am a * at, i am an * at, i am a * in, i am an * in, i am a * for, "
+                    "i am an * for, work as a * at, work as an * at, work as a * in, work as an * in, "
+                    "working as, employee of, on the payroll, monthly salary, fixed salary, "
+                    "salary slip, pay slip, government employee, government servant, "
+                    "government school, government teacher, teacher, professor, lecturer, nurse, "
+                    "clerk, constable, police, soldier, army, navy, air force, bank employee, "
+                    "officer, executive, manager, team lead, supervisor, engineer, developer, "
+                    "programmer, analyst, accountant, receptionist, office job, desk job, "
+                    "nine to five, 9 to 5, mnc, it company, software company, private company, "
+                    "private firm, psu, factory worker, staff nurse, staff member"
                 ),
+                # An occupation that is plainly not salaried is a no: owning or running
+                # something, trading, gig and daily-wage work, a trade done on one's own.
                 "no_phrases": _lines(
                     "self employed, self employment, own business, business, businessman, "
                     "businesswoman, business owner, my own company, my own firm, freelancer, "
@@ -50,7 +64,21 @@ BOTS = [
                     "unemployed, jobless, between jobs, looking for a job, looking for work, "
                     "lost my job, student, studying, retired, pensioner, housewife, homemaker, "
                     "farmer, farming, shopkeeper, i run a shop, my own shop, work for myself, "
-                    "my own boss, gig work"
+                    "my own boss, gig work, "
+                    "my own *, i run a *, i run an *, i run my *, i run the *, i own a *, i own an *, "
+                    "i own the *, i have a shop, i have a * shop, i have my own *, i have a business, "
+                    "shop owner, store owner, owner, proprietor, partner in, entrepreneur, founder, "
+                    "co founder, startup, family business, i do business, trader, i trade, trading, "
+                    "stock market, broker, commission, dealer, distributor, wholesaler, retailer, "
+                    "vendor, hawker, i sell, auto driver, auto rickshaw, rickshaw, taxi, cab driver, "
+                    "uber, ola, rapido, truck driver, delivery boy, delivery partner, delivery agent, "
+                    "swiggy, zomato, gig, gig worker, daily wage, labourer, laborer, labour, mazdoor, "
+                    "agriculture, kisan, consulting, independent, contracts, i take contracts, "
+                    "tuition, tuitions, private tutor, coaching classes, youtuber, influencer, "
+                    "blogger, content creator, artist, photographer, tailor, electrician, plumber, "
+                    "carpenter, mechanic, beautician, salon, parlour, private practice, clinic, "
+                    "practising, advocate, chartered accountant, stay at home, retired *, "
+                    "former *, ex *, pension, not working, no job, looking for *, own account"
                 ),
             },
             {
@@ -63,6 +91,8 @@ BOTS = [
                 "period": "month",
                 "reask_prompt": "Sorry, I did not catch that. Roughly how much is your monthly "
                 "salary, in rupees?",
+                "plausible_min": Decimal("1000"),
+                "plausible_max": Decimal("1000000"),
             },
             {
                 "key": "metro_city",
@@ -70,18 +100,43 @@ BOTS = [
                 "Kolkata or Hyderabad?",
                 "reask_prompt": "Sorry, I did not catch that. Do you live in one of the metro "
                 "cities? Please say yes or no.",
-                "yes_phrases": _lines(
-                    "metro, metro city, metropolitan, delhi, new delhi, ncr, gurgaon, gurugram, "
-                    "noida, mumbai, bombay, navi mumbai, thane, bengaluru, bangalore, chennai, "
-                    "madras, kolkata, calcutta, hyderabad, secunderabad, pune, ahmedabad"
-                ),
+                "yes_phrases": _lines("metro, metro city, metropolitan"),
                 "no_phrases": _lines(
                     "village, small town, town, tier two, tier 2, tier three, tier 3, rural, "
-                    "countryside, outside the city, non metro, jaipur, lucknow, kanpur, nagpur, "
-                    "indore, bhopal, patna, surat, vadodara, ludhiana, agra, nashik, ranchi, "
-                    "coimbatore, madurai, kochi, cochin, mysore, mysuru, chandigarh, guwahati, "
-                    "bhubaneswar, visakhapatnam, vizag, vijayawada, dehradun, varanasi, goa"
+                    "countryside, outside the city, non metro"
                 ),
+                # One place a line, other names after commas. Delhi's NCR counts as Delhi.
+                "accepted_places": "\n".join([
+                    "Delhi, New Delhi, Delhi NCR, NCR", "Gurugram, Gurgaon", "Noida, Greater Noida",
+                    "Ghaziabad", "Faridabad", "Mumbai, Bombay", "Navi Mumbai, New Bombay", "Thane",
+                    "Bengaluru, Bangalore", "Chennai, Madras", "Kolkata, Calcutta", "Howrah",
+                    "Hyderabad", "Secunderabad", "Pune, Poona", "Ahmedabad, Amdavad",
+                ]),
+                "other_places": "\n".join([
+                    "Jaipur", "Lucknow", "Kanpur", "Nagpur", "Indore", "Bhopal", "Patna", "Surat",
+                    "Vadodara, Baroda", "Ludhiana", "Agra", "Nashik, Nasik", "Ranchi", "Coimbatore",
+                    "Madurai", "Kochi, Cochin, Ernakulam", "Mysuru, Mysore", "Chandigarh", "Mohali",
+                    "Panchkula", "Guwahati", "Bhubaneswar", "Cuttack", "Visakhapatnam, Vizag",
+                    "Vijayawada", "Guntur", "Nellore", "Tirupati", "Warangal", "Dehradun",
+                    "Varanasi, Banaras, Benares", "Prayagraj, Allahabad", "Meerut", "Aligarh",
+                    "Bareilly", "Moradabad", "Gorakhpur", "Jhansi", "Raipur", "Bhilai", "Jabalpur",
+                    "Gwalior", "Ujjain", "Rajkot", "Bhavnagar", "Jamnagar", "Gandhinagar",
+                    "Amritsar", "Jalandhar", "Patiala", "Jammu", "Srinagar", "Shimla", "Jodhpur",
+                    "Udaipur", "Kota", "Ajmer", "Bikaner", "Aurangabad, Chhatrapati Sambhajinagar",
+                    "Solapur", "Kolhapur", "Sangli", "Nanded", "Amravati",
+                    "Thiruvananthapuram, Trivandrum", "Kozhikode, Calicut", "Thrissur", "Kollam",
+                    "Mangaluru, Mangalore", "Hubli, Hubballi", "Dharwad", "Belagavi, Belgaum",
+                    "Kalaburagi, Gulbarga", "Davangere", "Shivamogga, Shimoga",
+                    "Tiruchirappalli, Trichy", "Salem", "Tiruppur", "Erode", "Vellore",
+                    "Tirunelveli", "Puducherry, Pondicherry", "Goa, Panaji, Panjim", "Margao",
+                    "Siliguri", "Durgapur", "Asansol", "Dhanbad", "Jamshedpur", "Bokaro", "Gaya",
+                    "Muzaffarpur", "Bhagalpur", "Rourkela", "Imphal", "Shillong", "Agartala",
+                    "Aizawl", "Kohima", "Itanagar", "Gangtok", "Haridwar", "Rishikesh", "Nainital",
+                    "Mathura", "Sonipat", "Panipat", "Karnal", "Rohtak", "Hisar",
+                    "Bathinda", "Anand", "Nadiad", "Bharuch", "Valsad", "Vapi",
+                    "Satara", "Jalgaon", "Akola", "Latur", "Bilaspur", "Korba", "Sagar", "Rewa",
+                    "Satna", "Alwar", "Bhilwara", "Sikar",
+                ]),
             },
         ],
     },
@@ -129,6 +184,8 @@ BOTS = [
                 "period": "",
                 "reask_prompt": "Sorry, I did not catch that. Roughly what budget do you have in "
                 "mind for the renovation, in dollars?",
+                "plausible_min": Decimal("100"),
+                "plausible_max": Decimal("10000000"),
             },
             {
                 "key": "start_soon",
@@ -179,5 +236,32 @@ def fill_answer_phrases(Bot, Question) -> None:
             changed = [f for f in ("yes_phrases", "no_phrases") if q.get(f) and not getattr(row, f)]
             for f in changed:
                 setattr(row, f, q[f])
+            if changed:
+                row.save(update_fields=changed)
+
+
+UPGRADED_FIELDS = ("yes_phrases", "no_phrases", "accepted_places", "other_places", "plausible_min", "plausible_max")
+
+
+def upgrade_shipped_questions(Bot, Question, previous: dict[tuple[str, str, str], str]) -> None:
+    """Bring the brief's questions up to the current seed where staff have not changed them.
+
+    A field is updated when it is blank or still holds exactly what an earlier release
+    shipped (`previous`, keyed by bot slug, question key and field); a staff edit stays.
+    """
+    for spec in BOTS:
+        for q in spec["questions"]:
+            row = Question.objects.filter(bot__slug=spec["slug"], key=q["key"]).first()
+            if row is None:
+                continue
+            changed = []
+            for f in UPGRADED_FIELDS:
+                if f not in q:
+                    continue
+                have = getattr(row, f)
+                old = previous.get((spec["slug"], q["key"], f))
+                if have in (None, "") or (old is not None and have == old):
+                    setattr(row, f, q[f])
+                    changed.append(f)
             if changed:
                 row.save(update_fields=changed)

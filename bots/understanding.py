@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
-__all__ = ["Reading", "understand", "parse_number", "spoken_amount", "split_phrases"]
+__all__ = ["Reading", "understand", "parse_number", "spoken_amount", "split_phrases", "split_places", "place_names"]
 
 
 @dataclass(frozen=True)
@@ -883,9 +883,39 @@ def split_phrases(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in re.split(r"[\n,;]+", text or "") if p.strip())
 
 
+def split_places(text: str) -> tuple[tuple[str, ...], ...]:
+    """A staff-written place list: one place a line, its other names after commas
+    ("Bengaluru, Bangalore"), as (name, alias, ...) tuples."""
+    places = []
+    for line in (text or "").splitlines():
+        names = tuple(n.strip() for n in re.split(r"[,;/|]+", line) if n.strip())
+        if names:
+            places.append(names)
+    return tuple(places)
+
+
+def place_names(places: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """Every name of every place, once each, in order."""
+    return tuple(dict.fromkeys(n for names in places for n in names))
+
+
 def _forms(word: str) -> tuple[str, ...]:
     """A listed word and its plural / third-person forms: "own" also matches "owns"."""
     return (word, word + "s", word + "es") if len(word) > 2 else (word,)
+
+
+WILDCARD = "*"
+_WILD_WORD = "zzwildcardzz"  # survives tokenising, then becomes WILDCARD
+_WILD_MAX = 3  # words one "*" stands for
+
+
+def _phrase_words(phrase: str) -> tuple[str, ...]:
+    """A phrase's tokens; "*" stands for one to three words ("my own *", "i am a * at")."""
+    words = _tokens(phrase.replace(WILDCARD, f" {_WILD_WORD} "))
+    words = [WILDCARD if w == _WILD_WORD else w for w in words if w not in (",", "?")]
+    while words and words[0] == WILDCARD:
+        words.pop(0)
+    return tuple(words)
 
 
 @lru_cache(maxsize=256)
@@ -894,10 +924,42 @@ def _compile_phrases(yes: tuple[str, ...], no: tuple[str, ...]) -> _Phrases:
     index: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
     for phrases, value in ((yes, True), (no, False)):
         for phrase in phrases:
-            words = tuple(t for t in _tokens(phrase) if t not in (",", "?"))
+            words = _phrase_words(phrase)
             for first in _forms(words[0]) if words else ():
                 index.setdefault(first, []).append((words, value))
     return {k: tuple(sorted(v, key=lambda e: -len(e[0]))) for k, v in index.items()}
+
+
+def _phrase_end(toks: list[str], i: int, words: tuple[str, ...]) -> int | None:
+    """Where `words` (matched from toks[i], first word already equal) ends, or None.
+
+    A wildcard inside a phrase takes as few words as it can, one to three, within the
+    clause ("i am a * at"); at its end it takes up to three, to the clause's end
+    ("retired *" covers "retired army officer", so "officer" does not count as well)."""
+    j = i + 1
+    for m in range(1, len(words)):
+        w = words[m]
+        if w == WILDCARD:
+            if m == len(words) - 1:
+                k = j
+                while k < len(toks) and k - j < _WILD_MAX and toks[k] not in _BOUNDARY:
+                    k += 1
+                return k if k > j else None
+            continue
+        if words[m - 1] == WILDCARD:
+            for k in range(j + 1, min(len(toks), j + 1 + _WILD_MAX)):
+                if toks[k - 1] in _BOUNDARY:
+                    return None
+                if toks[k] in _forms(w):
+                    j = k + 1
+                    break
+            else:
+                return None
+        elif j < len(toks) and toks[j] in _forms(w):
+            j += 1
+        else:
+            return None
+    return j
 
 
 _CONTENT_NEGATORS = {"not", "never", "no", "nahi", "nahin", "neither", "nor", "non", "without"}
@@ -926,9 +988,9 @@ def _content_events(toks: list[str], phrases: _Phrases) -> list[_Event]:
     hits: list[tuple[int, int, bool]] = []
     for i, tok in enumerate(toks):
         for words, value in phrases.get(tok, ()):  # longest first
-            k = len(words)
-            if i + k <= n and all(toks[i + m] in _forms(words[m]) for m in range(1, k)):
-                hits.append((i, i + k, value))
+            end = _phrase_end(toks, i, words)
+            if end is not None:
+                hits.append((i, end, value))
                 break
     # Overlapping phrases: the longer wins; at equal length the "no" phrase, which
     # is usually the exception carved out of a "yes" ("work for myself" in
@@ -950,6 +1012,31 @@ def _content_events(toks: list[str], phrases: _Phrases) -> list[_Event]:
     return out
 
 
+# "I live in X", "I'm based out of X", "we stay near X": a statement of where the caller
+# lives. To a place question, X must be a place the question knows (or one of its
+# phrases, "a small town"); anything else ("I live in tune": speech turned a city into a
+# word) leaves the answer open, whatever else was said ("Yes, I live in <unknown>").
+_LOCATION_VERBS = {"live", "living", "lives", "lived", "stay", "staying", "stays", "based", "reside",
+                   "residing", "resides", "located", "settled", "from", "moved", "shifted"}
+_LOCATION_PREPS = {"in", "at", "near", "around", "out", "of", "to", "close", "outside", "inside",
+                   "right", "just", "somewhere", "currently", "now", "presently", "the", "a", "an"}
+
+
+def _unknown_place(toks: list[str], content: list[_Event]) -> bool:
+    """Does the caller name where they live without naming a place the question knows?"""
+    clause = _clause_ids(toks)
+    n = len(toks)
+    for i, t in enumerate(toks):
+        if t not in _LOCATION_VERBS:
+            continue
+        j = _skip(toks, i + 1, _LOCATION_PREPS, 4)
+        if j == i + 1 and t != "from" or j >= n or toks[j] in _BOUNDARY:
+            continue  # "I live" alone, or a verb not followed by a place
+        if not any(e.pos >= j and clause[e.pos] == clause[j] for e in content):
+            return True
+    return False
+
+
 def _misheard_tens(toks: list[str]) -> list[str]:
     """Whisper writes a spoken "forty thousand" as "for the thousand" often enough to
     matter; before a scale word in an amount answer it can only be forty."""
@@ -967,13 +1054,17 @@ def _misheard_tens(toks: list[str]) -> list[str]:
 
 def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str = "",
                language: str = "en", yes_phrases: tuple[str, ...] = (),
-               no_phrases: tuple[str, ...] = ()) -> Reading:
+               no_phrases: tuple[str, ...] = (), accepted_places: tuple[str, ...] = (),
+               other_places: tuple[str, ...] = ()) -> Reading:
     """Read one caller utterance for a question of `kind` ("yes_no" or "amount").
 
     For amount questions `period` ("month", "year" or "") and `unit`
     ("rupees", "dollars", "months", ...) say what the amount is measured in;
     a stated amount in another period is converted, a duration is converted
-    to `unit` when that is a time unit. `language` is accepted for the
+    to `unit` when that is a time unit. A place question names its
+    `accepted_places` (each alias a name of its own) and the `other_places`
+    it knows: "I live in X" is yes for an accepted X, no for another known
+    X, and unclear for a place it does not know. `language` is accepted for the
     engine's convenience: Hinglish words are understood in every language
     because they never clash with an English answer.
     """
@@ -985,7 +1076,10 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
     events = _events(toks)
     if any(e.tag == REPEAT for e in events):
         return Reading("repeat")
-    content = _content_events(toks, _compile_phrases(tuple(yes_phrases), tuple(no_phrases)))
+    content = _content_events(toks, _compile_phrases(tuple(yes_phrases) + tuple(accepted_places),
+                                                     tuple(no_phrases) + tuple(other_places)))
+    if accepted_places and _unknown_place(toks, content):
+        return Reading("unclear")
     if content:  # merged in order; their strength equals an explicit "yes" / "no"
         events = sorted(events + content, key=lambda e: e.pos)
     yes_no = _polarity(toks, events)

@@ -154,7 +154,9 @@ def test_change_page_shows_the_script_flow(admin_client, loan_bot):
 def test_condition_wording(renovation_bot):
     owns, budget, start = renovation_bot.questions.all()
     assert describe_condition(owns) == "yes"
-    assert describe_condition(budget) == "more than 10,000 dollars (confirmed when within 20%)"
+    assert describe_condition(budget) == (
+        "more than 10,000 dollars (confirmed when within 20%; answers below 100 or above 10,000,000 are asked again)"
+    )
     assert describe_condition(start) == "at most 3 months"
     owns.expected = False
     assert describe_condition(owns) == "no"
@@ -175,3 +177,53 @@ def test_answer_phrases_are_edited_inline_and_shown_in_the_flow(admin_client):
     assert spec.no_phrases == ("shared roof", "the building owns")
     html = admin_client.get(f"/admin/bots/bot/{bot.pk}/change/").content.decode()
     assert "also understood as yes: own the roof, it is ours · no: shared roof, the building owns" in html
+
+
+def test_places_and_plausible_range_are_edited_inline_and_drive_the_dialogue(admin_client):
+    data = {**BOT_FIELDS, **formset(
+        question(0, key="city", prompt="Do you live in a big city?",
+                 accepted_places="Springfield, Springfeld\nShelbyville", other_places="Ogdenville\nNorth Haverbrook"),
+        question(1, key="bill", prompt="Is your power bill over 100 dollars?", kind="amount", threshold="100",
+                 comparison="gt", unit="dollars", period="month", plausible_min="20", plausible_max="2000"),
+    )}
+    response = admin_client.post(ADD_URL, data)
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    bot = Bot.objects.get(slug="solar")
+    city, bill = (q.to_spec() for q in bot.questions.all())
+    assert city.accepted_places == (("Springfield", "Springfeld"), ("Shelbyville",))
+    assert (bill.plausible_min, bill.plausible_max) == (20.0, 2000.0)
+
+    from bots.dialogue import Dialogue
+
+    def first(text: str):
+        d = Dialogue(bot.to_script())
+        d.start()
+        return d.handle(text)
+
+    assert first("I live in Springfeld.").act == "question"  # an alias of an accepted place
+    assert first("I live in Ogdenville.").outcome == "rejected"  # a known other place
+    assert first("Yes, I live in Capital City.").act == "reask"  # a place neither list knows
+    d = Dialogue(bot.to_script())
+    d.start()
+    d.handle("Yes, Shelbyville.")
+    assert d.handle("about five thousand dollars a month").act == "reask"  # above the range
+    html = admin_client.get(f"/admin/bots/bot/{bot.pk}/change/").content.decode()
+    assert "“I live in …” is yes for Springfield, Shelbyville · no for Ogdenville, North Haverbrook" in html
+    assert "answers below 20 or above 2,000 are asked again" in html
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"kind": "amount", "threshold": "100", "plausible_min": "500", "plausible_max": "100"},
+         "The largest plausible amount must be above the smallest."),
+        ({"kind": "amount", "threshold": "100", "plausible_min": "200"}, "The threshold must lie within the plausible range."),
+        ({"plausible_min": "1"}, "A plausible range is for amount questions."),
+        ({"kind": "amount", "threshold": "100", "accepted_places": "Pune"}, "Places are for yes/no questions"),
+    ],
+)
+def test_places_and_ranges_are_validated_as_form_errors(admin_client, fields, error):
+    response = admin_client.post(ADD_URL, {**BOT_FIELDS, **formset(question(0, **fields))})
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Bot.objects.filter(slug="solar").exists()
