@@ -92,6 +92,11 @@ END_REASONS = {
     REASON_SILENT: "caller stayed silent",
     "server_error": "server error",
     "too_many_protocol_errors": "too many bad messages",
+    "no_answer": "nobody answered the phone",
+    "line_busy": "the line was busy",
+    "call_failed": "the phone call failed",
+    "call_canceled": "the phone call was cancelled",
+    "dial_failed": "the carrier refused the call",
 }
 
 

@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from bots.dialogue import AnswerRecord, Script
+from bots.dialogue import REASON_HANGUP, AnswerRecord, Script
 from bots.models import Bot
 from calls.models import Answer, Call, LatencySample, Turn
 
@@ -50,6 +50,51 @@ def create_call(bot: Bot, *, mode: str, caller_name: str = "", caller_phone: str
     )
     _broadcast_on_commit(call)
     return call
+
+
+def create_phone_call(
+    bot: Bot, *, caller_phone: str, provider_call_id: str = "", caller_name: str = ""
+) -> Call:
+    """A call from (or to) the telephone network: hands-free, 8 kHz, channel `phone`.
+
+    A carrier that retries its webhook for the same call id gets the call it already has."""
+    if provider_call_id:
+        existing = Call.objects.filter(provider_call_id=provider_call_id, channel=Call.Channel.PHONE).first()
+        if existing is not None:
+            return existing
+    call = Call.objects.create(
+        bot=bot, mode=Call.Mode.VAD, channel=Call.Channel.PHONE, caller_name=caller_name[:120],
+        caller_phone=caller_phone[:40], provider_call_id=provider_call_id[:64], input_sample_rate=8000,
+    )
+    _broadcast_on_commit(call)
+    return call
+
+
+def set_provider_call_id(call_id: str, provider_call_id: str) -> None:
+    Call.objects.filter(pk=call_id).update(provider_call_id=provider_call_id[:64])
+
+
+# Carrier call states that mean the line is gone, and the reason stored for a call still open then.
+CARRIER_ENDED = {
+    "completed": REASON_HANGUP,
+    "no-answer": "no_answer",
+    "busy": "line_busy",
+    "failed": "call_failed",
+    "canceled": "call_canceled",
+}
+
+
+def carrier_status(provider_call_id: str, status: str) -> str | None:
+    """A carrier's status callback: end the call if the line is gone while it is still open,
+    and show the progress on the dashboard. Returns the call id, None for an unknown call."""
+    call = Call.objects.filter(provider_call_id=provider_call_id, channel=Call.Channel.PHONE).first()
+    if call is None:
+        return None
+    if status in CARRIER_ENDED and call.status != Call.Status.ENDED:
+        end_call(str(call.pk), Call.Outcome.INCOMPLETE, CARRIER_ENDED[status])
+        call.refresh_from_db()
+    _broadcast_on_commit(call, progress=status)
+    return str(call.pk)
 
 
 def claim_call(call_id: str) -> CallContext:
@@ -137,13 +182,15 @@ def end_call(call_id: str, outcome: str, reason: str) -> None:
         _broadcast_on_commit(call)
 
 
-def _broadcast_on_commit(call: Call) -> None:
+def _broadcast_on_commit(call: Call, progress: str = "") -> None:
     message = {
         "type": "lead.updated",
         "call_id": str(call.pk),
         "outcome": call.outcome,
         "status": call.status,
     }
+    if progress:  # a phone line's state as the carrier reports it (ringing, in-progress, ...)
+        message["progress"] = progress
 
     def send() -> None:
         layer = get_channel_layer()

@@ -16,10 +16,19 @@ def make_token(call_id: str) -> str:
 
 def token_matches(token: str, call_id: str) -> bool:
     """True when `token` was made for `call_id` and has not expired."""
+    return token_call_id(token) == str(call_id)
+
+
+def token_call_id(token: str) -> str | None:
+    """The call a valid, unexpired token was made for; None for anything else.
+
+    Phone streams carry only the token (a TwiML <Parameter>), so the call is read from it.
+    """
     if not token:
-        return False
+        return None
     try:
         payload = signing.loads(token, salt=_SALT, max_age=settings.CALL_TOKEN_MAX_AGE)
-    except signing.BadSignature:  # includes SignatureExpired
-        return False
-    return isinstance(payload, dict) and payload.get("call") == str(call_id)
+    except signing.BadSignature:
+        return None
+    call = payload.get("call") if isinstance(payload, dict) else None
+    return call if isinstance(call, str) else None

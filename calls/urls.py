@@ -1,6 +1,7 @@
 from django.urls import path
 
 from calls import api
+from calls.telephony import views as telephony
 
 app_name = "api"
 
@@ -8,4 +9,5 @@ urlpatterns = [
     path("bots/", api.list_bots, name="bots"),
     path("calls/", api.start_call, name="start-call"),
     path("calls/<uuid:call_id>/", api.call_detail, name="call"),
+    path("outbound-calls/", telephony.outbound_call, name="outbound-call"),
 ]

@@ -186,6 +186,19 @@ OUTPUT_SAMPLE_RATE = env_int("OUTPUT_SAMPLE_RATE", 0)  # 0: the TTS engine's nat
 PROMPT_CACHE_DIR = Path(env_str("PROMPT_CACHE_DIR", str(VAR_DIR / "prompt-cache")))
 SPEECH_WARMUP = env_bool("SPEECH_WARMUP", True)
 
+# --- Phone lines (protocol.md §4). Twilio inbound works with none of these set (no
+# signature check without TWILIO_AUTH_TOKEN); outbound dialling needs the account, the
+# number to call from and PUBLIC_BASE_URL (the https address Twilio reaches us on).
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com")  # tests: a local fake
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
+if PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith(("https://", "http://")):
+    raise ImproperSetting(f"PUBLIC_BASE_URL must start with https:// (got {PUBLIC_BASE_URL!r})")
+EXOTEL_STREAM_KEY = env_str("EXOTEL_STREAM_KEY", "")  # empty: the Exotel stream refuses every caller
+OUTBOUND_API_KEY = env_str("OUTBOUND_API_KEY", "")  # Bearer key of POST /api/outbound-calls/ (staff sessions need none)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from calls.telephony import views as telephony
 from config import views
 
 urlpatterns = [
@@ -8,5 +9,7 @@ urlpatterns = [
     path("healthz", views.health, name="health"),
     path("api/", include("calls.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("telephony/twilio/voice/", telephony.twilio_voice, name="twilio-voice"),
+    path("telephony/twilio/status/", telephony.twilio_status, name="twilio-status"),
     path("admin/", admin.site.urls),
 ]

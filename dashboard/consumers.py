@@ -53,6 +53,7 @@ class LeadsConsumer(AsyncJsonWebsocketConsumer):
                 "call_id": event["call_id"],
                 "outcome": event.get("outcome", ""),
                 "status": event.get("status", ""),
+                "progress": event.get("progress", ""),  # a phone line's carrier state, when known
                 "html": html,
             }
         )

@@ -1,0 +1,115 @@
+"""HTTP side of phone lines: Twilio's Voice and status webhooks, and the outbound-call API.
+
+Webhooks answer Twilio (TwiML or an empty 204) after checking `X-Twilio-Signature`;
+the API answers JSON in calls.api's error style.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from bots.models import Bot
+from calls import services
+from calls.api import _bearer, error
+from calls.telephony import twilio_api
+from calls.telephony.outbound import DialError, place_call
+from calls.tokens import make_token
+
+TWIML = "text/xml"
+
+
+def _twiml(body: str, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, content_type=TWIML, status=status)
+
+
+def _forbidden() -> HttpResponse:
+    return HttpResponse("Invalid X-Twilio-Signature.", status=403, content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def twilio_voice(request: HttpRequest) -> HttpResponse:
+    """A call to a Twilio number: create the Call and connect its media stream to us."""
+    if not twilio_api.signature_ok(request):
+        return _forbidden()
+    slug = request.GET.get("bot", "")
+    bot = Bot.objects.filter(slug=slug, active=True).first() if slug else None
+    if bot is None or not bot.questions.exists():
+        return _twiml(twilio_api.unavailable_twiml("Sorry, this number is not connected to a bot."))
+    call = services.create_phone_call(
+        bot,
+        caller_phone=request.POST.get("From", ""),
+        provider_call_id=request.POST.get("CallSid", ""),
+        caller_name=request.POST.get("CallerName", ""),
+    )
+    return _twiml(twilio_api.stream_twiml(twilio_api.stream_url(request), make_token(str(call.pk))))
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    """Twilio's status callback: progress for the dashboard; a call whose line is gone is ended."""
+    if not twilio_api.signature_ok(request):
+        return _forbidden()
+    sid, status = request.POST.get("CallSid", ""), request.POST.get("CallStatus", "")
+    if sid and status:
+        services.carrier_status(sid, status)
+    return HttpResponse(status=204)
+
+
+def _outbound_auth(request: HttpRequest) -> JsonResponse | None:
+    """Bearer OUTBOUND_API_KEY, or a staff session (which must pass Django's CSRF check)."""
+    key = _bearer(request)
+    if key:
+        if settings.OUTBOUND_API_KEY and hmac.compare_digest(key.encode(), settings.OUTBOUND_API_KEY.encode()):
+            return None
+        return error(401, "unauthorized", "The API key is not valid.")
+    user = request.user
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return error(401, "unauthorized", "Send 'Authorization: Bearer <OUTBOUND_API_KEY>' or sign in as staff.")
+    refused = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+    if refused is not None:
+        return error(403, "csrf_failed", "A signed-in request needs the CSRF token.")
+    return None
+
+
+@csrf_exempt  # API keys need no CSRF token; session callers are checked in _outbound_auth
+@require_POST
+def outbound_call(request: HttpRequest) -> JsonResponse:
+    if not twilio_api.outbound_enabled():
+        return error(
+            503, "telephony_disabled",
+            "Outbound calls need TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER and PUBLIC_BASE_URL.",
+        )
+    problem = _outbound_auth(request)
+    if problem is not None:
+        return problem
+    try:
+        data = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "bad_json", "The request body must be a JSON object.")
+    if not isinstance(data, dict):
+        return error(400, "bad_request", "The request body must be a JSON object.")
+    slug, to = data.get("bot"), data.get("to")
+    caller = data.get("caller") or {}
+    if not isinstance(slug, str) or not slug:
+        return error(400, "bad_request", 'Give the bot\'s slug as "bot".')
+    if not isinstance(to, str) or not twilio_api.E164.fullmatch(to):
+        return error(400, "bad_number", '"to" must be a phone number in E.164 form, like +14155550100.')
+    name = caller.get("name", "") if isinstance(caller, dict) else None
+    if not isinstance(name, str) or len(name) > 120:
+        return error(400, "bad_request", '"caller" must be an object whose "name" is a string of at most 120 characters.')
+    bot = Bot.objects.filter(slug=slug, active=True).first()
+    if bot is None or not bot.questions.exists():
+        return error(404, "unknown_bot", f"No active bot called {slug!r}.")
+    try:
+        placed = place_call(bot, to, name.strip())
+    except DialError as exc:
+        return error(502, "dial_failed", f"Twilio did not place the call: {exc}")
+    return JsonResponse({"call_id": str(placed.call.pk), "provider_call_id": placed.provider_call_id}, status=201)
