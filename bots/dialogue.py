@@ -51,6 +51,9 @@ REASON_DISCONNECTED = "caller_disconnected"
 REASON_TIMEOUT = "call_time_limit"
 REASON_SILENT = "caller_silent"
 
+# Phone keypad answers to yes/no questions (and to "Just to confirm ...?").
+KEYPAD_ANSWERS = {"1": True, "2": False}
+
 # A silent caller is reminded this many times (the question asked again), then the call ends.
 SILENCE_REMINDERS = 1
 
@@ -233,6 +236,33 @@ class Dialogue:
             asked = self._confirm_text(q, self.pending[0]) if self.pending is not None else q.prompt
             return self._say(self._reminder_text(asked), "reminder")
         return self._end("incomplete", REASON_SILENT, self.script.silence_message or self.script.incomplete_message, None)
+
+    def keypad_answer(self, digit: str) -> bool | None:
+        """What a phone key means now: 1 yes, 2 no on a yes/no question or a confirmation;
+        None when the key means nothing here (an amount question, another key)."""
+        q = self.question
+        if q is None or digit not in KEYPAD_ANSWERS:
+            return None
+        if q.kind != "yes_no" and self.pending is None:
+            return None
+        return KEYPAD_ANSWERS[digit]
+
+    def keypad(self, digit: str) -> Decision | None:
+        """A key pressed on a phone, recorded like a spoken answer ("keypad 1"); None if it
+        means nothing now (see `keypad_answer`)."""
+        value = self.keypad_answer(digit)
+        q = self.question
+        if value is None or q is None:
+            return None
+        self.silences = 0
+        text = f"keypad {digit}"
+        if self.pending is not None:  # "Just to confirm, did you say ...?"
+            amount, first_transcript = self.pending
+            self.pending = None
+            if value:
+                return self._decide(q, f"{first_transcript} / {text}", amount, _meets(amount, q.threshold or 0, q.comparison))
+            return self._unclear(q, text)
+        return self._decide(q, text, value, value == q.expected)
 
     def handle(self, text: str) -> Decision:
         """One caller utterance (typed, or a transcript of speech)."""

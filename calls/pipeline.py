@@ -116,6 +116,7 @@ class Utterance:
     text: str | None = None
     early_asr: asyncio.Task[tuple[str, str, float]] | None = None
     silence: bool = False  # not caller words: the caller has said nothing for SILENCE_TIMEOUT_S
+    keypad: str = ""  # a phone key pressed (DTMF) instead of words
 
 
 @dataclass
@@ -124,11 +125,14 @@ class _Speech:
     task: asyncio.Task[None]
     first_audio_at: float | None = None
     audio_seconds: float = 0.0
+    played: bool = False  # the caller's side reported the end of this line (a phone mark)
 
     def audible(self, now: float) -> bool:
         """Still being sent, or plausibly still playing at the client."""
         if not self.task.done():
             return True
+        if self.played:
+            return False
         if self.first_audio_at is None:
             return False
         return now < self.first_audio_at + self.audio_seconds + PLAYBACK_MARGIN_S
@@ -338,6 +342,22 @@ class CallPipeline:
         self.turn += 1
         self._utterances.put_nowait(Utterance(turn=self.turn, ended_at=time.perf_counter(), text=text))
 
+    async def on_dtmf(self, digit: str) -> None:
+        """A keypad digit from a phone line: 1 yes / 2 no on a yes/no question, an answer
+        like a spoken one; a key that means nothing now is ignored."""
+        if self.finished or self.dialogue.keypad_answer(digit) is None:
+            return
+        self._disarm_silence()
+        await self._barge_in()
+        self.turn += 1
+        self._utterances.put_nowait(Utterance(turn=self.turn, ended_at=time.perf_counter(), keypad=digit))
+
+    def played(self, turn: int) -> None:
+        """The caller's side reports bot line `turn` played out (a phone `mark` came back)."""
+        speech = self._speech
+        if speech is not None and speech.turn == turn and speech.task.done():
+            speech.played = True
+
     # ------------------------------------------------------------------ endpointing
     async def _on_vad(self, event: VadEvent) -> None:
         """Endpointing events. Both modes start recognition early on a tentative end
@@ -423,18 +443,28 @@ class CallPipeline:
             return
         timing = _Timing()
         text = utt.text
+        if utt.keypad:
+            decision = self.dialogue.keypad(utt.keypad)
+            if decision is None:  # the question moved on since the key was pressed
+                return
+            await self._record_turn(utt, f"keypad {utt.keypad}", decision, timing)
+            return
         if text is None:
             text, provider, timing.asr_ms = await self._transcript_of(utt)
             timing.providers["asr"] = provider
             if not text and self.mode == "vad":
                 self._arm_silence()  # a noise blip: nothing was said, still waiting for an answer
                 return
-        await self.out.send_event({"type": "transcript", "turn": utt.turn, "text": text, "final": True})
-        self.store.put(services.add_turn, self.ctx.call_id, utt.turn, "caller", text)
         started = time.perf_counter()
         decision = self.dialogue.handle(text)
         timing.nlu_ms = _ms(started)
         timing.providers["nlu"] = "rules"
+        await self._record_turn(utt, text, decision, timing)
+
+    async def _record_turn(self, utt: Utterance, text: str, decision: Decision, timing: _Timing) -> None:
+        """The caller's words (or key) and what the bot made of them: events, rows, the reply."""
+        await self.out.send_event({"type": "transcript", "turn": utt.turn, "text": text, "final": True})
+        self.store.put(services.add_turn, self.ctx.call_id, utt.turn, "caller", text)
         if decision.answer is not None:
             a = decision.answer
             await self.out.send_event(

@@ -70,6 +70,15 @@ def create_phone_call(
     return call
 
 
+def open_phone_call(bot_slug: str, *, caller_phone: str, provider_call_id: str) -> CallContext:
+    """A phone stream that starts a call by itself (Exotel): create the call and claim it."""
+    bot = Bot.objects.filter(slug=bot_slug, active=True).first() if bot_slug else None
+    if bot is None:
+        raise CallUnavailable(4404, "unknown bot")
+    call = create_phone_call(bot, caller_phone=caller_phone, provider_call_id=provider_call_id)
+    return claim_call(str(call.pk))
+
+
 def set_provider_call_id(call_id: str, provider_call_id: str) -> None:
     Call.objects.filter(pk=call_id).update(provider_call_id=provider_call_id[:64])
 

@@ -1,0 +1,254 @@
+"""The phone-line WebSockets (protocol.md §4): thin adapters between a carrier's media
+stream and the same `CallPipeline` the browser socket drives.
+
+Each adapter authenticates the stream, claims (or creates) the call, decodes caller
+audio to PCM for the pipeline and turns the pipeline's output into the carrier's
+messages: bot audio as whole frames (`calls.telephony.media`), sent as the pipeline
+paces it; a `mark` after each bot line, whose echo means the caller heard the line;
+`clear` on barge-in. A call that the bot ends is hung up once its last line has
+played (Twilio: through the REST API; Exotel: closing the stream moves its flow on).
+No ORM or provider code here: database work is in `calls.services`, REST in
+`calls.telephony.twilio_api`.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from calls import services
+from calls.pipeline import CallPipeline
+from calls.telephony import twilio_api
+from calls.telephony.media import EXOTEL_PCM, PHONE_RATE, TWILIO_MULAW, Codec, PhoneAudioOut
+from calls.tokens import token_call_id
+
+log = logging.getLogger(__name__)
+
+MARK_PREFIX = "turn-"
+PLAYED_GRACE_S = 3.0  # how long past its audio we wait for the last line's mark before hanging up anyway
+
+
+class PhoneStreamConsumer(AsyncWebsocketConsumer):
+    """What Twilio's and Exotel's streams share; subclasses name the fields and the start."""
+
+    codec: Codec = TWILIO_MULAW
+    sid_field = "streamSid"
+    pipeline: CallPipeline | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.closed = False
+        self.stream_sid = ""
+        self.call_sid = ""
+        self.caller_left = False
+        self.audio_out: PhoneAudioOut | None = None
+        self._line_seconds = 0.0  # audio sent of the current bot line
+        self._cleared: set[int] = set()
+        self._marks: dict[str, asyncio.Event] = {}
+        self._last_mark = ""
+
+    # ------------------------------------------------------------------ carrier -> us
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            return  # both carriers send JSON text frames only
+        try:
+            msg = json.loads(text_data)
+        except ValueError:
+            log.warning("phone stream %s: a frame that is not JSON", self.stream_sid or "?")
+            return
+        if not isinstance(msg, dict):
+            return
+        event = msg.get("event")
+        if event == "start" and self.pipeline is None:
+            await self.on_start(msg)
+        elif self.pipeline is None:
+            return  # "connected", or anything before a good "start"
+        elif event == "media":
+            await self.on_media(msg.get("media") or {})
+        elif event == "dtmf":
+            digit = str((msg.get("dtmf") or {}).get("digit", ""))
+            if digit:
+                await self.pipeline.on_dtmf(digit)
+        elif event == "mark":
+            self.on_mark(str((msg.get("mark") or {}).get("name", "")))
+        elif event == "stop":
+            self.caller_left = True
+            await self.pipeline.on_message('{"type": "hangup"}')
+
+    async def on_start(self, msg: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def start_pipeline(self, ctx: services.CallContext) -> None:
+        self.pipeline = await CallPipeline.open(ctx, self)
+        if self.pipeline is not None:
+            await self.pipeline.on_message(json.dumps({"type": "start", "sample_rate": PHONE_RATE}))
+
+    async def on_media(self, media: dict[str, Any]) -> None:
+        if media.get("track", "inbound") not in ("inbound", "inbound_track"):
+            return
+        try:
+            data = base64.b64decode(media.get("payload", ""), validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            log.warning("phone stream %s: media payload is not base64", self.stream_sid)
+            return
+        if data and self.pipeline is not None:
+            await self.pipeline.on_audio(self.codec.decode(data))
+
+    def on_mark(self, name: str) -> None:
+        event = self._marks.get(name)
+        if event is not None:
+            event.set()
+        if name.startswith(MARK_PREFIX) and self.pipeline is not None:
+            try:
+                self.pipeline.played(int(name[len(MARK_PREFIX):]))
+            except ValueError:
+                pass
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        for event in self._marks.values():
+            event.set()
+        if self.pipeline is not None:
+            await self.pipeline.on_disconnect()
+
+    # ------------------------------------------------------------------ us -> carrier (calls.pipeline.Output)
+    async def send_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "call.started":
+            self.audio_out = PhoneAudioOut(int(event["output_sample_rate"]), self.codec)
+        elif kind == "bot.speech.started":
+            self._line_seconds = 0.0
+        elif kind == "bot.speech.ended":
+            turn = int(event["turn"])
+            if turn in self._cleared:
+                return
+            if self.audio_out is not None:
+                await self._send_media(self.audio_out.end_of_line())
+            await self._send_mark(f"{MARK_PREFIX}{turn}")
+        elif kind == "playback.clear":
+            self._cleared.add(int(event["turn"]))
+            if self.audio_out is not None:
+                self.audio_out.clear()
+            await self._send_json({"event": "clear", self.sid_field: self.stream_sid})
+
+    async def send_audio(self, pcm: bytes) -> None:
+        if self.audio_out is not None:
+            await self._send_media(self.audio_out.push(pcm))
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if self.closed:
+            return
+        if code in (None, 1000) and not self.caller_left and self.pipeline is not None:
+            await self._wait_played()
+            await self.hang_up()
+        self.closed = True
+        await super().close(code=code)
+
+    async def hang_up(self) -> None:
+        """End the phone call itself once the bot's last line has played (carrier specific)."""
+
+    async def _refuse(self, code: int) -> None:
+        """Close at once, before any call is touched (bad token or key, unknown or taken call)."""
+        self.closed = True
+        await super().close(code=code)
+
+    # ------------------------------------------------------------------ helpers
+    async def _wait_played(self) -> None:
+        event = self._marks.get(self._last_mark)
+        if event is None:
+            return
+        try:
+            await asyncio.wait_for(event.wait(), timeout=self._line_seconds + PLAYED_GRACE_S)
+        except asyncio.TimeoutError:
+            log.warning("phone stream %s: mark %s never came back; hanging up", self.stream_sid, self._last_mark)
+
+    async def _send_media(self, frames: bytes) -> None:
+        if not frames:
+            return
+        self._line_seconds += len(frames) / self.codec.bytes_per_sample / PHONE_RATE
+        for payload in self.payloads(frames):
+            await self._send_json(
+                {"event": "media", self.sid_field: self.stream_sid, "media": {"payload": base64.b64encode(payload).decode()}}
+            )
+
+    def payloads(self, frames: bytes) -> list[bytes]:
+        return [frames]
+
+    async def _send_mark(self, name: str) -> None:
+        self._marks[name] = asyncio.Event()
+        self._last_mark = name
+        await self._send_json({"event": "mark", self.sid_field: self.stream_sid, "mark": {"name": name}})
+
+    async def _send_json(self, message: dict[str, Any]) -> None:
+        if not self.closed:
+            await self.send(text_data=json.dumps(message))
+
+
+class TwilioStreamConsumer(PhoneStreamConsumer):
+    """Twilio Media Streams (bidirectional, from <Connect><Stream>): µ-law 8 kHz, camelCase."""
+
+    codec = TWILIO_MULAW
+    sid_field = "streamSid"
+
+    async def on_start(self, msg: dict[str, Any]) -> None:
+        start = msg.get("start") or {}
+        params = start.get("customParameters") or {}
+        call_id = token_call_id(str(params.get("token", "")))
+        if call_id is None:  # no valid token: no call is touched
+            await self._refuse(4401)
+            return
+        self.stream_sid = str(msg.get("streamSid") or start.get("streamSid") or "")
+        self.call_sid = str(start.get("callSid", ""))
+        try:
+            ctx = await database_sync_to_async(services.claim_call)(call_id)
+        except services.CallUnavailable as exc:
+            await self._refuse(exc.code)
+            return
+        await self.start_pipeline(ctx)
+
+    async def hang_up(self) -> None:
+        if self.call_sid:
+            await asyncio.to_thread(twilio_api.hang_up, self.call_sid)
+
+
+class ExotelStreamConsumer(PhoneStreamConsumer):
+    """Exotel's Voicebot applet stream: 16-bit PCM 8 kHz in 100 ms chunks, snake_case.
+    Authenticated by `key` in the URL; the call is created when the stream starts."""
+
+    codec = EXOTEL_PCM
+    sid_field = "stream_sid"
+
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        key = query.get("key", [""])[0]
+        self.bot_slug = query.get("bot", [""])[0]
+        await self.accept()
+        expected = settings.EXOTEL_STREAM_KEY
+        if not (expected and hmac.compare_digest(key.encode(), expected.encode())):
+            await self._refuse(4401)
+
+    async def on_start(self, msg: dict[str, Any]) -> None:
+        start = msg.get("start") or {}
+        self.stream_sid = str(msg.get("stream_sid") or start.get("stream_sid") or "")
+        self.call_sid = str(start.get("call_sid", ""))
+        try:
+            ctx = await database_sync_to_async(services.open_phone_call)(
+                self.bot_slug, caller_phone=str(start.get("from", "")), provider_call_id=self.call_sid
+            )
+        except services.CallUnavailable as exc:
+            await self._refuse(exc.code)
+            return
+        await self.start_pipeline(ctx)
+
+    def payloads(self, frames: bytes) -> list[bytes]:
+        size = self.codec.frame_bytes
+        return [frames[i : i + size] for i in range(0, len(frames), size)]
