@@ -58,6 +58,7 @@ def test_odd_byte_is_dropped_and_empty_is_empty():
     assert pcm_to_ulaw(b"") == b"" and ulaw_to_pcm(b"") == b""
 
 
+@pytest.mark.allow_skip("Python 3.13 and later no longer ship audioop; the known vectors above still run")
 def test_full_tables_match_the_reference_implementation():
     """Python ≤ 3.12 still ships the reference (`audioop`); compare every entry."""
     with warnings.catch_warnings():

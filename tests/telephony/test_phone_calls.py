@@ -20,7 +20,8 @@ from calls.tokens import make_token
 from tests.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 from tests.phoneline import PhoneLine
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every call here has the bot speak its lines through Piper and hear through Silero: `speech`.
+pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
 
 EXOTEL_KEY = "exotel-stream-key-0123456789"
 
@@ -69,7 +70,6 @@ def assert_carrier_happy(line: PhoneLine) -> None:
 
 
 # ---------------------------------------------------------------------------- spoken calls
-@pytest.mark.speech
 async def test_twilio_loan_call_qualifies_and_is_hung_up_through_the_rest_api(twilio_settings):
     line = await twilio_call("quickrupee-loan", caller="+919876543210")
     for answer in ["yes I am", "about forty thousand a month", "yes I live in Mumbai"]:
@@ -88,7 +88,6 @@ async def test_twilio_loan_call_qualifies_and_is_hung_up_through_the_rest_api(tw
     await line.close()
 
 
-@pytest.mark.speech
 async def test_exotel_renovation_call_is_rejected():
     line = await PhoneLine.exotel("home-renovation", EXOTEL_KEY, caller="09812345678")
     await line.heard_line()
@@ -104,7 +103,6 @@ async def test_exotel_renovation_call_is_rejected():
     await line.close()
 
 
-@pytest.mark.speech
 async def test_twilio_unclear_answer_is_reasked_then_the_caller_hangs_up(twilio_settings):
     line = await twilio_call("home-renovation")
     await line.heard_line()
@@ -123,7 +121,6 @@ async def test_twilio_unclear_answer_is_reasked_then_the_caller_hangs_up(twilio_
     await line.close()
 
 
-@pytest.mark.speech
 async def test_exotel_caller_talks_over_the_greeting_and_the_bot_clears():
     line = await PhoneLine.exotel("quickrupee-loan", EXOTEL_KEY)
     await line.line_started()
@@ -139,7 +136,6 @@ async def test_exotel_caller_talks_over_the_greeting_and_the_bot_clears():
     await line.close()
 
 
-@pytest.mark.speech
 async def test_twilio_barge_in_sends_clear_and_the_answer_counts():
     line = await twilio_call("home-renovation")
     await line.line_started()
