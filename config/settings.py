@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from config.logs import logging_config
+
 from config.env import (
     ImproperSetting,
     env_bool,
@@ -199,11 +201,15 @@ if PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith(("https://", "http://")):
 EXOTEL_STREAM_KEY = env_str("EXOTEL_STREAM_KEY", "")  # empty: the Exotel stream refuses every caller
 OUTBOUND_API_KEY = env_str("OUTBOUND_API_KEY", "")  # Bearer key of POST /api/outbound-calls/ (staff sessions need none)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}},
-}
+# --- Operations
+# /metrics: with METRICS_TOKEN set, only "Authorization: Bearer <token>" may read it;
+# without, only internal addresses (loopback, private networks) not behind a proxy.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Several worker processes: a shared per-host directory makes /metrics on any worker
+# report all of them (prometheus-client multiprocess mode; see calls/metrics.py).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", {"plain", "json"})
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error", "critical"}).upper()
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
