@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from bots.models import Bot
-from calls import services
+from calls import metrics, services
 from calls.models import Call
 from calls.tokens import make_token, token_matches
 
@@ -90,6 +90,7 @@ def start_call(request: HttpRequest) -> JsonResponse:
     ip = client_ip(request)
     wait = _rate_limited(ip)
     if wait:
+        metrics.refused("rate_limited")
         return error(429, "rate_limited", f"Too many calls from this client; try again in {wait} s.", Retry_After=str(wait))
     call = services.create_call(
         bot, mode=parsed["mode"], caller_name=parsed["name"], caller_phone=parsed["phone"], client_ip=ip if ip != "unknown" else None

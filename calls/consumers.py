@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from calls import services
+from calls import metrics, services
 from calls.pipeline import CallPipeline
 from calls.tokens import token_matches
 
@@ -30,6 +30,7 @@ class CallConsumer(AsyncWebsocketConsumer):
         # Accept first so the client sees the protocol's close codes, not an HTTP 403.
         await self.accept()
         if not token_matches(token, call_id):
+            metrics.refused("bad_token")
             await self.close(code=4401)
             return
         try:

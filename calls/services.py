@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from bots.dialogue import REASON_HANGUP, AnswerRecord, Script
 from bots.models import Bot
+from calls import metrics
 from calls.models import Answer, Call, LatencySample, Turn
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,16 @@ def end_call(call_id: str, outcome: str, reason: str) -> None:
             call.callback_due_at = now + timedelta(minutes=call.bot.callback_minutes)
         call.save(update_fields=["status", "outcome", "end_reason", "ended_at", "callback_due_at"])
         _broadcast_on_commit(call)
+        duration = (now - call.started_at).total_seconds() if call.started_at else None
+        transaction.on_commit(lambda: _ended(call.bot.slug, outcome, call.end_reason, duration))
+
+
+def _ended(bot: str, outcome: str, reason: str, duration: float | None) -> None:
+    metrics.call_ended(bot, outcome, reason, duration)
+    log.info("call ended: %s (%s)", outcome, reason, extra={
+        "event": "call.ended", "outcome": outcome, "reason": reason,
+        "duration_s": round(duration, 1) if duration is not None else None,
+    })
 
 
 def _broadcast_on_commit(call: Call, progress: str = "") -> None:

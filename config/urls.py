@@ -7,6 +7,8 @@ from config import views
 urlpatterns = [
     path("", views.demo, name="demo"),
     path("healthz", views.health, name="health"),
+    path("readyz", views.ready, name="ready"),
+    path("metrics", views.metrics, name="metrics"),
     path("api/", include("calls.urls")),
     path("dashboard/", include("dashboard.urls")),
     path("telephony/twilio/voice/", telephony.twilio_voice, name="twilio-voice"),

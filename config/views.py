@@ -1,9 +1,28 @@
-"""The caller demo page and a health check."""
+"""The caller demo page and the operator endpoints: liveness, readiness and metrics."""
+from __future__ import annotations
+
+import hmac
+from ipaddress import ip_address, ip_network
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from bots.models import Bot
+from calls import metrics as call_metrics
+from calls.api import _bearer, error
+from config import readiness
+
+#: Headers a reverse proxy adds: a request carrying one came from outside through
+#: the load balancer, whose own (internal) address is all REMOTE_ADDR shows.
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+#: Loopback, RFC 1918 and IPv6 unique-local networks (ipaddress's `is_private` also
+#: counts documentation and benchmark ranges, which are routable in tests and labs).
+INTERNAL_NETWORKS = tuple(ip_network(n) for n in (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7",
+))
 
 
 def demo(request: HttpRequest) -> HttpResponse:
@@ -12,6 +31,46 @@ def demo(request: HttpRequest) -> HttpResponse:
 
 
 def health(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process serves requests and reaches its database."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 once engines and prompts are warm and the database (and Redis) answer, else 503."""
+    results = readiness.checks()
+    ok = readiness.is_ready(results)
+    response = JsonResponse({"ready": ok, "checks": results}, status=200 if ok else 503)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def metrics_allowed(request: HttpRequest) -> bool:
+    """METRICS_TOKEN set: the bearer token must match. Unset: internal addresses only, not via a proxy."""
+    if settings.METRICS_TOKEN:
+        return hmac.compare_digest(_bearer(request).encode(), settings.METRICS_TOKEN.encode())
+    if any(request.META.get(header) for header in PROXY_HEADERS):
+        return False
+    try:
+        address = ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in INTERNAL_NETWORKS)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format, every worker of this host (see calls.metrics)."""
+    if not metrics_allowed(request):
+        if settings.METRICS_TOKEN:
+            return error(401, "unauthorized", "Send the metrics token as 'Authorization: Bearer <token>'.",
+                         WWW_Authenticate='Bearer realm="metrics"')
+        return error(403, "forbidden", "Metrics are served to internal addresses only (or set METRICS_TOKEN).")
+    body, content_type = call_metrics.exposition()
+    response = HttpResponse(body, content_type=content_type)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,6 +1,10 @@
 """Load and warm the speech engines once per server process, off the event loop,
 then synthesize every active bot's scripted lines into the prompt cache, so the
-first caller pays neither for model loading nor for synthesis."""
+first caller pays neither for model loading nor for synthesis.
+
+`state` says how far the warm-up got; `/readyz` answers 200 only once both
+parts are `ready` (or warm-up is `off`), so a load balancer sends no caller to a
+cold worker."""
 from __future__ import annotations
 
 import asyncio
@@ -11,6 +15,24 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 _started = False
+
+PENDING, READY, FAILED, OFF = "pending", "ready", "failed", "off"
+
+
+class WarmupState:
+    """Progress of this process's warm-up: `engines` and `prompt_cache`, each pending/ready/failed/off."""
+
+    def __init__(self) -> None:
+        self.engines = PENDING
+        self.prompt_cache = PENDING
+
+    def as_dict(self) -> dict[str, str]:
+        if not settings.SPEECH_WARMUP:
+            return {"speech_engines": OFF, "prompt_cache": OFF}
+        return {"speech_engines": self.engines, "prompt_cache": self.prompt_cache}
+
+
+state = WarmupState()
 
 
 def scripted_lines() -> list[tuple[str, list[str]]]:
@@ -29,10 +51,20 @@ async def warm(lines: list[tuple[str, list[str]]]) -> None:
     from calls.prompt_cache import prompt_cache
     from calls.providers import registry
 
-    await registry.warmup_all()
+    try:
+        await registry.warmup_all()
+    except BaseException:
+        state.engines = state.prompt_cache = FAILED
+        raise
+    state.engines = READY
     tts = registry.get_tts()
-    for voice, texts in lines:
-        await prompt_cache.prefetch(tts, texts, voice)
+    try:
+        for voice, texts in lines:
+            await prompt_cache.prefetch(tts, texts, voice)
+    except BaseException:
+        state.prompt_cache = FAILED
+        raise
+    state.prompt_cache = READY
 
 
 def start_warmup() -> None:
@@ -49,8 +81,10 @@ def start_warmup() -> None:
             lines = []
         try:
             asyncio.run(warm(lines))
-            log.info("speech engines ready; %d scripted lines cached", sum(len(t) for _, t in lines))
+            log.info("speech engines ready; %d scripted lines cached", sum(len(t) for _, t in lines),
+                     extra={"event": "warmup.ready"})
         except Exception:
-            log.exception("speech engine warm-up failed; engines will load on first use")
+            log.exception("speech engine warm-up failed; engines will load on first use",
+                          extra={"event": "warmup.failed"})
 
     threading.Thread(target=run, name="speech-warmup", daemon=True).start()

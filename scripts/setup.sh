@@ -12,6 +12,7 @@ if [ "$kind" = test ]; then
   command -v sox >/dev/null || need+=(sox)
   command -v chromium >/dev/null || need+=(chromium)
   command -v node >/dev/null || need+=(nodejs)  # tests/test_demo_static.py runs the demo's JavaScript
+  command -v promtool >/dev/null || need+=(prometheus)  # alert rule tests and the real scrape test
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing system packages: ${need[*]}"

@@ -14,12 +14,19 @@ from collections.abc import AsyncIterator
 
 class ProviderError(Exception):
     """A provider failed. `permanent` means retrying the same request is pointless
-    (bad key, bad request); otherwise it was a timeout, a 429 or a 5xx."""
+    (bad key, bad request); otherwise it was a timeout, a 429 or a 5xx. `skipped`:
+    not even tried, because the vendor's circuit breaker is open."""
 
-    def __init__(self, message: str, *, provider: str = "", permanent: bool = False) -> None:
+    def __init__(self, message: str, *, provider: str = "", permanent: bool = False, skipped: bool = False) -> None:
         super().__init__(message)
         self.provider = provider
         self.permanent = permanent
+        self.skipped = skipped
+
+    @property
+    def kind(self) -> str:
+        """`circuit_open`, `permanent` or `transient` (the `kind` label of provider failure metrics)."""
+        return "circuit_open" if self.skipped else "permanent" if self.permanent else "transient"
 
 
 class ASRProvider(ABC):

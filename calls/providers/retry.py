@@ -42,6 +42,7 @@ from typing import Generic, TypeVar
 
 from django.conf import settings
 
+from calls import metrics
 from calls.providers.base import ProviderError
 
 log = logging.getLogger(__name__)
@@ -101,19 +102,23 @@ class CircuitBreaker:
 
     Shared by every call of the process (the provider is a singleton), guarded by
     a lock because the warm-up thread's loop and the server's loop both use it.
+    Opening and closing are reported as `voicebot_breaker_open{vendor}`.
     """
 
-    def __init__(self, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic, *, vendor: str = ""
+    ) -> None:
         self.threshold = max(int(failures), 0)  # 0 turns the breaker off
         self.cooldown = float(cooldown)
+        self.vendor = vendor
         self._clock = clock
         self._lock = threading.Lock()
         self._failures = 0
         self._last_failure = 0.0
 
     @classmethod
-    def from_settings(cls) -> CircuitBreaker:
-        return cls(settings.CLOUD_BREAKER_FAILURES, settings.CLOUD_BREAKER_COOLDOWN)
+    def from_settings(cls, vendor: str = "") -> CircuitBreaker:
+        return cls(settings.CLOUD_BREAKER_FAILURES, settings.CLOUD_BREAKER_COOLDOWN, vendor=vendor)
 
     def retry_in(self) -> float:
         """Seconds until the vendor is tried again; 0 when the circuit is closed."""
@@ -124,7 +129,11 @@ class CircuitBreaker:
 
     def success(self) -> None:
         with self._lock:
+            closed = bool(self.threshold) and self._failures >= self.threshold
             self._failures = 0
+        if closed:
+            metrics.breaker_state(self.vendor.lower(), False)
+            log.info("cloud circuit closed: %s answers again", self.vendor, extra={"event": "breaker.closed"})
 
     def failure(self) -> None:
         with self._lock:
@@ -132,8 +141,9 @@ class CircuitBreaker:
             self._last_failure = self._clock()
             opened = self.threshold and self._failures == self.threshold
         if opened:
-            log.error("cloud circuit opened after %d failed requests in a row; local engines for %g s",
-                      self.threshold, self.cooldown)
+            metrics.breaker_state(self.vendor.lower(), True)
+            log.error("cloud circuit for %s opened after %d failed requests in a row; local engines for %g s",
+                      self.vendor, self.threshold, self.cooldown, extra={"event": "breaker.opened"})
 
 
 class CloudCall:
@@ -152,7 +162,8 @@ class CloudCall:
         self.provider = provider
         self.vendor = vendor
         self.policy = policy
-        self.breaker = breaker or CircuitBreaker.from_settings()
+        self.breaker = breaker or CircuitBreaker.from_settings(vendor)
+        self.breaker.vendor = self.breaker.vendor or vendor
         self._classify = classify
         self._secrets = tuple(s for s in secrets if s)
 
@@ -164,6 +175,7 @@ class CloudCall:
                 f"trying again in {wait:.0f} s",
                 provider=self.provider,
                 permanent=False,
+                skipped=True,
             )
 
     def _failure(self, exc: BaseException) -> Failure | None:

@@ -1,0 +1,181 @@
+"""Prometheus metrics of the voice bot: the families operators alert on, and tiny hooks to feed them.
+
+Every figure is recorded at a boundary that already exists (a call starts or ends,
+a latency sample is stored, a provider fails or falls back, a circuit breaker
+opens or closes, a call is refused), through one of the small functions below,
+so the product code gains one line per boundary and no metric logic.
+
+Several workers: `make serve` runs N server processes behind a load balancer, and
+a scrape through the balancer reaches any one of them. So the metrics run in
+prometheus-client's *multiprocess mode* when `PROMETHEUS_MULTIPROC_DIR` is set:
+each process writes its values to memory-mapped files in that (per host, local)
+directory, and `/metrics` on any worker reads them all, so one scrape target per
+host sees every worker. Counters and histograms of a worker that died keep
+counting (a total must not go down); its live gauges (calls in progress, breaker
+state) are removed at the next scrape, because a gauge of a dead process is a lie.
+Wipe the directory when the whole service (re)starts, before the workers start.
+Without the setting (`make run`, one process, tests) the process's own registry
+is served.
+
+The value backend is chosen by prometheus-client when it is first imported, from
+the environment variable, which is why this is an environment variable and not
+only a Django setting.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Mapping
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+#: 5, 10, 25 ms for the fast stages, then every 50 ms up to 1 s (the response
+#: target), then coarser up to 30 s (a cloud timeout plus the local fallback).
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025,
+    *(round(0.05 * i, 2) for i in range(1, 21)),
+    1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 30.0,
+)
+DURATION_BUCKETS: tuple[float, ...] = (5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900)
+
+REFUSAL_REASONS = ("busy", "rate_limited", "bad_token")
+FAILURE_KINDS = ("transient", "permanent", "circuit_open")
+
+CALLS_ACTIVE = Gauge(
+    "voicebot_calls_active", "Calls in progress.", ["bot", "channel"], multiprocess_mode="livesum"
+)
+CALLS = Counter("voicebot_calls", "Calls ended, by outcome and end reason.", ["bot", "outcome", "reason"])
+REFUSED = Counter("voicebot_calls_refused", "Calls refused before they started.", ["reason"])
+TURN_LATENCY = Histogram(
+    "voicebot_turn_latency_seconds",
+    "Per-turn latency by pipeline stage (response: end of the caller's words to the first bot audio).",
+    ["stage", "mode", "provider"],
+    buckets=LATENCY_BUCKETS,
+)
+PROVIDER_FAILURES = Counter(
+    "voicebot_provider_failures", "Speech provider requests that failed (after their retry).", ["provider", "kind"]
+)
+PROVIDER_FALLBACKS = Counter(
+    "voicebot_provider_fallbacks", "Turns a fallback engine served after a provider failed.", ["provider", "fallback"]
+)
+BREAKER_OPEN = Gauge(
+    "voicebot_breaker_open",
+    "1 while a cloud vendor's circuit breaker is open in some worker (from opening until a request succeeds).",
+    ["vendor"],
+    multiprocess_mode="livemax",
+)
+CALL_DURATION = Histogram(
+    "voicebot_call_duration_seconds", "Length of ended calls, from connect to end.", ["bot", "outcome"],
+    buckets=DURATION_BUCKETS,
+)
+ANSWERS = Counter("voicebot_answers", "Answers heard, by question and whether they were understood.",
+                  ["bot", "question", "understood"])
+
+for _reason in REFUSAL_REASONS:  # present at 0 from the start, so rate() and alerts see them
+    REFUSED.labels(_reason)
+
+
+# ---------------------------------------------------------------- hooks
+
+
+def call_started(bot: str, channel: str) -> None:
+    CALLS_ACTIVE.labels(bot, channel).inc()
+
+
+def call_left(bot: str, channel: str) -> None:
+    """The call's pipeline stopped in this process (pairs with `call_started`)."""
+    CALLS_ACTIVE.labels(bot, channel).dec()
+
+
+def call_ended(bot: str, outcome: str, reason: str, duration_s: float | None) -> None:
+    """The call's outcome was stored (once per call)."""
+    CALLS.labels(bot, outcome, _reason_label(reason)).inc()
+    if duration_s is not None:
+        CALL_DURATION.labels(bot, outcome).observe(max(0.0, duration_s))
+
+
+def refused(reason: str) -> None:
+    """A call was refused: `busy`, `rate_limited` or `bad_token`."""
+    REFUSED.labels(reason).inc()
+
+
+def turn_latency(mode: str, stages_ms: Mapping[str, float | None], providers: Mapping[str, str]) -> None:
+    """One turn's stage latencies in milliseconds (as stored in LatencySample)."""
+    for stage, ms in stages_ms.items():
+        if ms is not None:
+            TURN_LATENCY.labels(stage, mode, providers.get(stage, "") or "none").observe(ms / 1000)
+
+
+def provider_failed(provider: str, kind: str) -> None:
+    PROVIDER_FAILURES.labels(provider, kind).inc()
+
+
+def provider_fell_back(provider: str, fallback: str) -> None:
+    PROVIDER_FALLBACKS.labels(provider, fallback).inc()
+
+
+def breaker_state(vendor: str, is_open: bool) -> None:
+    BREAKER_OPEN.labels(vendor).set(1 if is_open else 0)
+
+
+def answer_heard(bot: str, question: str, understood: bool) -> None:
+    ANSWERS.labels(bot, question, "true" if understood else "false").inc()
+
+
+def _reason_label(reason: str) -> str:
+    """End reasons as stored ("not_qualified:budget"); cut to 40 characters like the column."""
+    return (reason or "none")[:40]
+
+
+# ---------------------------------------------------------------- exposition
+
+
+def multiproc_dir() -> str:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+_LIVE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
+
+
+def remove_dead_workers(path: str) -> list[int]:
+    """Drop the live gauges of worker processes that no longer exist; returns their pids."""
+    dead = set()
+    for name in glob.glob(os.path.join(path, "gauge_live*_*.db")):
+        match = _LIVE_FILE.match(os.path.basename(name))
+        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            dead.add(int(match.group(1)))
+    for pid in dead:
+        multiprocess.mark_process_dead(pid, path)
+    return sorted(dead)
+
+
+def exposition(path: str | None = None) -> tuple[bytes, str]:
+    """The metrics page: every worker's values in multiprocess mode, else this process's."""
+    path = multiproc_dir() if path is None else path
+    if path:
+        remove_dead_workers(path)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=path)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST

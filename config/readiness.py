@@ -1,0 +1,61 @@
+"""Readiness of this worker for callers (`/readyz`), as opposed to liveness (`/healthz`).
+
+Ready means: the speech engines are loaded and warmed, the scripted prompt lines
+are in the cache (config.warmup), the database answers, and Redis answers when
+REDIS_URL is set. Each check reports a short word, never an error message (which
+could name hosts or users), and the whole answer is 200 only when all are ok.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connection
+
+from config import warmup
+
+log = logging.getLogger(__name__)
+
+OK = "ok"
+UNAVAILABLE = "unavailable"
+REDIS_TIMEOUT_S = 1.0
+
+
+def database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return OK
+    except Exception:
+        log.warning("readiness: the database does not answer", exc_info=True, extra={"event": "readyz.database"})
+        return UNAVAILABLE
+
+
+def redis() -> str:
+    import redis as redis_py
+
+    try:
+        client = redis_py.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return OK
+    except Exception:
+        log.warning("readiness: Redis does not answer", exc_info=True, extra={"event": "readyz.redis"})
+        return UNAVAILABLE
+
+
+def checks() -> dict[str, str]:
+    """Check name -> ok, off (warm-up switched off), pending, failed or unavailable."""
+    results = warmup.state.as_dict()
+    results["database"] = database()
+    if settings.REDIS_URL:
+        results["redis"] = redis()
+    return results
+
+
+def is_ready(results: dict[str, str]) -> bool:
+    return all(value in (OK, warmup.READY, warmup.OFF) for value in results.values())

@@ -1,0 +1,91 @@
+"""/readyz says when a worker may take callers; /healthz stays liveness."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from config import warmup
+
+
+@pytest.fixture
+def warm_state(settings):
+    """The warm-up state of this process, restored afterwards."""
+    settings.SPEECH_WARMUP = True
+    saved = (warmup.state.engines, warmup.state.prompt_cache)
+    yield warmup.state
+    warmup.state.engines, warmup.state.prompt_cache = saved
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when we return: nothing listens there
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("engines", "prompts"), [("pending", "pending"), ("ready", "pending"), ("failed", "failed")])
+def test_not_ready_until_engines_and_prompts_are_warm(client, warm_state, settings, engines, prompts):
+    settings.REDIS_URL = ""
+    warm_state.engines, warm_state.prompt_cache = engines, prompts
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False
+    assert body["checks"] == {"speech_engines": engines, "prompt_cache": prompts, "database": "ok"}
+    assert client.get("/healthz").status_code == 200  # alive all the same
+
+
+@pytest.mark.django_db
+def test_ready_once_warm_and_the_database_answers(client, warm_state, settings):
+    settings.REDIS_URL = ""
+    warm_state.engines = warm_state.prompt_cache = "ready"
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "ready": True, "checks": {"speech_engines": "ready", "prompt_cache": "ready", "database": "ok"}
+    }
+    assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.django_db
+def test_redis_that_does_not_answer_is_not_ready(client, warm_state, settings):
+    warm_state.engines = warm_state.prompt_cache = "ready"
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"] == "unavailable"
+    assert "127.0.0.1" not in response.content.decode()  # no error detail leaks
+
+
+@pytest.mark.django_db
+def test_redis_that_answers_is_ready(client, warm_state, settings):
+    import redis
+
+    url = "redis://127.0.0.1:6379/13"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    warm_state.engines = warm_state.prompt_cache = "ready"
+    settings.REDIS_URL = url
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json()["checks"]["redis"] == "ok"
+
+
+@pytest.mark.django_db
+def test_warm_up_switched_off_does_not_hold_readiness(client, settings):
+    settings.SPEECH_WARMUP = False
+    settings.REDIS_URL = ""
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["speech_engines"] == "off"
+
+
+@pytest.mark.speech
+async def test_warm_up_marks_engines_then_prompts_ready(warm_state, settings):
+    """The real warm-up with nothing to synthesize: engines load, the cache step finishes."""
+    pytest.importorskip("faster_whisper")
+    warm_state.engines = warm_state.prompt_cache = "pending"
+    await warmup.warm([])
+    assert (warm_state.engines, warm_state.prompt_cache) == ("ready", "ready")
