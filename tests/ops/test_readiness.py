@@ -1,6 +1,7 @@
 """/readyz says when a worker may take callers; /healthz stays liveness."""
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -60,15 +61,8 @@ def test_redis_that_does_not_answer_is_not_ready(client, warm_state, settings):
 
 @pytest.mark.django_db
 def test_redis_that_answers_is_ready(client, warm_state, settings):
-    import redis
-
-    url = "redis://127.0.0.1:6379/13"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
     warm_state.engines = warm_state.prompt_cache = "ready"
-    settings.REDIS_URL = url
+    settings.REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"  # make test starts it
     response = client.get("/readyz")
     assert response.status_code == 200 and response.json()["checks"]["redis"] == "ok"
 
@@ -85,7 +79,6 @@ def test_warm_up_switched_off_does_not_hold_readiness(client, settings):
 @pytest.mark.speech
 async def test_warm_up_marks_engines_then_prompts_ready(warm_state, settings):
     """The real warm-up with nothing to synthesize: engines load, the cache step finishes."""
-    pytest.importorskip("faster_whisper")
     warm_state.engines = warm_state.prompt_cache = "pending"
     await warmup.warm([])
     assert (warm_state.engines, warm_state.prompt_cache) == ("ready", "ready")
