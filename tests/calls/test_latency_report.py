@@ -158,3 +158,72 @@ def test_plot_writes_a_file(samples, tmp_path, suffix):
     assert target.stat().st_size > 1000
     head = target.read_bytes()[:200]
     assert head.startswith(b"\x89PNG") if suffix == "png" else b"<svg" in target.read_bytes()
+
+
+# ---------------------------------------------------------------- mode, channel, percentiles in the database
+
+
+@pytest.fixture
+def modes_and_channels(loan_bot):
+    """Hands-free web calls are slower (endpointing) than push-to-talk ones; one phone call."""
+    vad = Call.objects.create(bot=loan_bot, mode="vad", channel="web")
+    ptt = Call.objects.create(bot=loan_bot, mode="push_to_talk", channel="web")
+    phone = Call.objects.create(bot=loan_bot, mode="vad", channel="phone")
+    rows = [LatencySample(call=vad, turn=i, stage="response", ms=ms, provider="piper") for i, ms in enumerate(VAD_WEB)]
+    rows += [LatencySample(call=ptt, turn=i, stage="response", ms=ms, provider="piper") for i, ms in enumerate(PTT_WEB)]
+    rows += [LatencySample(call=phone, turn=i, stage="response", ms=ms, provider="piper") for i, ms in enumerate(VAD_PHONE)]
+    LatencySample.objects.bulk_create(rows)
+
+
+VAD_WEB = [310.0, 330.0, 395.0, 420.0, 610.0]
+PTT_WEB = [110.0, 120.0, 180.0, 240.0]
+VAD_PHONE = [450.0, 700.0]
+
+
+def test_split_by_mode_and_channel(modes_and_channels):
+    data = json.loads(run("--format", "json"))
+    assert data["by_mode"]["vad"]["response"] == expected(VAD_WEB + VAD_PHONE)
+    assert data["by_mode"]["push_to_talk"]["response"] == expected(PTT_WEB)
+    assert data["by_channel"]["web"]["response"] == expected(VAD_WEB + PTT_WEB)
+    assert data["by_channel"]["phone"]["response"] == expected(VAD_PHONE)
+    rows = list(csv.DictReader(io.StringIO(run("--format", "csv"))))
+    assert {(r["group"], r["name"]) for r in rows} >= {("mode", "vad"), ("mode", "push_to_talk"), ("channel", "phone")}
+    table = run()
+    assert "By mode" in table.splitlines() and "By channel" in table.splitlines()
+
+
+def test_mode_filter(modes_and_channels):
+    data = json.loads(run("--format", "json", "--mode", "push_to_talk"))
+    assert data["filters"]["mode"] == "push_to_talk"
+    assert data["overall"]["response"] == expected(PTT_WEB)
+    assert list(data["by_mode"]) == ["push_to_talk"]
+    with pytest.raises(CommandError):
+        run("--mode", "shouting")
+
+
+def test_percentiles_of_many_samples_match_numpy(loan_bot):
+    rng = numpy.random.default_rng(13)
+    values = {}
+    for mode in ("vad", "push_to_talk"):
+        call = Call.objects.create(bot=loan_bot, mode=mode)
+        values[mode] = [float(v) for v in numpy.round(rng.lognormal(5.5, 0.6, size=997 if mode == "vad" else 250), 2)]
+        LatencySample.objects.bulk_create(
+            [LatencySample(call=call, turn=i, stage="response", ms=ms) for i, ms in enumerate(values[mode])]
+        )
+    data = json.loads(run("--format", "json"))
+    for mode in values:
+        assert data["by_mode"][mode]["response"] == expected(values[mode])
+    assert data["overall"]["response"] == expected(values["vad"] + values["push_to_talk"])
+    assert data["by_provider"]["(unknown)"]["response"]["count"] == 997 + 250
+
+
+def test_percentiles_are_computed_by_the_database(samples):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        run("--format", "json")
+    report_sql = [q["sql"] for q in queries.captured_queries if "calls_latencysample" in q["sql"]]
+    assert len(report_sql) == 5  # one aggregate per section, not one fetch of every sample
+    marker = "percentile_cont" if connection.vendor == "postgresql" else "ROW_NUMBER() OVER"
+    assert all(marker in sql and "GROUP BY" in sql for sql in report_sql)

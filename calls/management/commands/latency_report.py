@@ -1,11 +1,14 @@
-"""Print latency percentiles per pipeline stage, overall, per bot and per provider.
+"""Print latency percentiles per pipeline stage: overall, per bot, provider, call mode and channel.
 
 The stored LatencySample rows are the ground truth for "is the bot fast
 enough": this command turns them into p50/p95/p99 without a BI tool, in a
 terminal table, JSON (for scripts and CI) or CSV (for spreadsheets), and can
-plot the distributions with matplotlib.
+plot the distributions with matplotlib. Push-to-talk and hands-free calls have
+different floors (hands-free waits for the end of speech), hence the split by
+mode and `--mode`. The database computes the percentiles (calls.latency_stats).
 
     manage.py latency_report --since 24h --bot quickrupee-loan
+    manage.py latency_report --mode vad --since 7d
     manage.py latency_report --since 2025-01-01 --until 2025-02-01 --format json
     manage.py latency_report --plot var/latency.png
 """
@@ -22,7 +25,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from bots.models import Bot
-from calls.latency_stats import STAGES, Report, Sample, StageSummaries, build_report, load_samples
+from calls.latency_stats import STAGES, Report, Sample, StageSummaries, database_report, filtered, load_samples
+from calls.models import Call
 
 RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -49,12 +53,15 @@ def parse_moment(text: str, now: datetime | None = None) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Latency percentiles (count, mean, p50, p95, p99) per stage, overall, per bot and per provider."
+    help = ("Latency percentiles (count, mean, p50, p95, p99) per stage: overall, per bot, provider, "
+            "call mode (push-to-talk / hands-free) and channel (web / phone); computed in the database.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--since", help="Start: ISO date/datetime, or relative like 24h, 7d.")
         parser.add_argument("--until", help="End (exclusive): ISO date/datetime, or relative like 1h.")
         parser.add_argument("--bot", metavar="SLUG", help="Only calls of this bot.")
+        parser.add_argument("--mode", choices=Call.Mode.values,
+                            help="Only calls in this mode (hands-free 'vad' includes endpointing in its response time).")
         parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
         parser.add_argument("--plot", metavar="FILE", help="Also save a box plot per stage (.png, .svg, .pdf).")
 
@@ -71,25 +78,26 @@ class Command(BaseCommand):
                 known = ", ".join(Bot.objects.order_by("slug").values_list("slug", flat=True))
                 raise CommandError(f"Unknown bot {options['bot']!r}. Known bots: {known or 'none'}.")
 
-        samples = load_samples(since=since, until=until, bot_id=bot.pk if bot else None)
-        report = build_report(samples)
+        selection = dict(since=since, until=until, bot_id=bot.pk if bot else None, mode=options["mode"])
+        report = database_report(filtered(**selection))
         filters = {
             "since": since.isoformat(timespec="seconds") if since else None,
             "until": until.isoformat(timespec="seconds") if until else None,
             "bot": bot.slug if bot else None,
+            "mode": options["mode"],
         }
-        if not samples:
+        if not report.count:
             message = "No latency samples match " + describe_filters(filters) + "."
             if options["format"] == "table":
                 self.stdout.write(message)
             else:
                 self.stderr.write(message)
         writer = {"table": self.write_table, "json": self.write_json, "csv": self.write_csv}[options["format"]]
-        if samples or options["format"] != "table":
+        if report.count or options["format"] != "table":
             writer(report, filters)
         if options["plot"]:
-            if samples:
-                plot(samples, options["plot"], title="Latency per stage " + describe_filters(filters))
+            if report.count:  # a box plot needs the samples themselves
+                plot(load_samples(**selection), options["plot"], title="Latency per stage " + describe_filters(filters))
                 self.stderr.write(f"Plot saved to {options['plot']}")
             else:
                 self.stderr.write("Nothing to plot.")
@@ -101,7 +109,8 @@ class Command(BaseCommand):
             f"Latency report: {report.count} samples {describe_filters(filters)}"
         ))
         self.stdout.write("All values in milliseconds.")
-        sections = [("Overall", {"": report.overall}), ("By bot", report.by_bot), ("By provider", report.by_provider)]
+        sections = [("Overall", {"": report.overall}), ("By bot", report.by_bot), ("By provider", report.by_provider),
+                    ("By mode", report.by_mode), ("By channel", report.by_channel)]
         for heading, groups in sections:
             self.stdout.write("")
             self.stdout.write(self.style.MIGRATE_HEADING(heading))
@@ -121,6 +130,8 @@ class Command(BaseCommand):
             "overall": as_json(report.overall),
             "by_bot": {name: as_json(stages) for name, stages in report.by_bot.items()},
             "by_provider": {name: as_json(stages) for name, stages in report.by_provider.items()},
+            "by_mode": {name: as_json(stages) for name, stages in report.by_mode.items()},
+            "by_channel": {name: as_json(stages) for name, stages in report.by_channel.items()},
         }
         self.stdout.write(json.dumps(data, indent=2))
 
@@ -130,6 +141,8 @@ class Command(BaseCommand):
         rows = [("overall", "all", report.overall)]
         rows += [("bot", name, stages) for name, stages in report.by_bot.items()]
         rows += [("provider", name, stages) for name, stages in report.by_provider.items()]
+        rows += [("mode", name, stages) for name, stages in report.by_mode.items()]
+        rows += [("channel", name, stages) for name, stages in report.by_channel.items()]
         for group, name, stages in rows:
             for stage, s in stages.items():
                 writer.writerow([group, name, stage, s.count, *(f"{v:.2f}" for v in (s.mean, s.p50, s.p95, s.p99))])
@@ -140,6 +153,8 @@ def describe_filters(filters: dict[str, str | None]) -> str:
     parts.append(f"until {filters['until']}" if filters["until"] else "until now")
     if filters["bot"]:
         parts.append(f"for bot {filters['bot']}")
+    if filters.get("mode"):
+        parts.append(f"mode {filters['mode']}")
     return "(" + ", ".join(parts) + ")"
 
 
