@@ -25,7 +25,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from calls import services
+from calls import metrics, services
 from calls.pipeline import CallPipeline
 from calls.telephony import twilio_api
 from calls.telephony.media import EXOTEL_PCM, PHONE_RATE, TWILIO_MULAW, Codec, PhoneAudioOut
@@ -158,6 +158,8 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
 
     async def _refuse(self, code: int) -> None:
         """Close at once, before any call is touched (bad token or key, unknown or taken call)."""
+        if code == 4401:
+            metrics.refused("bad_token")
         self.closed = True
         await super().close(code=code)
 

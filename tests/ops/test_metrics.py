@@ -121,6 +121,21 @@ async def test_bad_token_is_counted(brief_bots):
     assert value("voicebot_calls_refused_total", reason="bad_token") == before + 1
 
 
+async def test_phone_stream_with_a_wrong_key_is_counted_as_bad_token(settings):
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    settings.EXOTEL_STREAM_KEY = "the-right-key-123"
+    before = value("voicebot_calls_refused_total", reason="bad_token")
+    comm = WebsocketCommunicator(application, "/ws/telephony/exotel/?bot=short&key=wrong")
+    connected, _ = await comm.connect()
+    assert connected
+    closed = await comm.receive_output(timeout=10)
+    assert closed["type"] == "websocket.close" and closed["code"] == 4401
+    assert value("voicebot_calls_refused_total", reason="bad_token") == before + 1
+
+
 def test_ended_call_is_counted_once_with_its_duration(call, django_capture_on_commit_callbacks):
     from calls import services
 
