@@ -9,5 +9,6 @@ urlpatterns = [
     path("", views.lead_list, name="leads"),
     path("export.csv", views.export_csv, name="export"),
     path("calls/<uuid:call_id>/", views.call_detail, name="call"),
+    path("calls/<uuid:call_id>/call-now/", views.call_now, name="call-now"),
     path("bots/<slug:slug>/", views.bot_stats, name="bot"),
 ]

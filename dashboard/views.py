@@ -16,10 +16,13 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from bots.models import Bot, Question
 from calls.latency_stats import STAGES
 from calls.models import Call, LatencySample
+from calls.telephony import twilio_api
+from calls.telephony.outbound import DialError, place_call
 from dashboard import stats
 from dashboard.forms import LeadFilterForm, LeadStatusForm
 from dashboard.leads import callback_of, lead_queryset, outcome_of
@@ -123,9 +126,29 @@ def call_detail(request: HttpRequest, call_id) -> HttpResponse:
             "outcome": outcome_of(call),
             "callback": callback_of(call),
             "latency_rows": _latency_rows(call.latency_samples.all()),
+            # "Call now" only when Twilio is configured and the lead left a dialable number.
+            "dial_number": twilio_api.e164(call.caller_phone) if twilio_api.outbound_enabled() else None,
             "stages": [STAGE_LABELS[stage] for stage in STAGES],
         },
     )
+
+
+@staff_member_required
+@require_POST
+def call_now(request: HttpRequest, call_id) -> HttpResponse:
+    """Phone the lead again with the same bot; the new call's page shows its progress live."""
+    lead = get_object_or_404(Call.objects.select_related("bot"), pk=call_id)
+    number = twilio_api.e164(lead.caller_phone)
+    if not twilio_api.outbound_enabled() or number is None:
+        messages.error(request, "This lead cannot be called: no Twilio account, or no number in +E.164 form.")
+        return redirect("dashboard:call", call_id=lead.pk)
+    try:
+        placed = place_call(lead.bot, number, lead.caller_name)
+    except DialError as exc:
+        messages.error(request, f"Twilio did not place the call: {exc}")
+        return redirect("dashboard:call", call_id=lead.pk)
+    messages.success(request, f"Calling {number} with {lead.bot.name}.")
+    return redirect("dashboard:call", call_id=placed.call.pk)
 
 
 def _latency_rows(samples) -> list[dict]:

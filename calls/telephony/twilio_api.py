@@ -27,7 +27,13 @@ STATUS_PATH = "/telephony/twilio/status/"
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 
-__all__ = ["TwilioException", "dial", "hang_up", "outbound_enabled", "signature_ok", "stream_twiml", "unavailable_twiml"]
+__all__ = ["TwilioException", "dial", "e164", "hang_up", "outbound_enabled", "signature_ok", "stream_twiml", "unavailable_twiml"]
+
+
+def e164(number: str) -> str | None:
+    """`number` as E.164 ("+91 98765-43210" -> "+919876543210"), or None if it is not one."""
+    compact = re.sub(r"[\s\-().]", "", number or "")
+    return compact if E164.fullmatch(compact) else None
 
 
 def outbound_enabled() -> bool:
