@@ -12,7 +12,10 @@ bodies. Nothing in our code or the SDKs is patched.
 - ElevenLabs `POST /v1/text-to-speech/{voice_id}/stream`: checks `xi-api-key`
   and `output_format=pcm_<rate>`, then streams real speech (espeak-ng, at the
   requested rate) as chunked PCM, a piece every `chunk_delay` seconds, cut at
-  odd byte offsets like a real network would.
+  odd byte offsets like a real network would. With `hold_after_pieces = n` a
+  stream stops after n pieces until the test calls `.resume_streams()`, so a
+  test can look at what the client has while the vendor is still "synthesizing"
+  (no timing involved).
 
 Per test a service can be scripted to fail its next requests (an HTTP status,
 "hang" until the client times out, "drop" the connection, or for speech "cut"
@@ -111,9 +114,10 @@ class FakeCloud:
     """The fake server and its per-test script. Thread-safe: handlers run in server threads."""
 
     chunk_ms = 100  # audio per streamed piece
-    chunk_delay = 0.03  # seconds between pieces
+    chunk_delay = 0.01  # seconds between pieces
     hang_seconds = 30.0  # a "hang" lasts this long at most (or until reset/close)
     cut_after_pieces = 2  # a "cut" speech stream breaks after this many pieces
+    hold_after_pieces = 0  # >0: a speech stream waits after this many pieces for resume_streams()
     default_transcript = ""
 
     def __init__(self) -> None:
@@ -121,6 +125,7 @@ class FakeCloud:
         self._requests: list[RecordedRequest] = []
         self._scripts: dict[Service, _Script] = {"openai": _Script(), "elevenlabs": _Script()}
         self._release = threading.Event()
+        self._resume = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]
@@ -204,9 +209,16 @@ class FakeCloud:
             self._scripts = {"openai": _Script(), "elevenlabs": _Script()}
             self._release.set()
             self._release = threading.Event()
+            self._resume.set()
+            self._resume = threading.Event()
+
+    def resume_streams(self) -> None:
+        """Let speech streams held by `hold_after_pieces` go on to the end."""
+        self._resume.set()
 
     def close(self) -> None:
         self._release.set()
+        self._resume.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -225,8 +237,11 @@ class FakeCloud:
     def _hang(self) -> None:
         self._release.wait(self.hang_seconds)
 
+    def _hold(self) -> None:
+        self._resume.wait(self.hang_seconds)
 
-_TUNABLES = ("chunk_ms", "chunk_delay", "hang_seconds", "cut_after_pieces", "default_transcript")
+
+_TUNABLES = ("chunk_ms", "chunk_delay", "hang_seconds", "cut_after_pieces", "hold_after_pieces", "default_transcript")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -330,12 +345,17 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True  # no terminating chunk: the client sees a broken body
                     return
                 data = pcm[start : start + piece]
-                self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+                # Counted before the write, like the end below: the client may read the
+                # piece and the test look at this record before this thread runs again.
                 rec.pieces_sent += 1
+                self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+                if rec.pieces_sent == self.fake.hold_after_pieces:
+                    self.fake._hold()
                 time.sleep(self.fake.chunk_delay)
-            self.wfile.write(b"0\r\n\r\n")
             rec.completed = True
+            self.wfile.write(b"0\r\n\r\n")
         except OSError:  # the client went away (barge-in closes the stream)
+            rec.completed = False
             self.close_connection = True
         finally:
             rec.finished_at = time.monotonic()

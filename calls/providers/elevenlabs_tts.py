@@ -21,6 +21,7 @@ from elevenlabs.core.api_error import ApiError
 
 from calls.providers.base import ProviderError, TTSProvider
 from calls.providers.retry import (
+    CircuitBreaker,
     CloudCall,
     Failure,
     PerLoopClient,
@@ -47,6 +48,7 @@ class ElevenLabsTTS(TTSProvider):
         model: str | None = None,
         timeout: float | None = None,
         backoff: float | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if sample_rate not in SUPPORTED_RATES:
             supported = ", ".join(str(rate) for rate in sorted(SUPPORTED_RATES))
@@ -64,6 +66,7 @@ class ElevenLabsTTS(TTSProvider):
             policy=RetryPolicy.from_settings(timeout, backoff=backoff),
             classify=self._classify,
             secrets=[self.api_key],
+            breaker=breaker,  # None: from the CLOUD_BREAKER_* settings
         )
         self._clients: PerLoopClient[AsyncElevenLabs] = PerLoopClient(self._new_client)
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from calls.audio import wav_bytes
 from calls.providers.base import ASRProvider, ProviderError
 from calls.providers.retry import (
+    CircuitBreaker,
     CloudCall,
     Failure,
     PerLoopClient,
@@ -42,6 +43,7 @@ class OpenAIASR(ASRProvider):
         model: str | None = None,
         timeout: float | None = None,
         backoff: float | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.api_key = settings.OPENAI_API_KEY if api_key is None else api_key
         self.base_url = base_url or settings.OPENAI_BASE_URL or None  # None: the SDK's default endpoint
@@ -54,6 +56,7 @@ class OpenAIASR(ASRProvider):
             policy=RetryPolicy.from_settings(timeout, backoff=backoff),
             classify=self._classify,
             secrets=[self.api_key],
+            breaker=breaker,  # None: from the CLOUD_BREAKER_* settings
         )
         self._clients: PerLoopClient[openai.AsyncOpenAI] = PerLoopClient(self._new_client)
 

