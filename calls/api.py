@@ -5,19 +5,23 @@ Errors are always JSON: {"error": {"code", "message"}}.
 from __future__ import annotations
 
 import json
-import time
+import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
 
 from bots.models import Bot
 from calls import metrics, services
+from calls.clientip import client_ip
 from calls.models import Call
 from calls.tokens import make_token, token_matches
+
+log = logging.getLogger(__name__)
 
 MODES = {choice.value for choice in Call.Mode}
 
@@ -29,24 +33,30 @@ def error(status: int, code: str, message: str, **headers: str) -> JsonResponse:
     return response
 
 
-def client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
+def call_rate_key(group: str, request: HttpRequest) -> str:
+    """django-ratelimit key: the real client address (see calls.clientip)."""
+    return client_ip(request) or "unknown"
 
 
-def _rate_limited(ip: str) -> int:
-    """Fixed-window counter per client; returns seconds to wait, 0 when allowed."""
+def _rate_limited(request: HttpRequest) -> int:
+    """Seconds the client must wait before another call, 0 when allowed.
+
+    django-ratelimit's fixed window on the shared cache (Redis with several
+    workers). When the cache is down the limit is not enforced for that request
+    (logged): refusing every caller because Redis blinked is worse.
+    """
     window = settings.CALL_RATE_WINDOW
-    bucket = int(time.time() // window)
-    key = f"calls:rate:{ip}:{bucket}"
-    cache.add(key, 0, timeout=window + 5)
     try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=window + 5)
-        count = 1
-    if count > settings.CALL_RATE_LIMIT:
-        return max(1, int(window - time.time() % window))
-    return 0
+        usage = get_usage(
+            request, group="calls.start", key="calls.api.call_rate_key",
+            rate=f"{settings.CALL_RATE_LIMIT}/{window}s", method=ALL, increment=True,
+        )
+    except Exception as exc:  # redis.ConnectionError, TimeoutError, ...
+        log.warning("call rate limit not enforced: the cache is unavailable (%s: %s)", type(exc).__name__, exc)
+        return 0
+    if usage is None or not usage["should_limit"]:
+        return 0
+    return max(1, int(usage["time_left"]))
 
 
 @require_GET
@@ -88,12 +98,12 @@ def start_call(request: HttpRequest) -> JsonResponse:
     if bot is None or not bot.questions.exists():
         return error(404, "unknown_bot", f"No active bot called {parsed['slug']!r}.")
     ip = client_ip(request)
-    wait = _rate_limited(ip)
+    wait = _rate_limited(request)
     if wait:
         metrics.refused("rate_limited")
         return error(429, "rate_limited", f"Too many calls from this client; try again in {wait} s.", Retry_After=str(wait))
     call = services.create_call(
-        bot, mode=parsed["mode"], caller_name=parsed["name"], caller_phone=parsed["phone"], client_ip=ip if ip != "unknown" else None
+        bot, mode=parsed["mode"], caller_name=parsed["name"], caller_phone=parsed["phone"], client_ip=ip
     )
     token = make_token(str(call.pk))
     return JsonResponse(

@@ -2,6 +2,10 @@
 
 `connect` authenticates the token and claims the call; frames go straight to
 `CallPipeline`. No ORM or provider code here.
+
+A call socket never touches the channel layer: it needs no group and no inbox,
+and a Redis restart or network cut must not tear down live calls (channels'
+consumer `__call__` would otherwise open a layer channel and wait on it).
 """
 from __future__ import annotations
 
@@ -13,16 +17,21 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from calls import metrics, services
+from calls import liveness, metrics, services
 from calls.pipeline import CallPipeline
 from calls.tokens import token_matches
 
 log = logging.getLogger(__name__)
 
 
+NO_CHANNEL_LAYER = "none"  # an alias CHANNEL_LAYERS does not define: get_channel_layer() gives None
+
+
 class CallConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = NO_CHANNEL_LAYER
     pipeline: CallPipeline | None = None
     closed = False
+    call_id: str | None = None
 
     async def connect(self) -> None:
         call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
@@ -38,6 +47,8 @@ class CallConsumer(AsyncWebsocketConsumer):
         except services.CallUnavailable as exc:
             await self.close(code=exc.code)
             return
+        self.call_id = ctx.call_id
+        liveness.register(ctx.call_id)
         self.pipeline = await CallPipeline.open(ctx, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -50,8 +61,12 @@ class CallConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
-        if self.pipeline is not None:
-            await self.pipeline.on_disconnect()
+        try:
+            if self.pipeline is not None:
+                await self.pipeline.on_disconnect()
+        finally:
+            if self.call_id is not None:
+                liveness.unregister(self.call_id)
 
     # -- calls.pipeline.Output ------------------------------------------
     async def send_event(self, event: dict[str, Any]) -> None:

@@ -57,6 +57,10 @@ class Call(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     callback_due_at = models.DateTimeField(null=True, blank=True)
+    # Which server process runs the call, and when it last said it still does
+    # (calls.liveness): a call whose worker died is found and closed.
+    worker = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Lead handling by sales agents.
     lead_status = models.CharField(max_length=10, choices=LeadStatus.choices, default=LeadStatus.NEW)
     lead_note = models.TextField(blank=True)

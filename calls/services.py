@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from bots.dialogue import REASON_HANGUP, AnswerRecord, Script
 from bots.models import Bot
 from calls import metrics
+from calls.broadcast import LEADS_GROUP, lead_update_on_commit
 from calls.models import Answer, Call, LatencySample, Turn
 
 log = logging.getLogger(__name__)
 
-LEADS_GROUP = "leads"
+__all__ = ["LEADS_GROUP"]  # re-exported: the dashboard consumer joins it
 
 
 class CallUnavailable(Exception):
@@ -114,8 +115,9 @@ def claim_call(call_id: str) -> CallContext:
     connected or finished.
     """
     with transaction.atomic():
+        now = timezone.now()
         claimed = Call.objects.filter(pk=call_id, status=Call.Status.CREATED).update(
-            status=Call.Status.ACTIVE, started_at=timezone.now()
+            status=Call.Status.ACTIVE, started_at=now, worker=settings.WORKER_ID, heartbeat_at=now
         )
         if not claimed:
             if Call.objects.filter(pk=call_id).exists():
@@ -203,22 +205,48 @@ def _ended(bot: str, outcome: str, reason: str, duration: float | None) -> None:
 
 
 def _broadcast_on_commit(call: Call, progress: str = "") -> None:
-    message = {
-        "type": "lead.updated",
-        "call_id": str(call.pk),
-        "outcome": call.outcome,
-        "status": call.status,
-    }
-    if progress:  # a phone line's state as the carrier reports it (ringing, in-progress, ...)
-        message["progress"] = progress
+    lead_update_on_commit(str(call.pk), call.status, call.outcome, progress=progress)
 
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        try:
-            async_to_sync(layer.group_send)(LEADS_GROUP, message)
-        except Exception:  # the dashboard is a nicety; never fail a call for it
-            log.exception("could not broadcast lead update for %s", call.pk)
 
-    transaction.on_commit(send)
+REASON_SERVER_RESTART = "server_restart"
+
+
+def close_stale_calls(*, now: datetime | None = None, worker: str = "") -> int:
+    """End calls no live server is running any more; returns how many.
+
+    A call is stale when it is ACTIVE and
+    - its worker has not sent a heartbeat for CALL_LEASE_S (the process died), or
+    - it started longer ago than CALL_MAX_SECONDS + CALL_RESUME_S (no call lasts
+      that long), or
+    - `worker` is given and the call belongs to it: that worker is starting, so
+      whatever it was running before has gone with the old process.
+
+    Such calls become `incomplete` with reason `server_restart` (the caller may
+    still resume within CALL_RESUME_S). Safe from any number of workers at once:
+    one conditional UPDATE per call.
+    """
+    now = now or timezone.now()
+    lease = now - timedelta(seconds=settings.CALL_LEASE_S)
+    too_old = now - timedelta(seconds=settings.CALL_MAX_SECONDS + settings.CALL_RESUME_S)
+    gone = Q(heartbeat_at__lt=lease) | Q(heartbeat_at__isnull=True, started_at__lt=lease) | Q(started_at__lt=too_old)
+    if worker:
+        gone |= Q(worker=worker)
+    stale = list(Call.objects.filter(gone, status=Call.Status.ACTIVE).values_list("pk", flat=True))
+    closed = 0
+    for call_id in stale:
+        with transaction.atomic():
+            done = Call.objects.filter(pk=call_id, status=Call.Status.ACTIVE).update(
+                status=Call.Status.ENDED, outcome=Call.Outcome.INCOMPLETE, end_reason=REASON_SERVER_RESTART, ended_at=now
+            )
+            if done:
+                closed += 1
+                lead_update_on_commit(str(call_id), Call.Status.ENDED, Call.Outcome.INCOMPLETE)
+    if closed:
+        log.warning("closed %d call(s) left active by a server that stopped (incomplete/%s)", closed, REASON_SERVER_RESTART)
+    return closed
+
+
+def heartbeat(call_ids: list[str], *, now: datetime | None = None) -> None:
+    """This worker still runs these calls (one UPDATE for all of them)."""
+    if call_ids:
+        Call.objects.filter(pk__in=call_ids, status=Call.Status.ACTIVE).update(heartbeat_at=now or timezone.now())

@@ -1,18 +1,31 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-Speech engines are warmed in a background thread at start-up (SPEECH_WARMUP) so
-the first call does not pay for loading models.
+A production process (DEBUG=0) without SECRET_KEY refuses to start here: a
+server signing call tokens with a public key would hand every caller's data to
+anyone. Speech engines are warmed in a background thread at start-up
+(SPEECH_WARMUP) so the first call does not pay for loading models, and the call
+janitor (calls.liveness) stamps live calls and closes calls a dead worker left.
 """
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
+if settings.SECRET_KEY_MISSING and not (settings.DEBUG or settings.TESTING):
+    from config.env import ImproperSetting
+
+    raise ImproperSetting(
+        "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value; "
+        "`make run` generates one in VAR_DIR on first start. Refusing to serve with DEBUG=0."
+    )
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from calls.liveness import start_janitor  # noqa: E402
 from calls.routing import websocket_urlpatterns as call_routes  # noqa: E402
 from config.origin import OriginCheck  # noqa: E402
 from config.warmup import start_warmup  # noqa: E402
@@ -33,3 +46,4 @@ application = ProtocolTypeRouter(
 )
 
 start_warmup()
+start_janitor()

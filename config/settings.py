@@ -7,12 +7,14 @@ PostgreSQL, channels-redis, OpenAI Whisper or ElevenLabs.
 """
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
 import dj_database_url
 
 from config.logs import logging_config
+from config.secret_key import read_key_file
 
 from config.env import (
     ImproperSetting,
@@ -29,15 +31,40 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 
 _DEV_SECRET = "dev-insecure-secret-key-change-me-in-production"
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET)
 DEBUG = env_bool("DEBUG", False)
-if SECRET_KEY == _DEV_SECRET:
-    warnings.warn(
-        "SECRET_KEY is not set: using the development key. Set SECRET_KEY in production.",
-        stacklevel=1,
-    )
+# SECRET_KEY signs call tokens and sessions. From the environment, or from the file
+# SECRET_KEY_FILE names (`make run` generates one in VAR_DIR on first start). Without
+# either, only DEBUG=1 and the test suite fall back to the public development key; a
+# production process gets an empty key, so config.asgi refuses to serve and anything
+# that signs fails loudly instead of using a key the whole world knows.
+SECRET_KEY = env_str("SECRET_KEY", "") or read_key_file(env_str("SECRET_KEY_FILE", ""))
+SECRET_KEY_MISSING = not SECRET_KEY
+TESTING = "pytest" in sys.modules  # the test suite: dev key, no background janitor
+if SECRET_KEY_MISSING and (DEBUG or TESTING):
+    SECRET_KEY = _DEV_SECRET
+    if DEBUG:
+        warnings.warn("SECRET_KEY is not set: using the development key (DEBUG=1 only).", stacklevel=1)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS (behind a TLS-terminating proxy or load balancer). The proxy must set
+# X-Forwarded-Proto itself (overwriting what the client sent).
+HTTPS = env_bool("HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Probes and scrapers talk plain HTTP to the worker itself.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
+SESSION_COOKIE_HTTPONLY = True
+# Addresses (or networks) of the reverse proxies / load balancers in front of the
+# workers. Only hops they appended to X-Forwarded-For are believed: the client
+# address is the rightmost hop that is not one of them (calls.clientip).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 
 INSTALLED_APPS = [
     "daphne",
@@ -47,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "channels",
     "bots",
     "calls",
@@ -62,6 +90,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into a 429 page
+    "calls.errors.ApiErrorMiddleware",  # an unexpected failure under /api/ is JSON with an error id
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses logins while locked out
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -100,29 +135,69 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Channel layer: channels-redis when REDIS_URL is set, else in-memory.
+# --- Channel layer: channels-redis when REDIS_URL is set, else in-memory. It carries
+# only dashboard updates: call sockets never join it, so a Redis fault cannot touch a call.
 REDIS_URL = env_str("REDIS_URL", "")
+REDIS_CONNECT_TIMEOUT_S = env_float("REDIS_CONNECT_TIMEOUT_S", 1.0)
+REDIS_HEALTH_CHECK_S = env_int("REDIS_HEALTH_CHECK_S", 10, minimum=1)
+REDIS_TIMEOUT_S = env_float("REDIS_TIMEOUT_S", 1.0)  # cache commands (rate limits)
+BROADCAST_TIMEOUT_S = env_float("BROADCAST_TIMEOUT_S", 1.0)  # one dashboard broadcast
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 defaults socket_timeout to 5 s, which aborts channels-redis's
             # blocking receive (BZPOPMIN) and tears down every idle consumer
-            # (django/channels_redis#422). Blocking reads must wait.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
+            # (django/channels_redis#422). Blocking reads must wait; a dead peer is
+            # found by the connect timeout, TCP keepalive and the health check instead.
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": None,
+                        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S,
+                        "socket_keepalive": True,
+                        "health_check_interval": REDIS_HEALTH_CHECK_S,
+                        "retry_on_timeout": False,
+                    }
+                ]
+            },
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Cache: backs the per-client call rate limit, shared across processes with Redis.
+# Short timeouts: when Redis is down the limiter fails open within a second.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S,
+                "socket_timeout": REDIS_TIMEOUT_S,
+                "health_check_interval": REDIS_HEALTH_CHECK_S,
+            },
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Staff logins: Django's standard password rules; django-axes locks an
+# address + username out after AXES_FAILURE_LIMIT failed logins for AXES_COOLOFF_MIN.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MIN", 15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_CLIENT_IP_CALLABLE = "calls.clientip.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
@@ -142,12 +217,35 @@ CALL_TOKEN_MAX_AGE = env_int("CALL_TOKEN_MAX_AGE", 600, minimum=30)  # seconds
 CALL_RATE_LIMIT = env_int("CALL_RATE_LIMIT", 30, minimum=1)  # calls per client per window
 CALL_RATE_WINDOW = env_int("CALL_RATE_WINDOW", 60, minimum=1)  # seconds
 CALL_MAX_SECONDS = env_int("CALL_MAX_SECONDS", 600, minimum=10)
+# A caller whose socket drops may reconnect with the same token this long afterwards.
+CALL_RESUME_S = env_int("CALL_RESUME_S", 30, minimum=0)
+# Every this many seconds (and at start) each server ends calls left ACTIVE by a server
+# that died: older than CALL_MAX_SECONDS + CALL_RESUME_S -> incomplete/server_restart.
+STALE_SWEEP_S = env_int("STALE_SWEEP_S", 0 if TESTING else 60, minimum=0)  # 0: off
+# Each worker stamps its live calls every CALL_HEARTBEAT_S; a call without a stamp for
+# CALL_LEASE_S is taken as orphaned (its worker died).
+CALL_HEARTBEAT_S = env_int("CALL_HEARTBEAT_S", 10, minimum=1)
+CALL_LEASE_S = env_int("CALL_LEASE_S", 45, minimum=2)
+# A name for this server process, stable across its restarts (e.g. "web-1" or the port):
+# at start it closes the calls it was running before. Default: host name + process id
+# (not stable, so only the lease above finds a dead worker's calls).
+WORKER_ID = env_str("WORKER_ID", "")[:64]
+if not WORKER_ID:
+    import os
+    import socket
+
+    WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"[:64]
 # Seconds of caller silence (after the bot's words have played) before the bot asks
 # "Are you still there?" with the question; the same again ends the call. 0 turns it off.
 SILENCE_TIMEOUT_S = env_float("SILENCE_TIMEOUT_S", 10.0)
 if SILENCE_TIMEOUT_S < 0:
     raise ImproperSetting(f"SILENCE_TIMEOUT_S must be 0 (off) or more (got {SILENCE_TIMEOUT_S})")
-WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])  # empty: same host + ALLOWED_HOSTS
+# Browser origins allowed on the call socket besides the page's own (empty: ALLOWED_HOSTS).
+# "*" is refused: it would let any web page drive calls. The dashboard socket only
+# ever accepts its own origin.
+WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+if "*" in WS_ALLOWED_ORIGINS:
+    raise ImproperSetting("WS_ALLOWED_ORIGINS must list origins; '*' would let any web page drive calls")
 
 # --- Speech providers
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")

@@ -14,7 +14,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 
 from calls.services import LEADS_GROUP
-from dashboard.leads import lead_queryset, render_row
+from dashboard.leads import VIEW_PERM, lead_queryset, render_row
+
+
+@database_sync_to_async
+def _may_view(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff and user.has_perm(VIEW_PERM))
 
 
 @database_sync_to_async
@@ -25,8 +30,7 @@ def _row_for(call_id: str) -> str | None:
 
 class LeadsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if not (user is not None and user.is_authenticated and user.is_active and user.is_staff):
+        if not await _may_view(self.scope.get("user")):
             await self.close(code=4403)
             return
         await self.channel_layer.group_add(LEADS_GROUP, self.channel_name)

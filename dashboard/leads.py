@@ -10,17 +10,29 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from calls.models import Call
 
+# What a sales agent needs (the "Sales agents" group has both; calls migration 0004).
+VIEW_PERM = "calls.view_call"
+CHANGE_PERM = "calls.change_call"
+
 
 def lead_queryset() -> QuerySet[Call]:
-    """Qualified leads first, then newest first; the bot comes in the same query."""
+    """Qualified leads first, then newest first; the bot comes in the same query.
+
+    Calls created but never connected whose token has expired are not leads:
+    nobody can join them any more."""
+    expired = timezone.now() - timedelta(seconds=settings.CALL_TOKEN_MAX_AGE)
     return (
         Call.objects.select_related("bot")
+        .exclude(status=Call.Status.CREATED, created_at__lt=expired)
         .annotate(
             qualified_first=Case(
                 When(outcome=Call.Outcome.QUALIFIED, then=Value(0)), default=Value(1), output_field=IntegerField()

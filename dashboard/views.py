@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -25,16 +26,24 @@ from calls.telephony import twilio_api
 from calls.telephony.outbound import DialError, place_call
 from dashboard import stats
 from dashboard.forms import LeadFilterForm, LeadStatusForm
-from dashboard.leads import callback_of, lead_queryset, outcome_of
+from dashboard.leads import CHANGE_PERM, VIEW_PERM, callback_of, lead_queryset, outcome_of
 from dashboard.svg import Bar, Series, funnel_svg, line_chart_svg
 
 PAGE_SIZE = 25
 STAGE_LABELS = dict(LatencySample.Stage.choices)
 STATS_RANGES = {1: "24 hours", 7: "7 days", 30: "30 days", 90: "90 days"}
+# Cells a spreadsheet would run as a formula (CSV injection); see _csv_cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _require(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied(f"needs {perm}")
 
 
 @staff_member_required
 def lead_list(request: HttpRequest) -> HttpResponse:
+    _require(request, VIEW_PERM)
     form = LeadFilterForm(request.GET)
     calls = form.filter(lead_queryset())
     page = Paginator(calls, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -53,6 +62,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def export_csv(request: HttpRequest) -> HttpResponse:
     """The filtered list as CSV, one column per question key (in script order)."""
+    _require(request, VIEW_PERM)
     form = LeadFilterForm(request.GET)
     calls = form.filter(lead_queryset()).prefetch_related("answers")
     bot = form.cleaned_data.get("bot") if form.is_valid() else None
@@ -60,7 +70,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
-    writer = csv.writer(response)
+    writer = _SafeWriter(csv.writer(response))
     writer.writerow(
         ["call_id", "created_at", "caller_name", "caller_phone", "bot", "status", "outcome", "outcome_label",
          "transfer", "lead_status", "lead_note", "callback_due_at", "ended_at", *keys]
@@ -74,6 +84,24 @@ def export_csv(request: HttpRequest) -> HttpResponse:
              _iso(call.callback_due_at), _iso(call.ended_at), *(_csv_value(answers.get(k)) for k in keys)]
         )
     return response
+
+
+class _SafeWriter:
+    """csv.writer whose every cell is made safe to open in a spreadsheet."""
+
+    def __init__(self, writer) -> None:
+        self.writer = writer
+
+    def writerow(self, row) -> None:
+        self.writer.writerow([_csv_cell(cell) for cell in row])
+
+
+def _csv_cell(value) -> str:
+    """A cell starting with = + - @ tab or CR is prefixed with ' so a spreadsheet shows
+    it as text instead of running it (OWASP CSV injection). Caller names, phones and
+    notes are typed by the public or by agents."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _question_keys(bot: Bot | None) -> list[str]:
@@ -98,6 +126,7 @@ def _csv_value(value) -> str:
 
 @staff_member_required
 def call_detail(request: HttpRequest, call_id) -> HttpResponse:
+    _require(request, VIEW_PERM)
     call = get_object_or_404(
         Call.objects.select_related("bot", "lead_updated_by").prefetch_related(
             "turns",
@@ -107,6 +136,7 @@ def call_detail(request: HttpRequest, call_id) -> HttpResponse:
         pk=call_id,
     )
     if request.method == "POST":
+        _require(request, CHANGE_PERM)
         form = LeadStatusForm(request.POST, instance=call)
         if form.is_valid():
             lead = form.save(commit=False)
@@ -163,6 +193,7 @@ def _latency_rows(samples) -> list[dict]:
 
 @staff_member_required
 def bot_stats(request: HttpRequest, slug: str) -> HttpResponse:
+    _require(request, VIEW_PERM)
     bot = get_object_or_404(Bot, slug=slug)
     try:
         days = int(request.GET.get("days", 7))

@@ -25,7 +25,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from calls import metrics, services
+from calls import liveness, metrics, services
+from calls.consumers import NO_CHANNEL_LAYER
 from calls.pipeline import CallPipeline
 from calls.telephony import twilio_api
 from calls.telephony.media import EXOTEL_PCM, PHONE_RATE, TWILIO_MULAW, Codec, PhoneAudioOut
@@ -40,9 +41,11 @@ PLAYED_GRACE_S = 3.0  # how long past its audio we wait for the last line's mark
 class PhoneStreamConsumer(AsyncWebsocketConsumer):
     """What Twilio's and Exotel's streams share; subclasses name the fields and the start."""
 
+    channel_layer_alias = NO_CHANNEL_LAYER  # a Redis fault must not touch a call (see calls.consumers)
     codec: Codec = TWILIO_MULAW
     sid_field = "streamSid"
     pipeline: CallPipeline | None = None
+    call_id: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -88,6 +91,8 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
         raise NotImplementedError
 
     async def start_pipeline(self, ctx: services.CallContext) -> None:
+        self.call_id = ctx.call_id
+        liveness.register(ctx.call_id)
         self.pipeline = await CallPipeline.open(ctx, self)
         if self.pipeline is not None:
             await self.pipeline.on_message(json.dumps({"type": "start", "sample_rate": PHONE_RATE}))
@@ -117,8 +122,12 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
         self.closed = True
         for event in self._marks.values():
             event.set()
-        if self.pipeline is not None:
-            await self.pipeline.on_disconnect()
+        try:
+            if self.pipeline is not None:
+                await self.pipeline.on_disconnect()
+        finally:
+            if self.call_id is not None:
+                liveness.unregister(self.call_id)
 
     # ------------------------------------------------------------------ us -> carrier (calls.pipeline.Output)
     async def send_event(self, event: dict[str, Any]) -> None:

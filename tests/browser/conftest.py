@@ -25,6 +25,7 @@ import secrets
 import shutil
 import signal
 import socket
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -206,6 +207,7 @@ def daphne_server() -> Iterator[LiveServer]:
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONUNBUFFERED="1",
         DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD,
+        SECRET_KEY=secrets.token_urlsafe(50),  # DEBUG=0 refuses to serve without one
     )
     if pg_url:
         pg_name = f"voicebot_browser_{os.getpid()}"

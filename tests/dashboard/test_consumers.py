@@ -20,7 +20,8 @@ PATH = "/ws/dashboard/leads/"
 
 def communicator(user) -> WebsocketCommunicator:
     app = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-    comm = WebsocketCommunicator(app, PATH)
+    # A browser on the dashboard page: the socket only accepts its own origin.
+    comm = WebsocketCommunicator(app, PATH, headers=[(b"host", b"testserver"), (b"origin", b"http://testserver")])
     comm.scope["user"] = user  # AuthMiddleware keeps a user already in the scope
     return comm
 

@@ -1,0 +1,77 @@
+"""Keeps the database's view of which calls are alive honest, from each worker.
+
+- `register` / `unregister`: the calls this process is running (the pipeline).
+- A daemon thread (`start_janitor`, started by config.asgi) stamps their
+  heartbeat every CALL_HEARTBEAT_S (one UPDATE for all of them) and, at start and
+  every STALE_SWEEP_S, ends calls whose worker died (services.close_stale_calls).
+
+A thread, not an event-loop task: its work is database work and it must go on
+while the event loop is busy.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+log = logging.getLogger(__name__)
+
+_live: set[str] = set()
+_lock = threading.Lock()
+_started = False
+
+
+def register(call_id: str) -> None:
+    with _lock:
+        _live.add(call_id)
+
+
+def unregister(call_id: str) -> None:
+    with _lock:
+        _live.discard(call_id)
+
+
+def live_calls() -> list[str]:
+    with _lock:
+        return sorted(_live)
+
+
+def tick(*, sweep: bool, worker: str = "") -> int:
+    """One round of the janitor: heartbeat, and optionally the stale-call sweep."""
+    from calls import services
+
+    services.heartbeat(live_calls())
+    return services.close_stale_calls(worker=worker) if sweep else 0
+
+
+def _run(stop: threading.Event) -> None:
+    beat, sweep_every = settings.CALL_HEARTBEAT_S, settings.STALE_SWEEP_S
+    started = False  # the start-up sweep (this worker's own leftovers) is retried until it ran
+    since_sweep = 0.0
+    while True:
+        sweep = not started or since_sweep >= sweep_every
+        close_old_connections()
+        try:
+            tick(sweep=sweep, worker="" if started else settings.WORKER_ID)
+            if sweep:
+                started, since_sweep = True, 0.0
+        except Exception:  # the database is down: try again next round
+            log.warning("call heartbeat / stale-call sweep failed; retrying in %s s", beat, exc_info=True)
+        finally:
+            connection.close()
+        if stop.wait(beat):
+            return
+        since_sweep += beat
+
+
+def start_janitor() -> threading.Event | None:
+    """Start the janitor thread once per process (STALE_SWEEP_S=0 turns it off)."""
+    global _started
+    if _started or not settings.STALE_SWEEP_S:
+        return None
+    _started = True
+    stop = threading.Event()
+    threading.Thread(target=_run, args=(stop,), name="call-janitor", daemon=True).start()
+    return stop

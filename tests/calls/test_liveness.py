@@ -1,0 +1,60 @@
+"""Calls a dead worker left behind are closed; calls never connected stop being leads."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from calls import liveness, services
+from calls.models import Call
+
+pytestmark = pytest.mark.django_db
+
+
+def active(bot, *, started: timedelta, heartbeat: timedelta | None, worker: str = "w-other") -> Call:
+    now = timezone.now()
+    call = Call.objects.create(bot=bot, status=Call.Status.ACTIVE)
+    Call.objects.filter(pk=call.pk).update(
+        started_at=now - started, heartbeat_at=None if heartbeat is None else now - heartbeat, worker=worker
+    )
+    return call
+
+
+def test_calls_of_a_dead_worker_become_incomplete_server_restart(loan_bot, settings):
+    settings.CALL_LEASE_S = 45
+    alive = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(seconds=5))
+    dead = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(seconds=60))
+    ancient = active(loan_bot, started=timedelta(seconds=settings.CALL_MAX_SECONDS + settings.CALL_RESUME_S + 5), heartbeat=None)
+    ended = Call.objects.create(bot=loan_bot, status=Call.Status.ENDED, outcome="qualified")
+    assert services.close_stale_calls() == 2
+    for call in (alive, dead, ancient, ended):
+        call.refresh_from_db()
+    assert alive.status == "active"
+    assert (dead.status, dead.outcome, dead.end_reason) == ("ended", "incomplete", "server_restart")
+    assert (ancient.status, ancient.outcome, ancient.end_reason) == ("ended", "incomplete", "server_restart")
+    assert ended.outcome == "qualified"
+    assert services.close_stale_calls() == 0  # idempotent
+
+
+def test_a_restarting_worker_closes_what_it_was_running_at_once(loan_bot, settings):
+    settings.WORKER_ID = "web-1"
+    mine = active(loan_bot, started=timedelta(seconds=3), heartbeat=timedelta(seconds=1), worker="web-1")
+    theirs = active(loan_bot, started=timedelta(seconds=3), heartbeat=timedelta(seconds=1), worker="web-2")
+    assert liveness.tick(sweep=True, worker="web-1") == 1
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.outcome, mine.end_reason) == ("incomplete", "server_restart")
+    assert theirs.status == "active"
+
+
+def test_the_heartbeat_keeps_registered_calls_alive(loan_bot, settings):
+    settings.CALL_LEASE_S = 45
+    call = active(loan_bot, started=timedelta(minutes=5), heartbeat=timedelta(minutes=4))
+    liveness.register(str(call.pk))
+    try:
+        liveness.tick(sweep=True)
+    finally:
+        liveness.unregister(str(call.pk))
+    call.refresh_from_db()
+    assert call.status == "active" and timezone.now() - call.heartbeat_at < timedelta(seconds=30)

@@ -1,0 +1,68 @@
+"""Calls do not depend on Redis: the call socket never joins the channel layer, and a
+dashboard broadcast to a dead or black-holed Redis is bounded and logged."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import pytest
+from channels.db import database_sync_to_async
+
+from calls import broadcast
+from calls.consumers import CallConsumer
+from calls.models import Call
+from tests.callclient import CallClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def blackhole_redis(settings):
+    """A 'Redis' that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    from channels.layers import channel_layers
+
+    settings.BROADCAST_TIMEOUT_S = 0.5
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_timeout": None, "socket_connect_timeout": 0.5}]},
+        }
+    }
+    channel_layers.backends.clear()
+    yield port
+    channel_layers.backends.clear()
+    listener.close()
+
+
+async def test_the_call_consumer_has_no_channel_layer(brief_bots):
+    client = await CallClient.start("quickrupee-loan")
+    await client.until("call.started")
+    assert CallConsumer.channel_layer_alias not in __import__("django.conf").conf.settings.CHANNEL_LAYERS
+    from channels.layers import get_channel_layer
+
+    assert get_channel_layer(CallConsumer.channel_layer_alias) is None
+    await client.close()
+
+
+async def test_a_black_holed_redis_neither_stalls_nor_breaks_a_call(brief_bots, blackhole_redis, caplog):
+    with caplog.at_level(logging.WARNING, logger="calls.broadcast"):
+        client = await CallClient.start("quickrupee-loan")
+        for text in ("yes I am", "about forty thousand a month", "yes, Mumbai"):
+            await client.say_text(text)
+        ended = await client.until("call.ended", timeout=30)
+        assert ended["outcome"] == "qualified"
+        call = await database_sync_to_async(Call.objects.get)(pk=client.call_id)
+        assert call.status == "ended" and call.outcome == "qualified"
+        await asyncio.wait_for(asyncio.gather(*broadcast._pending, return_exceptions=True), 10)
+    assert "dashboard broadcast for call" in caplog.text
+
+
+async def test_a_broadcast_is_bounded_by_its_timeout(blackhole_redis, caplog):
+    with caplog.at_level(logging.WARNING, logger="calls.broadcast"):
+        ok = await asyncio.wait_for(broadcast.send_lead_update({"type": "lead.updated", "call_id": "x"}), 5)
+    assert ok is False and "timed out" in caplog.text or "failed" in caplog.text
