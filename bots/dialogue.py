@@ -50,12 +50,31 @@ REASON_HANGUP = "caller_hangup"
 REASON_DISCONNECTED = "caller_disconnected"
 REASON_TIMEOUT = "call_time_limit"
 REASON_SILENT = "caller_silent"
+REASON_TOO_MANY_TURNS = "too_many_turns"
 
 # Phone keypad answers to yes/no questions (and to "Just to confirm ...?").
 KEYPAD_ANSWERS = {"1": True, "2": False}
 
 # A silent caller is reminded this many times (the question asked again), then the call ends.
 SILENCE_REMINDERS = 1
+# Requests to repeat a question that cost nothing; each one after these counts as an
+# unclear answer (so "can you repeat that" forever cannot keep a call open).
+FREE_REPEATS = 2
+# Caller utterances in one call after which it ends incomplete (a script of a few
+# questions needs far fewer, even with every re-ask and repeat).
+MAX_TURNS = 40
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """An answer as it was stored, to pick a call up again where it was (resume)."""
+
+    key: str
+    value: bool | float | None
+    understood: bool
+    qualifies: bool | None
+    attempts: int
+    transcript: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,7 +190,9 @@ class Dialogue:
 
     Rules: every question must qualify and the first failing answer ends the
     call; an unclear answer is re-asked up to `max_reasks` times, then the call
-    ends incomplete; asking to repeat costs no attempt; an amount outside the
+    ends incomplete; asking to repeat costs no attempt the first
+    FREE_REPEATS times per question, then counts as unclear; after `max_turns`
+    caller utterances the call ends incomplete; an amount outside the
     question's plausible range is taken as misheard and asked again with an
     example; an amount within the question's `confirm_margin` of its threshold
     is confirmed before deciding;
@@ -179,10 +200,13 @@ class Dialogue:
     question), and if the silence goes on the call ends incomplete.
     """
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, *, max_turns: int = MAX_TURNS) -> None:
         if not script.questions:
             raise ValueError(f"bot {script.slug!r} has no questions")
         self.script = script
+        self.max_turns = max_turns
+        self.turns = 0  # caller utterances handled
+        self.repeats = 0  # requests to repeat the current question
         self.index = 0
         self.attempts = 0  # utterances spent on the current question
         self.pending: tuple[float, str] | None = None  # amount awaiting confirmation, transcript
@@ -220,6 +244,30 @@ class Dialogue:
     # -- events ----------------------------------------------------------
     def start(self) -> Decision:
         return self._say(self.opening_line(), "question")
+
+    def resume(self, stored: list[StoredAnswer]) -> Decision:
+        """Pick the call up where it was after the caller reconnected: answers already
+        given stay given, attempts spent stay spent, and the bot asks the question the
+        caller was on (no question is asked twice once answered)."""
+        by_key = {a.key: a for a in stored}
+        self.index, self.attempts, self.pending = 0, 0, None
+        for q in self.script.questions:
+            answer = by_key.get(q.key)
+            if answer is None:
+                break
+            self.answers[q.key] = AnswerRecord(
+                key=q.key, question=q.prompt, order=self.index + 1, transcript=answer.transcript,
+                value=answer.value, understood=answer.understood, qualifies=answer.qualifies, attempt=answer.attempts,
+            )
+            if not (answer.understood and answer.qualifies):
+                self.attempts = answer.attempts
+                break
+            self.index += 1
+        self.turns = sum(a.attempts for a in stored)
+        q = self.question
+        if q is None:  # every answer was in: nothing left to ask (the pipeline ends the call)
+            return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
+        return self._say(q.prompt, "question")
 
     def hangup(self, reason: str = REASON_HANGUP) -> Decision:
         if self.outcome is None:
@@ -272,6 +320,9 @@ class Dialogue:
         q = self.question
         if q is None:
             return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
+        self.turns += 1
+        if self.turns > self.max_turns:
+            return self._end("incomplete", REASON_TOO_MANY_TURNS, self.script.incomplete_message, None)
         reading = understand(
             text, kind=q.kind, period=q.period, unit=q.unit, language=self.script.language,
             yes_phrases=q.yes_phrases, no_phrases=q.no_phrases,
@@ -280,7 +331,7 @@ class Dialogue:
         if self.pending is not None:
             return self._handle_confirmation(q, text, reading)
         if reading.intent == "repeat":
-            return self._say(f"Sure. {q.prompt}", "repeat")
+            return self._repeat(q, text, f"Sure. {q.prompt}")
         if q.kind == "yes_no":
             if reading.yes_no is None:
                 return self._unclear(q, text)
@@ -310,7 +361,7 @@ class Dialogue:
     def _handle_confirmation(self, q: QuestionSpec, text: str, reading) -> Decision:
         amount, first_transcript = self.pending  # type: ignore[misc]
         if reading.intent == "repeat":
-            return self._say(self._confirm_text(q, amount), "repeat")
+            return self._repeat(q, text, self._confirm_text(q, amount))
         if reading.amount is not None:  # the caller restated or corrected the amount
             self.pending = None
             new = float(reading.amount)
@@ -334,6 +385,13 @@ class Dialogue:
         if q.plausible_max is not None and amount > q.plausible_max:
             return False
         return unit_kind(q.unit) == "duration" or round(amount) != 0
+
+    def _repeat(self, q: QuestionSpec, text: str, line: str) -> Decision:
+        self.repeats += 1
+        if self.repeats > FREE_REPEATS:
+            self.pending = None
+            return self._unclear(q, text)
+        return self._say(line, "repeat")
 
     def _needs_confirmation(self, q: QuestionSpec, amount: float) -> bool:
         if not q.threshold or q.confirm_margin <= 0:
@@ -374,7 +432,7 @@ class Dialogue:
         if not qualifies:
             return self._end("rejected", f"not_qualified:{q.key}", self.script.rejected_message, record)
         self.index += 1
-        self.attempts = 0
+        self.attempts = self.repeats = 0
         nxt = self.question
         if nxt is None:
             return self._end("qualified", REASON_QUALIFIED, self.script.qualified_message, record)

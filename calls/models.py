@@ -10,7 +10,14 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from bots.dialogue import REASON_DISCONNECTED, REASON_HANGUP, REASON_QUALIFIED, REASON_SILENT, REASON_TIMEOUT
+from bots.dialogue import (
+    REASON_DISCONNECTED,
+    REASON_HANGUP,
+    REASON_QUALIFIED,
+    REASON_SILENT,
+    REASON_TIMEOUT,
+    REASON_TOO_MANY_TURNS,
+)
 
 
 class Call(models.Model):
@@ -101,6 +108,9 @@ END_REASONS = {
     "call_failed": "the phone call failed",
     "call_canceled": "the phone call was cancelled",
     "dial_failed": "the carrier refused the call",
+    REASON_TOO_MANY_TURNS: "too many turns",
+    "server_restart": "server restarted mid-call",
+    "abuse_limit": "caller broke the call's limits",
 }
 
 
