@@ -30,13 +30,22 @@ async def send_lead_update(message: dict[str, Any]) -> bool:
     if layer is None:
         return False
     try:
-        await asyncio.wait_for(layer.group_send(LEADS_GROUP, message), settings.BROADCAST_TIMEOUT_S)
+        await asyncio.wait_for(_group_send(layer, message), settings.BROADCAST_TIMEOUT_S)
         return True
     except (TimeoutError, asyncio.TimeoutError):
         log.warning("dashboard broadcast for call %s timed out after %.1f s", message.get("call_id"), settings.BROADCAST_TIMEOUT_S)
     except Exception as exc:  # redis.ConnectionError and friends
         log.warning("dashboard broadcast for call %s failed: %s: %s", message.get("call_id"), type(exc).__name__, exc)
     return False
+
+
+async def _group_send(layer, message: dict[str, Any]) -> None:
+    try:
+        await layer.group_send(LEADS_GROUP, message)
+    except Exception as exc:  # redis.ConnectionError: a pooled connection Redis dropped (restart)
+        if type(exc).__name__ != "ConnectionError":
+            raise
+        await layer.group_send(LEADS_GROUP, message)  # once more, on a fresh connection
 
 
 def _spawn(message: dict[str, Any]) -> None:
