@@ -77,7 +77,9 @@ async def test_carrier_progress_reaches_the_dashboard_socket(staff_user, loan_bo
     browser = AsyncClient()
     await browser.aforce_login(staff_user)
     cookie = browser.cookies["sessionid"].value
-    comm = WebsocketCommunicator(application(), "/ws/dashboard/leads/", headers=[(b"cookie", f"sessionid={cookie}".encode())])
+    comm = WebsocketCommunicator(application(), "/ws/dashboard/leads/", headers=[
+        (b"cookie", f"sessionid={cookie}".encode()), (b"host", b"testserver"), (b"origin", b"http://testserver"),  # the dashboard page
+    ])
     assert (await comm.connect())[0]
     await browser.post("/telephony/twilio/status/", data=f"CallSid={call.provider_call_id}&CallStatus=ringing", content_type="application/x-www-form-urlencoded")
     update = await comm.receive_json_from(timeout=10)
