@@ -44,6 +44,9 @@ def ready(request: HttpRequest) -> JsonResponse:
     ok = readiness.is_ready(results)
     response = JsonResponse({"ready": ok, "checks": results}, status=200 if ok else 503)
     response["Cache-Control"] = "no-store"
+    # A 503 here is an expected answer to a probe, not a server error: keep it out of
+    # django.request's ERROR lines (which error-log alerts watch). The checks log their causes.
+    response._has_been_logged = True  # type: ignore[attr-defined]  # read by django.utils.log.log_response
     return response
 
 

@@ -38,6 +38,15 @@ def test_not_ready_until_engines_and_prompts_are_warm(client, warm_state, settin
 
 
 @pytest.mark.django_db
+def test_a_not_ready_answer_is_not_logged_as_a_server_error(client, warm_state, settings, caplog):
+    settings.REDIS_URL = ""
+    warm_state.engines = warm_state.prompt_cache = "pending"
+    with caplog.at_level("INFO", logger="django.request"):
+        assert client.get("/readyz").status_code == 503
+    assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+@pytest.mark.django_db
 def test_ready_once_warm_and_the_database_answers(client, warm_state, settings):
     settings.REDIS_URL = ""
     warm_state.engines = warm_state.prompt_cache = "ready"
