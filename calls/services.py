@@ -44,6 +44,7 @@ class CallContext:
     mode: str
     bot_slug: str
     bot_name: str
+    channel: str = Call.Channel.WEB
 
 
 def create_call(bot: Bot, *, mode: str, caller_name: str = "", caller_phone: str = "", client_ip: str | None = None) -> Call:
@@ -136,6 +137,7 @@ def claim_call(call_id: str) -> CallContext:
         mode=call.mode,
         bot_slug=bot.slug,
         bot_name=bot.name,
+        channel=call.channel,
     )
 
 
@@ -193,13 +195,14 @@ def end_call(call_id: str, outcome: str, reason: str) -> None:
         call.save(update_fields=["status", "outcome", "end_reason", "ended_at", "callback_due_at"])
         _broadcast_on_commit(call)
         duration = (now - call.started_at).total_seconds() if call.started_at else None
-        transaction.on_commit(lambda: _ended(call.bot.slug, outcome, call.end_reason, duration))
+        transaction.on_commit(lambda: _ended(call_id, call.bot.slug, outcome, call.end_reason, duration))
 
 
-def _ended(bot: str, outcome: str, reason: str, duration: float | None) -> None:
+def _ended(call_id: str, bot: str, outcome: str, reason: str, duration: float | None) -> None:
     metrics.call_ended(bot, outcome, reason, duration)
+    # call_id and bot given: calls also end outside their pipeline (stale-call sweep, carrier callbacks).
     log.info("call ended: %s (%s)", outcome, reason, extra={
-        "event": "call.ended", "outcome": outcome, "reason": reason,
+        "event": "call.ended", "call_id": str(call_id), "bot": bot, "outcome": outcome, "reason": reason,
         "duration_s": round(duration, 1) if duration is not None else None,
     })
 
