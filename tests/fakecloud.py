@@ -148,8 +148,10 @@ class FakeCloud:
         """ElevenLabs' base_url is the host (the SDK appends "v1/text-to-speech/...")."""
         return self.url
 
-    def settings(self, timeout: float = 2.0) -> dict[str, Any]:
-        """Django settings pointing both cloud providers here (`override_settings(**fake.settings())`)."""
+    def settings(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Django settings pointing both cloud providers here (`override_settings(**fake.settings())`).
+        The timeout is roomy: on a loaded machine a healthy answer must never time out
+        (tests of timeouts script a "hang" and set their own)."""
         return {
             "OPENAI_API_KEY": OPENAI_KEY,
             "OPENAI_BASE_URL": self.openai_url,
@@ -160,7 +162,7 @@ class FakeCloud:
             "CLOUD_TIMEOUT": timeout,
         }
 
-    def env(self, timeout: float = 2.0) -> dict[str, str]:
+    def env(self, timeout: float = 10.0) -> dict[str, str]:
         """The same as environment variables, for a server started as a subprocess."""
         return {key: str(value) for key, value in self.settings(timeout).items()}
 
