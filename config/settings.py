@@ -27,7 +27,7 @@ from config.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")  # empty (as in .env.example) = the default
 (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 
 _DEV_SECRET = "dev-insecure-secret-key-change-me-in-production"
@@ -283,7 +283,7 @@ PIPER_VOICE = env_str("PIPER_VOICE", "")  # .onnx voice; default: joe-us-piper-v
 VAD_HANGOVER_MS = env_int("VAD_HANGOVER_MS", 200, minimum=60)
 VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)
 OUTPUT_SAMPLE_RATE = env_int("OUTPUT_SAMPLE_RATE", 0)  # 0: the TTS engine's native rate
-PROMPT_CACHE_DIR = Path(env_str("PROMPT_CACHE_DIR", str(VAR_DIR / "prompt-cache")))
+PROMPT_CACHE_DIR = Path(env_str("PROMPT_CACHE_DIR") or VAR_DIR / "prompt-cache")
 SPEECH_WARMUP = env_bool("SPEECH_WARMUP", True)
 
 # --- Phone lines (protocol.md §4). Twilio inbound works with none of these set (no
