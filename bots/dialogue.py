@@ -51,6 +51,7 @@ REASON_DISCONNECTED = "caller_disconnected"
 REASON_TIMEOUT = "call_time_limit"
 REASON_SILENT = "caller_silent"
 REASON_TOO_MANY_TURNS = "too_many_turns"
+REASON_SHUTDOWN = "shutdown"  # the worker stopped (drain deadline) before the call ended
 
 # Phone keypad answers to yes/no questions (and to "Just to confirm ...?").
 KEYPAD_ANSWERS = {"1": True, "2": False}

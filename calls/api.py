@@ -18,6 +18,7 @@ from django_ratelimit.core import get_usage
 from bots.models import Bot
 from calls import metrics, services
 from calls.clientip import client_ip
+from calls.drain import BUSY_MESSAGE, RETRY_AFTER_S, live_calls
 from calls.models import Call
 from calls.tokens import make_token, token_matches
 
@@ -97,6 +98,9 @@ def start_call(request: HttpRequest) -> JsonResponse:
     bot = Bot.objects.filter(slug=parsed["slug"], active=True).first()
     if bot is None or not bot.questions.exists():
         return error(404, "unknown_bot", f"No active bot called {parsed['slug']!r}.")
+    if live_calls.draining:
+        metrics.refused("busy")
+        return error(503, "busy", BUSY_MESSAGE, Retry_After=str(RETRY_AFTER_S))
     ip = client_ip(request)
     wait = _rate_limited(request)
     if wait:

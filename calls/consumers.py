@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from calls import liveness, metrics, services
+from calls.drain import BUSY_MESSAGE, live_calls
 from calls.pipeline import CallPipeline
 from calls.tokens import token_matches
 
@@ -41,6 +42,11 @@ class CallConsumer(AsyncWebsocketConsumer):
         if not token_matches(token, call_id):
             metrics.refused("bad_token")
             await self.close(code=4401)
+            return
+        if live_calls.draining:  # protocol §3; the call stays unclaimed for another worker
+            metrics.refused("busy")
+            await self.send_event({"type": "error", "code": "busy", "message": BUSY_MESSAGE, "fatal": True})
+            await self.close(code=1013)
             return
         try:
             ctx = await database_sync_to_async(services.claim_call)(call_id)

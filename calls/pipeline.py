@@ -20,8 +20,17 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from bots.dialogue import REASON_DISCONNECTED, REASON_HANGUP, REASON_TIMEOUT, Decision, Dialogue, asr_hint
+from bots.dialogue import (
+    REASON_DISCONNECTED,
+    REASON_HANGUP,
+    REASON_SHUTDOWN,
+    REASON_TIMEOUT,
+    Decision,
+    Dialogue,
+    asr_hint,
+)
 from calls import services
+from calls.drain import live_calls
 from calls.endpointing import Endpointer, VadEvent
 from calls.providers.base import ASRProvider, ProviderError, TTSProvider, VADProvider
 
@@ -232,6 +241,7 @@ class CallPipeline:
         loop = asyncio.get_running_loop()
         self._deadline = loop.call_later(settings.CALL_MAX_SECONDS, self._on_deadline)
         self._reply(0, self.dialogue.start(), None, None)
+        live_calls.add(self)
 
     async def on_message(self, raw: str) -> None:
         """A text frame from the client (JSON)."""
@@ -286,6 +296,14 @@ class CallPipeline:
             for event in self._endpointer.push(p):
                 await self._on_vad(event)
         self._trim_buffer()
+
+    async def end_for_shutdown(self) -> None:
+        """The worker is stopping and the drain time is up: end the call now, stored.
+        A call whose closing line is playing keeps the outcome already decided."""
+        if self.dialogue.outcome is not None:
+            await self._finish(self.dialogue.outcome, self.dialogue.reason)
+        else:
+            await self._finish("incomplete", REASON_SHUTDOWN)
 
     async def on_disconnect(self) -> None:
         """The socket closed (caller left, or network dropped)."""
@@ -651,6 +669,7 @@ class CallPipeline:
         await self._shutdown()
 
     async def _shutdown(self) -> None:
+        live_calls.discard(self)
         if self._deadline is not None:
             self._deadline.cancel()
         self._disarm_silence()

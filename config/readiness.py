@@ -1,6 +1,7 @@
 """Readiness of this worker for callers (`/readyz`), as opposed to liveness (`/healthz`).
 
-Ready means: the speech engines are loaded and warmed, the scripted prompt lines
+Ready means: the worker is not draining (calls.drain: from SIGTERM on it takes no
+new calls), the speech engines are loaded and warmed, the scripted prompt lines
 are in the cache (config.warmup), the database answers, and Redis answers when
 REDIS_URL is set. Each check reports a short word, never an error message (which
 could name hosts or users), and the whole answer is 200 only when all are ok.
@@ -17,6 +18,7 @@ from config import warmup
 log = logging.getLogger(__name__)
 
 OK = "ok"
+DRAINING = "draining"
 UNAVAILABLE = "unavailable"
 REDIS_TIMEOUT_S = 1.0
 
@@ -49,8 +51,10 @@ def redis() -> str:
 
 
 def checks() -> dict[str, str]:
-    """Check name -> ok, off (warm-up switched off), pending, failed or unavailable."""
-    results = warmup.state.as_dict()
+    """Check name -> ok, draining, off (warm-up switched off), pending, failed or unavailable."""
+    from calls.drain import live_calls
+
+    results = {"calls": DRAINING if live_calls.draining else OK, **warmup.state.as_dict()}
     results["database"] = database()
     if settings.REDIS_URL:
         results["redis"] = redis()

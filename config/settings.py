@@ -246,6 +246,11 @@ if SILENCE_TIMEOUT_S < 0:
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 if "*" in WS_ALLOWED_ORIGINS:
     raise ImproperSetting("WS_ALLOWED_ORIGINS must list origins; '*' would let any web page drive calls")
+# Seconds a stopping worker (SIGTERM) lets its calls in progress finish before it
+# ends the rest as incomplete/shutdown (config.server, calls.drain).
+DRAIN_S = env_float("DRAIN_S", 120.0)
+if DRAIN_S < 0:
+    raise ImproperSetting(f"DRAIN_S must be 0 or more seconds (got {DRAIN_S})")
 
 # --- Speech providers
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")

@@ -13,6 +13,6 @@ fi
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py ensure_admin
 echo "Voice bot on http://${HOST:-127.0.0.1}:${PORT:-8000}/  (dashboard: /dashboard/, admin: /admin/)"
-# Daphne's access log is plain text on stdout, outside logging: JSON logs go without it.
-quiet=(); [ "${LOG_FORMAT:-plain}" = json ] && quiet=(-v 0)
-exec .venv/bin/daphne "${quiet[@]}" -b "${HOST:-127.0.0.1}" -p "${PORT:-8000}" config.asgi:application
+# The production server entry point: daphne, draining calls on Ctrl-C/SIGTERM (DRAIN_S);
+# it writes no plain-text access log, so LOG_FORMAT=json output stays JSON.
+exec .venv/bin/python -m config.server --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"

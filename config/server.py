@@ -1,0 +1,159 @@
+"""The production server for one worker: daphne, with a graceful drain on SIGTERM.
+
+daphne's own SIGTERM handling stops the Twisted reactor at once and cancels every
+application instance, which cuts every call in progress. This entry point runs the
+same daphne `Server` with its signal handlers off and installs its own: the first
+SIGTERM (or SIGINT) starts `calls.drain.live_calls.drain(DRAIN_S)` (no new calls,
+`/readyz` 503, calls in progress finish or are ended as incomplete/shutdown) and
+stops the reactor when that returns; a second signal stops at once.
+
+    python -m config.server [--host H] [--port P] [--proxy-headers] [--migrate]
+    python -m config.server --healthcheck   # exit 0 if /healthz answers (container HEALTHCHECK)
+
+HOST, PORT, PROXY_HEADERS and MIGRATE_ON_START give the defaults (see .env.example).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import urllib.request
+
+from config.env import env_bool, env_int, env_str
+
+log = logging.getLogger("config.server")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m config.server", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default=env_str("HOST", "127.0.0.1"), help="address to bind (HOST)")
+    parser.add_argument("--port", type=int, default=env_int("PORT", 8000, minimum=1), help="port (PORT)")
+    parser.add_argument(
+        "--proxy-headers", action="store_true", default=env_bool("PROXY_HEADERS", False),
+        help="take the client address from X-Forwarded-For (behind a load balancer; PROXY_HEADERS)",
+    )
+    parser.add_argument(
+        "--migrate", action=argparse.BooleanOptionalAction, default=env_bool("MIGRATE_ON_START", False),
+        help="apply database migrations before serving (MIGRATE_ON_START)",
+    )
+    parser.add_argument("--healthcheck", action="store_true", help="probe this worker's /healthz and exit")
+    return parser.parse_args(argv)
+
+
+def healthcheck(port: int) -> int:
+    """Liveness probe for a container: 0 when /healthz answers 200 on loopback."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"Host": "localhost"})
+    try:
+        with urllib.request.urlopen(request, timeout=4) as response:
+            return 0 if response.status == 200 else 1
+    except OSError as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return 1
+
+
+class DrainOnSignal:
+    """The signal handlers: the first SIGTERM/SIGINT drains then stops; the second stops now."""
+
+    def __init__(self, server: object, drain_s: float) -> None:
+        self.server = server
+        self.drain_s = drain_s
+        self.task = None
+
+    def install(self) -> None:
+        import asyncio
+
+        loop = asyncio.get_event_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.on_signal, sig)
+
+    def on_signal(self, sig: int) -> None:
+        import asyncio
+
+        if self.task is not None:
+            log.warning("%s again: stopping now", signal.Signals(sig).name)
+            self.server.stop()
+            return
+        log.info("%s: draining (up to %.0f s), then stopping", signal.Signals(sig).name, self.drain_s)
+        self.task = asyncio.ensure_future(self._drain_then_stop())
+
+    async def _drain_then_stop(self) -> None:
+        from calls.drain import live_calls
+
+        try:
+            await live_calls.drain(self.drain_s)
+        finally:
+            self.server.stop()
+
+
+def allow_registered_close_codes() -> None:
+    """Let daphne close a socket with any registered close code the protocol uses.
+
+    daphne closes through autobahn's `sendClose`, which accepts only 1000 and
+    3000-4999 (the codes an *application* may pick) and raises on 1013 "try again
+    later", so a busy refusal (protocol §3) went out as 1011. The server may send
+    the registered codes (RFC 6455 §7.4.1, IANA registry): send the frame directly.
+    """
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+    from daphne.ws_protocol import WebSocketProtocol
+
+    def server_close(self: WebSocketProtocol, code: int | None = None) -> None:
+        code = 1000 if code is None else code
+        if code in Autobahn.CLOSE_STATUS_CODES_ALLOWED:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            self.sendClose(code=code)
+
+    WebSocketProtocol.serverClose = server_close
+
+
+def serve(args: argparse.Namespace) -> int:
+    # daphne.server installs Twisted's asyncio reactor; it must come before anything
+    # else imports a reactor.
+    from daphne.endpoints import build_endpoint_description_strings
+    from daphne.server import Server
+    from twisted.internet import reactor
+
+    allow_registered_close_codes()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    if args.migrate:
+        from django.core.management import call_command
+
+        call_command("migrate", interactive=False, verbosity=1)
+
+    from asgiref.compatibility import guarantee_single_callable
+
+    from config.asgi import application
+
+    server = Server(
+        application=guarantee_single_callable(application),
+        endpoints=build_endpoint_description_strings(host=args.host, port=args.port),
+        signal_handlers=False,
+        proxy_forwarded_address_header="X-Forwarded-For" if args.proxy_headers else None,
+        proxy_forwarded_port_header="X-Forwarded-Port" if args.proxy_headers else None,
+        proxy_forwarded_proto_header="X-Forwarded-Proto" if args.proxy_headers else None,
+        verbosity=0,
+    )
+    handlers = DrainOnSignal(server, settings.DRAIN_S)
+    reactor.callWhenRunning(handlers.install)
+    reactor.callWhenRunning(log.info, "serving on http://%s:%s (pid %d)", args.host, args.port, os.getpid())
+    server.run()
+    log.info("stopped")
+    return 1 if server.abort_start else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.healthcheck:
+        return healthcheck(args.port)
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""One production worker (`python -m config.server`) in a subprocess, on loopback.
+
+It has its own SQLite database in a temporary VAR_DIR (migrated at start) and
+reads nothing of the test process's database or Redis settings. Tests look at
+it over HTTP/WebSocket (`tests/liveclient.py`) and at its database file once it
+has exited.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+START_TIMEOUT_S = 90
+PROMPT_CACHE = Path(tempfile.gettempdir()) / "voicebot-liveserver-prompt-cache"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(var_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a server with its own state: nothing that points it at the
+    tests' database or Redis. Typed calls need no recogniser; espeak-ng speaks fast."""
+    drop = {"DATABASE_URL", "REDIS_URL", "VAR_DIR", "PROMPT_CACHE_DIR", "DJANGO_SETTINGS_MODULE", "DEBUG"}
+    env = {key: value for key, value in os.environ.items() if key not in drop}
+    PROMPT_CACHE.mkdir(parents=True, exist_ok=True)
+    env.update(
+        VAR_DIR=str(var_dir),
+        PROMPT_CACHE_DIR=str(PROMPT_CACHE),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+        SPEECH_WARMUP="0",
+        TTS_PROVIDER="espeak",
+        SILENCE_TIMEOUT_S="0",
+        CALL_RATE_LIMIT="100000",
+    )
+    env.update(settings)
+    return env
+
+
+class Worker:
+    """A running `python -m config.server`; `url` is its base address."""
+
+    def __init__(self, var_dir: Path, **settings: str) -> None:
+        self.var_dir = var_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = var_dir / "server.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [PYTHON, "-m", "config.server", "--host", "127.0.0.1", "--port", str(self.port), "--migrate"],
+                cwd=ROOT, env=server_env(var_dir, **settings), stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def status(self, path: str) -> int:
+        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
+            return (await http.get(path)).status_code
+
+    async def until_status(self, path: str, expected: int, timeout: float = START_TIMEOUT_S) -> None:
+        """Poll `path` until it answers `expected` (the server starting, or starting to drain)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+            try:
+                if await self.status(path) == expected:
+                    return
+            except httpx.TransportError:
+                pass
+            if loop.time() > deadline:
+                raise TimeoutError(f"{path} did not answer {expected} within {timeout} s:\n{self.log()[-3000:]}")
+            await asyncio.sleep(0.1)
+
+    async def ready(self) -> Worker:
+        await self.until_status("/readyz", 200)
+        return self
+
+    def terminate(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+
+    async def exited(self, timeout: float = 60) -> int:
+        """Wait for the process to exit by itself; its return code."""
+        return await asyncio.wait_for(asyncio.to_thread(self.process.wait), timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        """Rows from the server's SQLite database."""
+        with sqlite3.connect(self.var_dir / "db.sqlite3") as db:
+            return db.execute(sql, params).fetchall()
