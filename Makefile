@@ -1,6 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 # `make test PYTEST_ARGS="-k protocol"` passes arguments to pytest.
-.PHONY: run test bench
+# `make image` builds the container image (podman); `make image-smoke` exercises it.
+.PHONY: run test bench image image-smoke
 
 run:
 	scripts/run.sh
@@ -11,3 +12,9 @@ test:
 bench:
 	.venv/bin/python bench/understanding.py
 	.venv/bin/python bench/engines.py
+
+image:
+	scripts/image.sh
+
+image-smoke:
+	scripts/image-smoke.sh
