@@ -14,6 +14,7 @@ if [ "$kind" = test ]; then
   command -v node >/dev/null || need+=(nodejs)  # tests/test_demo_static.py runs the demo's JavaScript
   command -v promtool >/dev/null || need+=(prometheus)  # alert rule tests and the real scrape test
   command -v redis-server >/dev/null || need+=(redis-server)  # fault tests start a private redis-server
+  PATH="$PATH:/usr/sbin" command -v haproxy >/dev/null || need+=(haproxy)  # checks deploy/compose/haproxy.cfg
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing system packages: ${need[*]}"

@@ -1,0 +1,140 @@
+"""The deployment files are valid and say what the product needs: the Dockerfile
+(hadolint, non-root, health check, no secrets), compose.yaml (the Compose
+specification's schema, HAProxy's own config check) and deploy/k8s/ (Kubernetes'
+schemas through kubernetes-validate, and the drain, probes and selectors fitting
+together). Building and running the image is scripts/image-smoke.sh, in CI."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+K8S = ROOT / "deploy" / "k8s"
+KUBERNETES_VERSION = "1.30.0"  # the oldest version still supported by the big clouds; newer ones accept it too
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    return str(path) if path.exists() else shutil.which(name) or name
+
+
+def k8s_documents() -> dict[tuple[str, str], dict]:
+    docs = {}
+    for path in sorted(K8S.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs[(doc["kind"], doc["metadata"]["name"])] = doc
+    return docs
+
+
+# ---------------------------------------------------------------- Dockerfile
+
+
+def test_dockerfile_is_hadolint_clean():
+    result = subprocess.run([tool("hadolint"), "--no-color", "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_dockerfile_is_multi_stage_on_a_base_arg_runs_unprivileged_and_checks_health():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ARG BASE=python:3\.11-slim-bookworm$", text, re.M)
+    stages = re.findall(r"^FROM \$\{BASE\} AS (\w+)$", text, re.M)
+    assert stages == ["build", "runtime"]
+    users = re.findall(r"^USER (\S+)$", text, re.M)
+    assert users and users[-1].split(":")[0].isdigit() and int(users[-1].split(":")[0]) > 0
+    assert re.search(r"^HEALTHCHECK .*\n\s+CMD .*--healthcheck", text, re.M)
+    assert re.search(r'^CMD \["python", "-m", "config.server"\]$', text, re.M)
+
+
+def test_no_secret_is_baked_into_the_image():
+    text = (ROOT / "Dockerfile").read_text()
+    declared = re.findall(r"^(?:ENV|ARG)\s+(.+)$", text, re.M) + re.findall(r"^\s+(\w+)=\S+ \\?$", text, re.M)
+    assert not [d for d in declared if re.search(r"SECRET|PASSWORD|API_KEY|TOKEN", d)]
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".env" in ignored and ".git" in ignored
+
+
+# ---------------------------------------------------------------- compose
+
+
+def test_compose_file_follows_the_compose_specification():
+    result = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_runs_two_app_replicas_behind_haproxy_with_postgres_redis_and_time_to_drain():
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"app", "lb", "postgres", "redis", "migrate"} <= set(services)
+    app = services["app"]
+    assert app["deploy"]["replicas"] == 2
+    assert app["env_file"] == ".env"
+    assert app["environment"]["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in app["environment"]["DATABASE_URL"]
+    assert app["environment"]["REDIS_URL"].startswith("redis://redis:")
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    grace = int(app["stop_grace_period"].rstrip("s"))
+    drain = float(k8s_documents()[("ConfigMap", "voicebot-config")]["data"]["DRAIN_S"])
+    assert grace > drain
+    assert "haproxy" in services["lb"]["image"]
+
+
+def test_compose_load_balancer_config_passes_haproxys_check():
+    result = subprocess.run([tool("haproxy"), "-c", "-f", "deploy/compose/haproxy.cfg"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = (ROOT / "deploy" / "compose" / "haproxy.cfg").read_text()
+    assert "uri /readyz" in config and "timeout tunnel" in config
+
+
+# ---------------------------------------------------------------- Kubernetes
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(ROOT).as_posix() for p in K8S.rglob("*.yaml")))
+def test_kubernetes_manifest_validates_strictly(path):
+    for doc in yaml.safe_load_all((ROOT / path).read_text()):
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_kubernetes_deployment_probes_resources_and_grace_period_cover_the_drain():
+    docs = k8s_documents()
+    pod = docs[("Deployment", "voicebot")]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert "memory" in container["resources"]["limits"]
+    pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
+    drain = float(docs[("ConfigMap", "voicebot-config")]["data"]["DRAIN_S"])
+    assert pod["terminationGracePeriodSeconds"] >= pre_stop + drain + 10
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    refs = {ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in container["envFrom"]}
+    assert refs == {"voicebot-config", "voicebot-secrets"}
+    secret = docs[("Secret", "voicebot-secrets")]["stringData"]
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= set(secret)
+    assert "localhost" in docs[("ConfigMap", "voicebot-config")]["data"]["ALLOWED_HOSTS"].split(",")
+
+
+def test_kubernetes_service_pdb_hpa_and_ingress_point_at_the_workers():
+    docs = k8s_documents()
+    deployment = docs[("Deployment", "voicebot")]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    service = docs[("Service", "voicebot")]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert docs[("PodDisruptionBudget", "voicebot")]["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    hpa = docs[("HorizontalPodAutoscaler", "voicebot")]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "voicebot"}
+    assert hpa["metrics"][0]["resource"]["name"] == "cpu"
+    ingress = docs[("Ingress", "voicebot")]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == "voicebot" and backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+    assert int(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 600
