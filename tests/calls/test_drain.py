@@ -35,10 +35,12 @@ def draining():
 
 async def test_readyz_is_200_until_the_worker_drains_and_healthz_stays_200(async_client, settings):
     ready = await async_client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["ready"] is True
+    assert ready.status_code == 200 and ready.json()["checks"]["calls"] == "ok"
     live_calls.draining = True
     try:
-        assert (await async_client.get("/readyz")).status_code == 503
+        draining = await async_client.get("/readyz")
+        assert draining.status_code == 503
+        assert (draining.json()["ready"], draining.json()["checks"]["calls"]) == (False, "draining")
         assert (await async_client.get("/healthz")).status_code == 200
     finally:
         live_calls.draining = False

@@ -33,7 +33,7 @@ def test_not_ready_until_engines_and_prompts_are_warm(client, warm_state, settin
     assert response.status_code == 503
     body = response.json()
     assert body["ready"] is False
-    assert body["checks"] == {"speech_engines": engines, "prompt_cache": prompts, "database": "ok"}
+    assert body["checks"] == {"calls": "ok", "speech_engines": engines, "prompt_cache": prompts, "database": "ok"}
     assert client.get("/healthz").status_code == 200  # alive all the same
 
 
@@ -53,7 +53,7 @@ def test_ready_once_warm_and_the_database_answers(client, warm_state, settings):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {
-        "ready": True, "checks": {"speech_engines": "ready", "prompt_cache": "ready", "database": "ok"}
+        "ready": True, "checks": {"calls": "ok", "speech_engines": "ready", "prompt_cache": "ready", "database": "ok"}
     }
     assert response["Cache-Control"] == "no-store"
 
