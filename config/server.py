@@ -7,10 +7,12 @@ SIGTERM (or SIGINT) starts `calls.drain.live_calls.drain(DRAIN_S)` (no new calls
 `/readyz` 503, calls in progress finish or are ended as incomplete/shutdown) and
 stops the reactor when that returns; a second signal stops at once.
 
-    python -m config.server [--host H] [--port P] [--proxy-headers] [--migrate]
+    python -m config.server [--host H] [--port P] [--migrate]
     python -m config.server --healthcheck   # exit 0 if /healthz answers (container HEALTHCHECK)
 
-HOST, PORT, PROXY_HEADERS and MIGRATE_ON_START give the defaults (see .env.example).
+HOST, PORT and MIGRATE_ON_START give the defaults (see .env.example). Behind a load
+balancer the client address comes from TRUSTED_PROXIES (calls.clientip), not from
+daphne's proxy-header option, which believes whatever a client writes.
 """
 from __future__ import annotations
 
@@ -30,10 +32,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m config.server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default=env_str("HOST", "127.0.0.1"), help="address to bind (HOST)")
     parser.add_argument("--port", type=int, default=env_int("PORT", 8000, minimum=1), help="port (PORT)")
-    parser.add_argument(
-        "--proxy-headers", action="store_true", default=env_bool("PROXY_HEADERS", False),
-        help="take the client address from X-Forwarded-For (behind a load balancer; PROXY_HEADERS)",
-    )
     parser.add_argument(
         "--migrate", action=argparse.BooleanOptionalAction, default=env_bool("MIGRATE_ON_START", False),
         help="apply database migrations before serving (MIGRATE_ON_START)",
@@ -135,9 +133,6 @@ def serve(args: argparse.Namespace) -> int:
         application=guarantee_single_callable(application),
         endpoints=build_endpoint_description_strings(host=args.host, port=args.port),
         signal_handlers=False,
-        proxy_forwarded_address_header="X-Forwarded-For" if args.proxy_headers else None,
-        proxy_forwarded_port_header="X-Forwarded-Port" if args.proxy_headers else None,
-        proxy_forwarded_proto_header="X-Forwarded-Proto" if args.proxy_headers else None,
         verbosity=0,
     )
     handlers = DrainOnSignal(server, settings.DRAIN_S)

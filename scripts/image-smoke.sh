@@ -34,6 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')  # given at run time, as a deployment does
 echo "== $IMAGE mounted at $mnt; starting '${cmd[*]}' as $user on 127.0.0.1:$PORT"
 # The mounts live in their own namespace and vanish with it; the server is its last process.
 $SUDO unshare --mount --propagation private --fork env -i /bin/sh -c '
@@ -43,7 +44,7 @@ $SUDO unshare --mount --propagation private --fork env -i /bin/sh -c '
   mount -t tmpfs -o "uid=${user%%:*},gid=${user##*:},mode=0750" tmpfs "$mnt$state"
   cd "$mnt$workdir" || exit 1
   exec chroot --userspec="$user" "$mnt" /bin/sh -c "cd \"$workdir\" && exec env \"\$@\"" sh "$@"
-' sh "$mnt" "$state" "$user" "$workdir" "${image_env[@]}" HOST=127.0.0.1 "PORT=$PORT" "${cmd[@]}" >"$log" 2>&1 &
+' sh "$mnt" "$state" "$user" "$workdir" "${image_env[@]}" HOST=127.0.0.1 "PORT=$PORT" "SECRET_KEY=$secret" "${cmd[@]}" >"$log" 2>&1 &
 server=$!
 
 fail() { echo "FAIL: $*"; echo "--- server log"; tail -40 "$log"; exit 1; }

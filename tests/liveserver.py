@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import sqlite3
@@ -46,6 +47,7 @@ def server_env(var_dir: Path, **settings: str) -> dict[str, str]:
         TTS_PROVIDER="espeak",
         SILENCE_TIMEOUT_S="0",
         CALL_RATE_LIMIT="100000",
+        SECRET_KEY=secrets.token_urlsafe(50),  # a production worker refuses to start without one
     )
     env.update(settings)
     return env
