@@ -42,6 +42,7 @@ class Script:
     language: str = "en"
     still_there_prompt: str = "Are you still there?"  # said before the question again after a silence
     silence_message: str = ""  # closing line when the caller stays silent; "" -> incomplete_message
+    confirm_below: float = 0.0  # recognition confidence under which a rejection or a qualifying yes is checked
 
 
 # Why a call ended; sent as `call.ended.reason` and stored on the call.
@@ -90,6 +91,7 @@ class AnswerRecord:
     understood: bool
     qualifies: bool | None
     attempt: int
+    confidence: float | None = None  # the recogniser's confidence in the hearing that gave the value
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,10 @@ class Dialogue:
         self.index = 0
         self.attempts = 0  # utterances spent on the current question
         self.pending: tuple[float, str] | None = None  # amount awaiting confirmation, transcript
+        self.rechecking: str | None = None  # transcript of a doubtful hearing whose question is asked again
+        self.checked: set[str] = set()  # questions already confirmed for a doubtful hearing
+        self._heard: float | None = None  # confidence of the utterance being handled
+        self._value_heard: float | None = None  # ... of the one whose value is pending
         self.answers: dict[str, AnswerRecord] = {}
         self.outcome: str | None = None
         self.reason = ""
@@ -234,7 +240,8 @@ class Dialogue:
         lines = [self.opening_line(), s.qualified_message, s.rejected_message, s.incomplete_message]
         lines.append(s.silence_message)
         for q in s.questions:
-            lines += [q.prompt, self._reask_text(q), f"Sure. {q.prompt}", self._reminder_text(q.prompt)]
+            lines += [q.prompt, self._reask_text(q), f"Sure. {q.prompt}", self._reminder_text(q.prompt),
+                      self._check_text(q)]
             if q.kind == "amount":
                 lines.append(self._reask_text(q, implausible=True))
         return list(dict.fromkeys(line for line in lines if line))
@@ -282,7 +289,8 @@ class Dialogue:
             return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
         if self.silences < SILENCE_REMINDERS:
             self.silences += 1
-            asked = self._confirm_text(q, self.pending[0]) if self.pending is not None else q.prompt
+            asked = self._confirm_text(q, self.pending[0]) if self.pending is not None else (
+                self._check_text(q) if self.rechecking is not None else q.prompt)
             return self._say(self._reminder_text(asked), "reminder")
         return self._end("incomplete", REASON_SILENT, self.script.silence_message or self.script.incomplete_message, None)
 
@@ -304,20 +312,27 @@ class Dialogue:
         if value is None or q is None:
             return None
         self.silences = 0
+        self._heard = None  # a key press is not misheard
         text = f"keypad {digit}"
         if self.pending is not None:  # "Just to confirm, did you say ...?"
             amount, first_transcript = self.pending
             self.pending = None
             if value:
+                self._heard = self._value_heard
                 return self._decide(q, f"{first_transcript} / {text}", amount, _meets(amount, q.threshold or 0, q.comparison))
             return self._unclear(q, text)
         return self._decide(q, text, value, value == q.expected)
 
-    def handle(self, text: str) -> Decision:
-        """One caller utterance (typed, or a transcript of speech)."""
+    def handle(self, text: str, confidence: float | None = None) -> Decision:
+        """One caller utterance (typed, or a transcript of speech with the recogniser's
+        `confidence` in it, 0-1). A hearing below the script's `confirm_below` that
+        would reject the caller, or a yes that would qualify them, is checked first:
+        an amount is said back ("did you say ...?"), a yes/no question asked again
+        ("Just to be sure, ..."), once per question."""
         from bots.understanding import place_names, understand
 
         self.silences = 0
+        self._heard = confidence
         q = self.question
         if q is None:
             return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
@@ -348,9 +363,8 @@ class Dialogue:
                     return self._unclear(q, text)
                 return self._decide(q, text, amount, ok)
             if self._needs_confirmation(q, amount):
-                self.pending = (amount, text)
-                return self._say(self._confirm_text(q, amount), "confirm")
-            return self._decide(q, text, amount, _meets(amount, q.threshold or 0, q.comparison))
+                return self._confirm_amount(q, text, amount)
+            return self._decide(q, text, amount, _meets(amount, q.threshold or 0, q.comparison), said_amount=True)
         if reading.relation is not None:
             ok = _relation_meets(reading.relation, q.comparison)
             return self._decide(q, text, ok, ok)
@@ -361,6 +375,7 @@ class Dialogue:
     # -- internals -------------------------------------------------------
     def _handle_confirmation(self, q: QuestionSpec, text: str, reading) -> Decision:
         amount, first_transcript = self.pending  # type: ignore[misc]
+        self.checked.add(q.key)  # the caller's reply settles it: no second check
         if reading.intent == "repeat":
             return self._repeat(q, text, self._confirm_text(q, amount))
         if reading.amount is not None:  # the caller restated or corrected the amount
@@ -371,6 +386,7 @@ class Dialogue:
             return self._decide(q, text, new, _meets(new, q.threshold or 0, q.comparison))
         if reading.yes_no is True:
             self.pending = None
+            self._heard = self._value_heard
             transcript = f"{first_transcript} / {text}"
             return self._decide(q, transcript, amount, _meets(amount, q.threshold or 0, q.comparison))
         self.pending = None
@@ -401,6 +417,22 @@ class Dialogue:
             return True
         return abs(amount - q.threshold) <= q.confirm_margin * q.threshold
 
+    def _confirm_amount(self, q: QuestionSpec, text: str, amount: float) -> Decision:
+        self.pending = (amount, text)
+        self._value_heard = self._heard
+        return self._say(self._confirm_text(q, amount), "confirm")
+
+    def _doubtful(self, q: QuestionSpec, qualifies: bool) -> bool:
+        """A low-confidence hearing that would reject the caller, or qualify them on a yes/no."""
+        c = self._heard
+        if c is None or c >= self.script.confirm_below or q.key in self.checked:
+            return False
+        return not qualifies or q.kind == "yes_no"
+
+    def _check_text(self, q: QuestionSpec) -> str:
+        prompt = q.prompt.strip()
+        return f"Just to be sure, {prompt[:1].lower()}{prompt[1:]}" if prompt else prompt
+
     def _confirm_text(self, q: QuestionSpec, amount: float) -> str:
         from bots.understanding import spoken_amount
 
@@ -424,11 +456,20 @@ class Dialogue:
             understood=understood,
             qualifies=qualifies,
             attempt=self.attempts,
+            confidence=self._heard,
         )
         self.answers[q.key] = record
         return record
 
-    def _decide(self, q: QuestionSpec, text: str, value, qualifies: bool) -> Decision:
+    def _decide(self, q: QuestionSpec, text: str, value, qualifies: bool, *, said_amount: bool = False) -> Decision:
+        if self._doubtful(q, qualifies):
+            self.checked.add(q.key)
+            if said_amount:
+                return self._confirm_amount(q, text, value)
+            self.rechecking = text
+            return self._say(self._check_text(q), "confirm")
+        if self.rechecking is not None:
+            text, self.rechecking = f"{self.rechecking} / {text}", None
         record = self._record(q, text, value, True, qualifies)
         if not qualifies:
             return self._end("rejected", f"not_qualified:{q.key}", self.script.rejected_message, record)
@@ -440,6 +481,7 @@ class Dialogue:
         return self._say(nxt.prompt, "question", record)
 
     def _unclear(self, q: QuestionSpec, text: str, *, implausible: bool = False) -> Decision:
+        self.rechecking = None
         record = self._record(q, text, None, False, None)
         if self.attempts > self.script.max_reasks:
             return self._end("incomplete", f"unclear:{q.key}", self.script.incomplete_message, record)

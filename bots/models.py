@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -79,6 +80,7 @@ class Bot(models.Model):
             silence_message=self.silence_message,
             max_reasks=self.max_reasks,
             language=self.language,
+            confirm_below=settings.ASR_CONFIRM_BELOW,
             questions=tuple(q.to_spec() for q in self.questions.all()),
         )
 

