@@ -81,6 +81,7 @@ class Playout:
     gaps: list[float] = field(default_factory=list)  # silences (s) between media while a line was playing
     in_line: bool = False  # a bot line is being received (between its first media and its mark)
     lines: int = 0  # bot lines whose audio has begun to arrive
+    line_starts: list[float] = field(default_factory=list)  # when each line's first audio arrived
 
 
 class PhoneLine:
@@ -270,6 +271,7 @@ class PhoneLine:
             pl.busy_until = max(now, pl.busy_until) + seconds
             if not pl.in_line:
                 pl.lines += 1
+                pl.line_starts.append(now)
             pl.in_line = True
             self.audio += payload
         elif event == "mark":

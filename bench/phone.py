@@ -1,0 +1,209 @@
+"""Phone calls measured through the phone-line simulator, and understanding on 8 kHz audio.
+
+Run from the repo root: `.venv/bin/python bench/phone.py [--calls 4] [--skip calls,accuracy]`.
+
+Calls: whole Twilio and Exotel calls through the real ASGI application in this
+process (a throwaway SQLite database; the simulator of tests/phoneline.py plays the
+carrier, answering the shipped bots with espeak-ng speech converted by sox to
+µ-law or 8 kHz PCM, sent in real time like a phone line). Per answer it times the
+end of the caller's speech (the last voiced frame sent, espeak's quiet tail
+trimmed) to the first bot audio of the reply at the carrier (endpointing
+included), and measures output pacing: whenever the carrier's playout buffer ran
+dry while a bot line was still coming, the caller heard a gap of that length.
+
+Accuracy: the bench answers of bench/engines.py, every voice, put through the
+phone line exactly as the server gets them (espeak 16 kHz -> sox -> µ-law 8 kHz ->
+our G.711 decoder -> the pipeline's 8 -> 16 kHz resampler -> Whisper with the
+question's hint -> the answer reader), scored per voice. `--variants` compares
+phone-specific measures.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+_TMP = tempfile.mkdtemp(prefix="bench-phone-")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["DATABASE_URL"] = f"sqlite:///{_TMP}/bench.sqlite3"  # throwaway: calls are really stored
+os.environ.pop("REDIS_URL", None)
+os.environ.setdefault("SPEECH_WARMUP", "0")
+warnings.filterwarnings("ignore", message="SECRET_KEY is not set")
+
+import django  # noqa: E402
+
+django.setup()
+logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+logging.getLogger("twilio").setLevel(logging.WARNING)
+logging.disable(logging.WARNING)
+
+import numpy as np  # noqa: E402
+
+from bench.engines import ANSWERS, VOICES, hint_for, pct, right  # noqa: E402
+from calls.audio import resample  # noqa: E402
+from calls.telephony.g711 import ulaw_to_pcm  # noqa: E402
+from tests.phoneline import to_line  # noqa: E402
+from tests.speech import say  # noqa: E402
+
+
+def phone_audio(pcm16k: bytes) -> bytes:
+    """What the server hears from a Twilio caller, at the engine's 16 kHz."""
+    return resample(ulaw_to_pcm(to_line(pcm16k, "mulaw")), 8000, 16000)
+
+
+def trim_quiet(pcm: bytes, level: int = 300) -> bytes:
+    """Drop espeak's quiet tail, so 'end of speech' is the last voiced sample."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > level)
+    return pcm if loud.size == 0 else samples[: loud[-1] + 1].tobytes()
+
+
+# ---------------------------------------------------------------------------- accuracy
+VARIANTS = {
+    "wideband": lambda pcm: pcm,  # reference: the same answers over a browser
+    "phone": phone_audio,
+}
+
+
+def bench_accuracy(voices: list[str], variants: list[str]) -> None:
+    from calls.providers.local_whisper import LocalWhisperASR
+
+    asr = LocalWhisperASR()
+    asr.transcribe_sync(bytes(16000))
+    for variant in variants:
+        per_voice: dict[str, list[bool]] = {}
+        misses = []
+        times = []
+        for voice in voices:
+            for spoken, _ref, question, expect in ANSWERS:
+                audio = VARIANTS[variant](say(spoken, voice=voice))
+                t0 = time.perf_counter()
+                text = asr.transcribe_sync(audio, hint=hint_for(question))
+                times.append((time.perf_counter() - t0) * 1000)
+                ok = right(text, question, expect)
+                per_voice.setdefault(voice, []).append(ok)
+                if not ok:
+                    misses.append(f"    miss [{voice}] {spoken!r} -> {text!r}")
+        total = [ok for rows in per_voice.values() for ok in rows]
+        print(f"Answers understood, {variant}: {sum(total)}/{len(total)} = {sum(total) / len(total):.1%} "
+              f"(ASR p50 {statistics.median(times):.0f} ms)")
+        for voice, rows in per_voice.items():
+            print(f"    {voice:12s} {sum(rows)}/{len(rows)} = {sum(rows) / len(rows):.0%}")
+        print("\n".join(misses) or "    no misses")
+
+
+# ---------------------------------------------------------------------------- calls
+SCRIPTS = {  # answers that carry each shipped bot to its end
+    "quickrupee-loan": ["yes I am", "about forty thousand a month", "yes I live in Mumbai"],
+    "home-renovation": ["yes I own my home", "around fifty thousand dollars", "in two months"],
+}
+
+
+async def one_call(carrier: str, bot: str, voice: str) -> tuple[list[float], list[float], str]:
+    """Latencies (ms) of each reply, pacing gaps (ms) and the stored outcome."""
+    from channels.db import database_sync_to_async
+
+    from calls.models import Call
+    from tests.phoneline import PhoneLine
+
+    line = await (start_twilio(bot) if carrier == "twilio" else PhoneLine.exotel(bot, EXOTEL_KEY))
+    latencies = []
+    try:
+        for n, answer in enumerate(SCRIPTS[bot], 1):
+            await line.heard_line(n, timeout=60)
+            speech = to_line(trim_quiet(say(answer, voice=voice)), line.dialect.encoding)
+            await line.silence(200, pace=1.0)
+            await line.send_audio(speech, pace=1.0)
+            ended = time.perf_counter()
+            lines_before = line.playout.lines
+            filler = asyncio.create_task(line.silence(5000, pace=1.0))  # the line stays open, silent
+            try:
+                await line.wait_for(lambda: line.playout.lines > lines_before, 30, "the reply")
+            finally:
+                filler.cancel()
+            latencies.append((line.playout.line_starts[-1] - ended) * 1000)
+        await line.closed(timeout=60)
+    finally:
+        await line.close()
+    call = await database_sync_to_async(lambda: Call.objects.get(provider_call_id=line.call_sid))()
+    if line.violations:
+        print(f"    carrier would reject: {line.violations[:3]}")
+    return latencies, [g * 1000 for g in line.playout.gaps], call.outcome
+
+
+EXOTEL_KEY = "bench-exotel-key"
+
+
+async def start_twilio(bot: str):
+    import uuid
+    from urllib.parse import urlencode
+    from xml.etree import ElementTree
+
+    from django.test import AsyncClient
+
+    from tests.phoneline import PhoneLine
+
+    sid = "CA" + uuid.uuid4().hex
+    form = {"CallSid": sid, "From": "+14155550123", "To": "+15005550006", "CallStatus": "ringing"}
+    response = await AsyncClient().post(f"/telephony/twilio/voice/?bot={bot}", data=urlencode(form),
+                                        content_type="application/x-www-form-urlencoded")
+    stream = ElementTree.fromstring(response.content).find("./Connect/Stream")
+    return await PhoneLine.twilio(stream.find("Parameter").get("value"), call_sid=sid)
+
+
+async def bench_calls(calls: int) -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.TWILIO_AUTH_TOKEN = ""  # webhooks unsigned here; signatures are tested in tests/telephony
+    settings.TWILIO_ACCOUNT_SID = ""  # no REST hang-up: the simulator is the carrier
+    settings.EXOTEL_STREAM_KEY = EXOTEL_KEY
+    await asyncio.to_thread(call_command, "migrate", verbosity=0)
+    from config.warmup import scripted_lines, warm
+
+    # As a server does at start-up: engines loaded and scripted lines cached before the first call.
+    await warm(await asyncio.to_thread(scripted_lines))
+    results: dict[str, tuple[list[float], list[float]]] = {}
+    bots = list(SCRIPTS)
+    for i in range(calls):
+        for carrier in ("twilio", "exotel"):
+            bot, voice = bots[i % len(bots)], VOICES[i % len(VOICES)]
+            lat, gaps, outcome = await one_call(carrier, bot, voice)
+            print(f"  {carrier:6s} {bot:16s} {voice:11s} outcome {outcome:10s} replies "
+                  + ", ".join(f"{v:.0f}" for v in lat) + " ms" + (f"; gaps {[round(g) for g in gaps]} ms" if gaps else ""))
+            row = results.setdefault(carrier, ([], []))
+            row[0].extend(lat)
+            row[1].extend(gaps)
+    for carrier, (lat, gaps) in results.items():
+        print(f"{carrier}: end of speech -> first bot audio p50 {statistics.median(lat):.0f} ms, p95 {pct(lat, 0.95):.0f} ms "
+              f"({len(lat)} replies); pacing: {len(gaps)} gaps while the bot spoke, largest {max(gaps, default=0):.0f} ms, "
+              f"over 40 ms: {sum(g > 40 for g in gaps)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=4, help="calls per carrier (bots and voices alternate)")
+    parser.add_argument("--voices", default=",".join(VOICES))
+    parser.add_argument("--variants", default="wideband,phone", help=f"accuracy variants: {','.join(VARIANTS)}")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: calls,accuracy")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    print(f"load average {os.getloadavg()[0]:.1f} (2 cores); figures are noisy under load")
+    if "calls" not in skip:
+        asyncio.run(bench_calls(args.calls))
+    if "accuracy" not in skip:
+        bench_accuracy(args.voices.split(","), args.variants.split(","))
+
+
+if __name__ == "__main__":
+    main()
