@@ -28,7 +28,12 @@ state=$(printf '%s\n' "${image_env[@]}" | sed -n 's/^VAR_DIR=//p')
 mnt=$("${PODMAN[@]}" image mount "$IMAGE")
 server=""
 cleanup() {
-  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill -KILL "$server" 2>/dev/null || true; fi
+  # The server is unshare's child (it runs as the image's user, so it does not get
+  # unshare's death signal): end it first, then unshare.
+  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+    for child in $(pgrep -P "$server"); do $SUDO kill -KILL "$child" 2>/dev/null || true; done
+    kill -KILL "$server" 2>/dev/null || true
+  fi
   wait 2>/dev/null || true
   "${PODMAN[@]}" image unmount "$IMAGE" >/dev/null || true
 }
@@ -48,13 +53,13 @@ $SUDO unshare --mount --propagation private --fork env -i /bin/sh -c '
 server=$!
 
 fail() { echo "FAIL: $*"; echo "--- server log"; tail -40 "$log"; exit 1; }
-for _ in $(seq 600); do  # up to 2 minutes: migrations, then engine warm-up inside the image
+for _ in $(seq 1500); do  # up to 5 minutes: migrations, then engine warm-up inside the image
   kill -0 "$server" 2>/dev/null || fail "the server exited"
   grep -q "speech engines ready" "$log" && break
   grep -q "warm-up failed" "$log" && fail "speech engines did not load inside the image"
   sleep 0.2
 done
-grep -q "speech engines ready" "$log" || fail "speech engines not ready after 2 minutes"
+grep -q "speech engines ready" "$log" || fail "speech engines not ready after 5 minutes"
 .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' \
   "http://127.0.0.1:$PORT/readyz" || fail "/readyz"
 
