@@ -33,7 +33,9 @@ def own_redis(settings):
             "CONFIG": {"hosts": [{"address": server.url, "socket_timeout": None, "socket_connect_timeout": 0.5, "health_check_interval": 1}]},
         }
     }
-    settings.BROADCAST_TIMEOUT_S = 0.5
+    # Redis down fails at once (connection refused); the bound only has to hold for a
+    # healthy send, so it is roomy enough for a loaded machine.
+    settings.BROADCAST_TIMEOUT_S = 5
     channel_layers.backends.clear()
     yield server
     channel_layers.backends.clear()
@@ -54,19 +56,22 @@ async def _dashboard_gets_updates() -> bool:
 
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    for attempt in range(2):  # a pooled connection from before a restart fails once, as for any client
+
+    async def once_more_on_a_dropped_connection(command, *args):
+        # Each pooled connection from before a restart fails once, as for any client;
+        # how many the pool holds depends on timing, so every command gets the retry.
         try:
-            await layer.group_add(broadcast.LEADS_GROUP, channel)
-            break
+            return await command(*args)
         except redis.ConnectionError:
-            if attempt:
-                raise
+            return await command(*args)
+
+    await once_more_on_a_dropped_connection(layer.group_add, broadcast.LEADS_GROUP, channel)
     try:
         assert await broadcast.send_lead_update({"type": "lead.updated", "call_id": "probe"})
-        message = await asyncio.wait_for(layer.receive(channel), 5)
+        message = await asyncio.wait_for(once_more_on_a_dropped_connection(layer.receive, channel), 5)
         return message["call_id"] == "probe"
     finally:
-        await layer.group_discard(broadcast.LEADS_GROUP, channel)
+        await once_more_on_a_dropped_connection(layer.group_discard, broadcast.LEADS_GROUP, channel)
 
 
 async def test_a_redis_outage_mid_call_loses_nothing(brief_bots, own_redis):
