@@ -64,19 +64,17 @@ async def collect(tts: ElevenLabsTTS, text: str = SENTENCE, **kwargs: str) -> li
     return [chunk async for chunk in tts.synthesize(text, **kwargs)]
 
 
-async def assert_gave_up_on_hung_requests(fake: FakeCloud, count: int) -> None:
-    """`count` requests were made and the client stopped waiting for each while the fake
-    still held it (a hang lasts `hang_seconds`, far beyond any test): the deadline is
-    ours, not the server's. No wall-clock bound needed.
+def assert_gave_up_on_hung_requests(err: ProviderError, fake: FakeCloud) -> None:
+    """Two attempts, each ended by our own deadline, while the fake still held every
+    request it had seen (a hang lasts `hang_seconds`, far beyond any test): the deadline
+    is ours, not the server's. No wall-clock bound needed.
 
-    On a busy machine the client can give up before the fake's thread has even read
-    the upload, so wait until the fake has recorded them (a ceiling, not a bound)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while len(fake.requests) < count and loop.time() < deadline:
-        await asyncio.sleep(0.02)
+    The attempts are counted by the client: on a busy machine an attempt can time out
+    before the fake's thread has even read it (seen under load), so the fake may
+    have recorded fewer, never more."""
+    assert f"no answer within {HANG_TIMEOUT:g} s" in str(err) and "after 2 attempts" in str(err), err
     requests = fake.requests
-    assert len(requests) == count
+    assert len(requests) <= 2
     assert all(r.fault == "hang" and r.finished_at is None for r in requests), requests
 
 
@@ -187,8 +185,7 @@ async def test_transcription_timeout(fake_cloud: FakeCloud, answer: bytes) -> No
         await make_asr(fake_cloud, timeout=HANG_TIMEOUT).transcribe(answer)
 
     assert not caught.value.permanent
-    assert f"{HANG_TIMEOUT:g} s" in str(caught.value)  # our own deadline fired ...
-    await assert_gave_up_on_hung_requests(fake_cloud, 2)  # ... twice, while the server still held both
+    assert_gave_up_on_hung_requests(caught.value, fake_cloud)
 
 
 async def test_one_provider_serves_several_event_loops(fake_cloud: FakeCloud, answer: bytes) -> None:
@@ -300,8 +297,7 @@ async def test_speech_timeout(fake_cloud: FakeCloud) -> None:
         await collect(make_tts(fake_cloud, timeout=HANG_TIMEOUT))
 
     assert not caught.value.permanent
-    assert f"{HANG_TIMEOUT:g} s" in str(caught.value)
-    await assert_gave_up_on_hung_requests(fake_cloud, 2)
+    assert_gave_up_on_hung_requests(caught.value, fake_cloud)
 
 
 async def test_listener_can_stop_a_stream_early(fake_cloud: FakeCloud) -> None:
