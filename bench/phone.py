@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -43,6 +44,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["DATABASE_URL"] = f"sqlite:///{_TMP}/bench.sqlite3"  # throwaway: calls are really stored
 os.environ.pop("REDIS_URL", None)
 os.environ.setdefault("SPEECH_WARMUP", "0")
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # this run's own: it signs the bench's call tokens
 warnings.filterwarnings("ignore", message="SECRET_KEY is not set")
 
 import django  # noqa: E402
