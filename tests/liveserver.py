@@ -56,12 +56,13 @@ def server_env(var_dir: Path, **settings: str) -> dict[str, str]:
 class Worker:
     """A running `python -m config.server`; `url` is its base address."""
 
-    def __init__(self, var_dir: Path, **settings: str) -> None:
+    def __init__(self, var_dir: Path, *, port: int | None = None, **settings: str) -> None:
         self.var_dir = var_dir
-        self.port = free_port()
+        var_dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = var_dir / "server.log"
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [PYTHON, "-m", "config.server", "--host", "127.0.0.1", "--port", str(self.port), "--migrate"],
                 cwd=ROOT, env=server_env(var_dir, **settings), stdout=log, stderr=subprocess.STDOUT,
