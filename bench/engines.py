@@ -180,7 +180,7 @@ def bench_asr(beams: list[int], clips: list[tuple[bytes, tuple, str]], *, hint: 
     for pcm, (spoken, ref, question, expect), voice in clips:
         for beam, asr in engines.items():
             t0 = time.perf_counter()
-            text = asr.transcribe_sync(pcm, hint=hint_for(question) if hint else "")
+            text = asr.transcribe_sync(pcm, hint=hint_for(question) if hint else "").text
             ms = (time.perf_counter() - t0) * 1000
             ok = right(text, question, expect)
             ref_words = normalize(ref)

@@ -106,7 +106,7 @@ class RecordedRequest:
 @dataclass
 class _Script:
     failures: deque[Fault] = field(default_factory=deque)
-    transcripts: deque[str] = field(default_factory=deque)
+    transcripts: deque[str | tuple[str, float]] = field(default_factory=deque)
     odd_tail: bool = False
 
 
@@ -119,6 +119,8 @@ class FakeCloud:
     cut_after_pieces = 2  # a "cut" speech stream breaks after this many pieces
     hold_after_pieces = 0  # >0: a speech stream waits after this many pieces for resume_streams()
     default_transcript = ""
+    default_logprob = -0.1  # the recogniser's mean token log-probability when a test does not say
+    no_speech_prob = 0.01  # Whisper's belief that nothing was said, in verbose_json segments
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -172,13 +174,14 @@ class FakeCloud:
         service: Service,
         *,
         failures: Iterable[Fault] = (),
-        transcripts: str | Iterable[str] | None = None,
+        transcripts: str | Iterable[str | tuple[str, float]] | None = None,
         odd_tail: bool = False,
     ) -> None:
         """Script `service`'s next requests. `failures` are used up one per request, in order:
         an HTTP status to answer with, "hang" (never answer), "drop" (close the connection
         unanswered) or, for ElevenLabs, "cut" (break the stream after `cut_after_pieces`).
-        OpenAI only: `transcripts`, returned in order (then `default_transcript`).
+        OpenAI only: `transcripts`, returned in order (then `default_transcript`); an entry
+        may be (text, mean token log-probability) to script the recogniser's confidence.
         ElevenLabs only: `odd_tail` adds one stray byte at the end of every stream."""
         if service not in self._scripts:
             raise ValueError(f"unknown service {service!r}")
@@ -232,9 +235,10 @@ class FakeCloud:
             request.fault = script.failures.popleft() if script.failures else None
             return script
 
-    def _next_transcript(self, script: _Script) -> str:
+    def _next_transcript(self, script: _Script) -> tuple[str, float]:
         with self._lock:
-            return script.transcripts.popleft() if script.transcripts else self.default_transcript
+            entry = script.transcripts.popleft() if script.transcripts else self.default_transcript
+        return entry if isinstance(entry, tuple) else (entry, self.default_logprob)
 
     def _hang(self) -> None:
         self._release.wait(self.hang_seconds)
@@ -243,7 +247,8 @@ class FakeCloud:
         self._resume.wait(self.hang_seconds)
 
 
-_TUNABLES = ("chunk_ms", "chunk_delay", "hang_seconds", "cut_after_pieces", "hold_after_pieces", "default_transcript")
+_TUNABLES = ("chunk_ms", "chunk_delay", "hang_seconds", "cut_after_pieces", "hold_after_pieces", "default_transcript",
+             "default_logprob", "no_speech_prob")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -296,10 +301,29 @@ class _Handler(BaseHTTPRequestHandler):
         if seconds < 0.1:
             too_short = "Audio file is too short. Minimum audio length is 0.1 seconds."
             return self._openai_error(rec, 400, too_short, "audio_too_short")
-        text = self.fake._next_transcript(script)
-        if rec.fields.get("response_format") == "text":
+        text, logprob = self.fake._next_transcript(script)
+        model, response_format = rec.fields["model"], rec.fields.get("response_format", "json")
+        usage = {"type": "duration", "seconds": math.ceil(seconds)}
+        if response_format == "text":
             return self._send(rec, 200, text.encode(), "text/plain; charset=utf-8")
-        self._json(200, {"text": text, "usage": {"type": "duration", "seconds": math.ceil(seconds)}}, rec)
+        if response_format == "verbose_json":
+            if not model.startswith("whisper"):
+                return self._openai_error(rec, 400, f"response_format 'verbose_json' is not compatible with model '{model}'")
+            words = text.split()
+            segments = [{
+                "id": 0, "seek": 0, "start": 0.0, "end": round(seconds, 2), "text": " " + text,
+                "tokens": [50364 + i for i in range(len(words) + 1)], "temperature": 0.0, "avg_logprob": logprob,
+                "compression_ratio": 0.9, "no_speech_prob": self.fake.no_speech_prob,
+            }] if text else []
+            body = {"task": "transcribe", "language": "english", "duration": round(seconds, 2), "text": text,
+                    "segments": segments, "usage": usage}
+            return self._json(200, body, rec)
+        body = {"text": text, "usage": usage}
+        if "logprobs" in (rec.fields.get("include[]"), rec.fields.get("include")):
+            if model.startswith("whisper"):
+                return self._openai_error(rec, 400, "logprobs are only supported for gpt-4o transcription models")
+            body["logprobs"] = [{"token": w, "logprob": logprob, "bytes": list(w.encode())} for w in text.split()]
+        self._json(200, body, rec)
 
     def _openai_error(self, rec: RecordedRequest, status: int, message: str = "", code: str | None = None) -> None:
         kind, default_code = _OPENAI_ERRORS.get(status, ("server_error", None))

@@ -8,8 +8,10 @@ Latency is stamped by the pipeline around these calls, never inside a provider.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 
 class ProviderError(Exception):
@@ -29,6 +31,29 @@ class ProviderError(Exception):
         return "circuit_open" if self.skipped else "permanent" if self.permanent else "transient"
 
 
+@dataclass(frozen=True)
+class Transcript:
+    """What the recogniser heard in one utterance, and how sure it was.
+
+    `avg_logprob` is the mean log-probability of the words' tokens and `no_speech_prob`
+    the recogniser's belief that nothing was said (Whisper reports both; a cloud model
+    may report only token log-probabilities, or nothing). `confidence` (0-1) folds them
+    into one number the dialogue compares against ASR_CONFIRM_BELOW; None means the
+    engine gave no measure (the answer is then taken at its word, like a typed one).
+    """
+
+    text: str
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+    @property
+    def confidence(self) -> float | None:
+        if self.avg_logprob is None:
+            return None
+        speech = 1.0 - (self.no_speech_prob or 0.0)
+        return round(min(1.0, math.exp(self.avg_logprob)) * speech, 4)
+
+
 class ASRProvider(ABC):
     """Speech to text for one finished utterance."""
 
@@ -36,10 +61,10 @@ class ASRProvider(ABC):
     sample_rate: int = 16000
 
     @abstractmethod
-    async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> str:
-        """Return the transcript of `pcm` (16 kHz s16le mono). `hint` is the question
-        the caller is answering (a decoding prompt for engines that take one).
-        Raises ProviderError."""
+    async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
+        """What was said in `pcm` (16 kHz s16le mono), with the recogniser's confidence.
+        `hint` is the question the caller is answering (a decoding prompt for engines
+        that take one). Raises ProviderError."""
 
     async def warmup(self) -> None:  # pragma: no cover - optional
         """Load weights and run once so the first call is fast."""

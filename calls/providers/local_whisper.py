@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from calls.providers.base import ASRProvider, ProviderError
+from calls.providers.base import ASRProvider, ProviderError, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +105,11 @@ class LocalWhisperASR(ASRProvider):
                 _models[key] = model
         return model
 
-    def transcribe_sync(self, pcm: bytes, *, language: str = "en", hint: str = "") -> str:
+    def transcribe_sync(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
         """Blocking transcription (for scripts and the worker thread)."""
         audio = pcm_to_float(pcm)
         if audio.size == 0:
-            return ""
+            return Transcript("")
         model = self.model
         try:
             return self._decode(model, audio, (language or "en").split("-")[0].lower(), hint)
@@ -127,7 +127,7 @@ class LocalWhisperASR(ASRProvider):
             self._tokenizers[key] = (tokenizer, list(get_suppressed_tokens(tokenizer, [-1])))
         return self._tokenizers[key]
 
-    def _decode(self, model: Any, audio: np.ndarray, language: str, hint: str) -> str:
+    def _decode(self, model: Any, audio: np.ndarray, language: str, hint: str) -> Transcript:
         """One window: features padded to the window, encoded, beam-searched with the hint as prompt."""
         import ctranslate2
 
@@ -155,15 +155,18 @@ class LocalWhisperASR(ASRProvider):
             suppress_tokens=suppress,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        # faster-whisper's silence rule: likely no speech and a low-confidence text -> nothing said.
+        # The score is the sum of log-probabilities over the length; faster-whisper's average
+        # counts the end token too. Its silence rule: likely no speech and a low-confidence
+        # text -> nothing said.
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOG_PROB_THRESHOLD:
-            return ""
-        return collapse_repeats(tokenizer.decode(tokens).strip())
+            return Transcript("", avg_logprob, result.no_speech_prob)
+        text = collapse_repeats(tokenizer.decode(tokens).strip())
+        return Transcript(text, avg_logprob, result.no_speech_prob)
 
-    async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> str:
+    async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
         if len(pcm) < 2:
-            return ""
+            return Transcript("")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_executor, lambda: self.transcribe_sync(pcm, language=language, hint=hint))
 

@@ -6,6 +6,11 @@ utterance is uploaded as an in-memory 16 kHz WAV (no temporary files), with
 the question being answered as the decoding prompt so short answers ("yes",
 "forty thousand") are spelled the way the question primes them.
 
+Confidence comes from what the API returns: Whisper models (`whisper-1`) answer in
+`verbose_json` with per-segment `avg_logprob` and `no_speech_prob`, the same measures
+the local Whisper gives; the GPT-4o transcription models have no segments but return
+token log-probabilities when asked (`include=["logprobs"]`), averaged here.
+
 The SDK's own retries are off (`max_retries=0`): calls/providers/retry.py owns
 the policy (one quick retry, then the local fallback).
 """
@@ -15,7 +20,7 @@ import openai
 from django.conf import settings
 
 from calls.audio import wav_bytes
-from calls.providers.base import ASRProvider, ProviderError
+from calls.providers.base import ASRProvider, ProviderError, Transcript
 from calls.providers.retry import (
     CircuitBreaker,
     CloudCall,
@@ -68,22 +73,27 @@ class OpenAIASR(ASRProvider):
             max_retries=0,
         )
 
-    async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> str:
+    async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
         if len(pcm) < int(self.sample_rate * MIN_AUDIO_SECONDS) * 2:
-            return ""
+            return Transcript("")
         upload = ("answer.wav", wav_bytes(pcm, self.sample_rate), "audio/wav")
         iso_language = language[:2].lower() if language else openai.omit
         prompt = hint.strip() or openai.omit
+        whisper = self.model.startswith("whisper")
 
-        async def attempt() -> str:
-            result = await self._clients.get().audio.transcriptions.create(
-                model=self.model,
-                file=upload,
-                language=iso_language,
-                prompt=prompt,
-                response_format="json",
+        async def attempt() -> Transcript:
+            client = self._clients.get()
+            if whisper:
+                result = await client.audio.transcriptions.create(
+                    model=self.model, file=upload, language=iso_language, prompt=prompt,
+                    response_format="verbose_json",
+                )
+                return _from_segments(result.text.strip(), result.segments or [])
+            result = await client.audio.transcriptions.create(
+                model=self.model, file=upload, language=iso_language, prompt=prompt,
+                response_format="json", include=["logprobs"],
             )
-            return result.text.strip()
+            return _from_logprobs(result.text.strip(), result.logprobs or [])
 
         return await self._call.run("transcription", attempt)
 
@@ -98,3 +108,20 @@ class OpenAIASR(ASRProvider):
         if isinstance(exc, openai.OpenAIError):  # e.g. a response that does not parse
             return Failure(transient=False, detail=f"unexpected response ({type(exc).__name__})")
         return None
+
+
+def _from_segments(text: str, segments: list) -> Transcript:
+    """Whisper's segments, weighted by their tokens: mean log-probability and no-speech belief."""
+    weights = [max(1, len(seg.tokens or [])) for seg in segments]
+    if not segments:
+        return Transcript(text)
+    total = sum(weights)
+    avg = sum(w * seg.avg_logprob for w, seg in zip(weights, segments)) / total
+    no_speech = sum(w * seg.no_speech_prob for w, seg in zip(weights, segments)) / total
+    return Transcript(text, avg, no_speech)
+
+
+def _from_logprobs(text: str, logprobs: list) -> Transcript:
+    """GPT-4o transcription: the mean of the text tokens' log-probabilities."""
+    values = [lp.logprob for lp in logprobs if lp.logprob is not None]
+    return Transcript(text, sum(values) / len(values)) if values else Transcript(text)

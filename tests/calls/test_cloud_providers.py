@@ -94,13 +94,13 @@ def answer() -> bytes:
 
 async def test_transcription_round_trip(fake_cloud: FakeCloud, answer: bytes) -> None:
     fake_cloud.script("openai", transcripts=["  About 40,000 rupees. \n"])
-    text = await make_asr(fake_cloud).transcribe(answer, language="en-IN", hint=QUESTION)
+    heard = await make_asr(fake_cloud).transcribe(answer, language="en-IN", hint=QUESTION)
 
-    assert text == "About 40,000 rupees."
+    assert heard.text == "About 40,000 rupees."
     [req] = fake_cloud.requests
     assert (req.path, req.status) == ("/v1/audio/transcriptions", 200)
     assert req.headers["authorization"] == f"Bearer {OPENAI_KEY}"
-    assert req.fields == {"model": "whisper-1", "language": "en", "prompt": QUESTION, "response_format": "json"}
+    assert req.fields == {"model": "whisper-1", "language": "en", "prompt": QUESTION, "response_format": "verbose_json"}
     upload = req.files["file"]
     assert (upload.filename, upload.content_type) == ("answer.wav", "audio/wav")
     with wave.open(io.BytesIO(upload.data)) as w:
@@ -110,7 +110,7 @@ async def test_transcription_round_trip(fake_cloud: FakeCloud, answer: bytes) ->
 
 async def test_transcription_without_hint_sends_no_prompt(fake_cloud: FakeCloud, answer: bytes) -> None:
     fake_cloud.script("openai", transcripts=["yes"])
-    assert await make_asr(fake_cloud).transcribe(answer) == "yes"
+    assert (await make_asr(fake_cloud).transcribe(answer)).text == "yes"
     assert "prompt" not in fake_cloud.requests[0].fields
 
 
@@ -120,12 +120,32 @@ async def test_transcription_uses_settings_by_default(fake_cloud: FakeCloud, ans
     settings.OPENAI_ASR_MODEL = "gpt-4o-mini-transcribe"
     fake_cloud.script("openai", transcripts=["no"])
 
-    assert await OpenAIASR().transcribe(answer) == "no"
+    assert (await OpenAIASR().transcribe(answer)).text == "no"
     assert fake_cloud.requests[0].fields["model"] == "gpt-4o-mini-transcribe"
 
 
+async def test_whisper_confidence_comes_from_verbose_json_segments(fake_cloud: FakeCloud, answer: bytes) -> None:
+    fake_cloud.script("openai", transcripts=[("yes", -0.05), ("you write", -1.6)])
+    asr = make_asr(fake_cloud)
+    sure, unsure = await asr.transcribe(answer), await asr.transcribe(answer)
+    assert (sure.avg_logprob, sure.no_speech_prob) == (-0.05, fake_cloud.no_speech_prob)
+    assert sure.confidence > 0.9 > 0.3 > unsure.confidence
+
+
+async def test_gpt4o_confidence_comes_from_token_logprobs(fake_cloud: FakeCloud, answer: bytes, settings) -> None:
+    settings.OPENAI_API_KEY = OPENAI_KEY
+    settings.OPENAI_BASE_URL = fake_cloud.openai_url
+    settings.OPENAI_ASR_MODEL = "gpt-4o-transcribe"
+    fake_cloud.script("openai", transcripts=[("about forty thousand", -0.9)])
+    heard = await OpenAIASR().transcribe(answer)
+    assert heard.text == "about forty thousand" and heard.avg_logprob == pytest.approx(-0.9)
+    assert heard.no_speech_prob is None and heard.confidence == pytest.approx(0.4066, abs=1e-3)
+    fields = fake_cloud.requests[0].fields
+    assert fields["response_format"] == "json" and fields["include[]"] == "logprobs"
+
+
 async def test_blip_too_short_to_transcribe_is_not_sent(fake_cloud: FakeCloud) -> None:
-    assert await make_asr(fake_cloud).transcribe(bytes(2 * 800)) == ""  # 50 ms
+    assert (await make_asr(fake_cloud).transcribe(bytes(2 * 800))).text == ""  # 50 ms
     assert fake_cloud.requests == []
 
 
@@ -139,7 +159,7 @@ def test_missing_key_is_a_permanent_error(settings) -> None:
 @pytest.mark.parametrize("fault", [429, 503, "drop"])
 async def test_transcription_retries_once_then_succeeds(fake_cloud: FakeCloud, answer: bytes, fault) -> None:
     fake_cloud.script("openai", failures=[fault], transcripts=["yes"])
-    assert await make_asr(fake_cloud).transcribe(answer, hint=QUESTION) == "yes"
+    assert (await make_asr(fake_cloud).transcribe(answer, hint=QUESTION)).text == "yes"
     assert len(fake_cloud.requests) == 2
     assert fake_cloud.requests[1].fields["prompt"] == QUESTION  # the retry resends the whole upload
     assert fake_cloud.requests[1].files["file"].data == fake_cloud.requests[0].files["file"].data
@@ -192,9 +212,9 @@ async def test_one_provider_serves_several_event_loops(fake_cloud: FakeCloud, an
     """The registry shares providers between the warm-up thread's loop and the server's."""
     fake_cloud.script("openai", transcripts=["first", "second", "third"])
     asr = make_asr(fake_cloud)
-    assert await asr.transcribe(answer) == "first"
-    assert await asyncio.to_thread(asyncio.run, asr.transcribe(answer)) == "second"
-    assert await asr.transcribe(answer) == "third"
+    assert (await asr.transcribe(answer)).text == "first"
+    assert (await asyncio.to_thread(asyncio.run, asr.transcribe(answer))).text == "second"
+    assert (await asr.transcribe(answer)).text == "third"
 
 
 # --- ElevenLabs speech
@@ -327,7 +347,7 @@ async def test_registry_builds_cloud_providers_from_settings(fake_cloud: FakeClo
         asr, tts = registry.get_asr(), registry.get_tts()
         assert (type(asr), type(tts), tts.sample_rate) == (OpenAIASR, ElevenLabsTTS, 24000)
         fake_cloud.script("openai", transcripts=["yes"])
-        assert await asr.transcribe(answer) == "yes"
+        assert (await asr.transcribe(answer)).text == "yes"
         assert b"".join([chunk async for chunk in tts.synthesize("Yes.")]) == say("Yes.", rate=24000)
     finally:
         registry.reset_registry()
@@ -354,13 +374,13 @@ async def test_breaker_skips_the_vendor_after_failures_in_a_row_then_tries_again
     assert len(fake_cloud.requests) == 4
 
     clock.advance(0.2)  # the pause is over: the vendor (recovered) is tried and the circuit closes
-    assert await asr.transcribe(answer) == "yes"
+    assert (await asr.transcribe(answer)).text == "yes"
     assert len(fake_cloud.requests) == 5
     fake_cloud.script("openai", failures=[503, 503], transcripts=["no"])
     with pytest.raises(ProviderError) as caught:  # one failure after a success does not open it
         await asr.transcribe(answer)
     assert "skipped" not in str(caught.value)
-    assert await asr.transcribe(answer) == "no"
+    assert (await asr.transcribe(answer)).text == "no"
 
 
 async def test_breaker_counts_speech_failures_and_a_bad_key(fake_cloud: FakeCloud, settings) -> None:

@@ -70,7 +70,7 @@ async def collect(stream) -> list[bytes]:
     ],
 )
 async def test_whisper_recognises_answers(asr, spoken: str, voice: str, question: dict, expected) -> None:
-    text = await asr.transcribe(say(spoken, voice=voice), hint=INCOME_Q)
+    text = (await asr.transcribe(say(spoken, voice=voice), hint=INCOME_Q)).text
     assert decided(text, **question) == expected, text
     assert text == text.strip()
 
@@ -78,7 +78,7 @@ async def test_whisper_recognises_answers(asr, spoken: str, voice: str, question
 @pytest.mark.speech
 async def test_whisper_accepts_8khz_origin_audio(asr) -> None:
     phone = say("yes I have a job", voice="en-us", rate=8000)
-    text = await asr.transcribe(resample(phone, 8000, 16000), hint="Are you currently employed?")
+    text = (await asr.transcribe(resample(phone, 8000, 16000), hint="Are you currently employed?")).text
     assert decided(text) is True, text
 
 
@@ -87,7 +87,7 @@ async def test_whisper_concurrent_calls_queue_and_stay_correct(asr) -> None:
     a, b = await asyncio.gather(
         asr.transcribe(say("yes I am", voice="en-us")), asr.transcribe(say("no I am not", voice="en-gb-x-rp"))
     )
-    assert (decided(a), decided(b)) == (True, False), (a, b)
+    assert (decided(a.text), decided(b.text)) == (True, False), (a, b)
 
 
 @pytest.mark.speech
@@ -101,7 +101,7 @@ async def test_lakh_amounts_are_heard_with_the_questions_hint(asr, voice: str) -
         key="pay", prompt="Is your monthly salary more than twenty-five thousand rupees?", kind="amount",
         threshold=25000, unit="rupees", period="month",
     )
-    text = await asr.transcribe(say("it's around one lakh per month", voice=voice), hint=asr_hint(salary))
+    text = (await asr.transcribe(say("it's around one lakh per month", voice=voice), hint=asr_hint(salary))).text
     assert understand(text, kind="amount", unit="rupees", period="month").amount == 100000, text
 
 
@@ -114,13 +114,13 @@ async def test_whisper_hears_the_end_of_an_answer_longer_than_its_window(asr) ->
         voice="en-us", speed=140,
     )
     assert len(long) / 32000 > asr.window_frames / 100
-    text = await asr.transcribe(long, hint=INCOME_Q)
+    text = (await asr.transcribe(long, hint=INCOME_Q)).text
     assert decided(text, kind="amount", unit="rupees", period="month") == 40000, text
 
 
 @pytest.mark.speech
 async def test_whisper_hears_nothing_in_noise_alone(asr) -> None:
-    assert await asr.transcribe(noise(1500, level=0.02)) == ""
+    assert (await asr.transcribe(noise(1500, level=0.02))).text == ""
 
 
 @pytest.mark.parametrize(
@@ -158,8 +158,8 @@ def test_asr_window_setting_is_checked(value: str, ok: bool) -> None:
 
 @pytest.mark.speech  # loads the Whisper model
 async def test_whisper_empty_audio_is_empty_text(asr) -> None:
-    assert await asr.transcribe(b"") == ""
-    assert await asr.transcribe(b"\x00") == ""
+    assert (await asr.transcribe(b"")).text == ""
+    assert (await asr.transcribe(b"\x00")).text == ""
 
 
 async def test_whisper_bad_model_dir_is_a_provider_error(tmp_path) -> None:
@@ -179,7 +179,7 @@ async def test_piper_speaks_intelligibly_at_its_declared_rate(piper, asr) -> Non
     seconds = len(pcm) / 2 / piper.sample_rate
     assert 1.0 < seconds < 5.0  # at the declared rate this is a natural length for the sentence
     assert rms_dbfs(pcm) > -30
-    heard = await asr.transcribe(resample(pcm, piper.sample_rate, 16000))
+    heard = (await asr.transcribe(resample(pcm, piper.sample_rate, 16000))).text
     assert decided(heard, kind="amount", unit="years") == 21, heard  # "over twenty one years" came through
 
 
@@ -252,7 +252,7 @@ async def test_espeak_fallback_speaks_at_the_requested_rate(asr, rate: int) -> N
     reference = say("yes I am over twenty one", voice="en-us", speed=165, rate=16000)
     # Same duration as espeak's own output, so the samples really are at `rate`.
     assert len(pcm) / 2 / rate == pytest.approx(len(reference) / 2 / 16000, abs=0.01)
-    heard = await asr.transcribe(resample(pcm, rate, 16000))
+    heard = (await asr.transcribe(resample(pcm, rate, 16000))).text
     assert decided(heard) is True, heard
 
 
@@ -368,5 +368,18 @@ def test_registry_loads_once_under_concurrency(settings, fresh_registry) -> None
 async def test_warmup_all_runs(settings, fresh_registry) -> None:
     settings.ASR_PROVIDER, settings.TTS_PROVIDER, settings.OUTPUT_SAMPLE_RATE = "local", "piper", 0
     await fresh_registry.warmup_all()
-    text = await fresh_registry.get_asr().transcribe(say("yes"))
+    text = (await fresh_registry.get_asr().transcribe(say("yes"))).text
     assert decided(text) is True, text
+
+
+@pytest.mark.speech
+async def test_whisper_reports_how_sure_it_is(asr) -> None:
+    """A clear answer is heard with more confidence than the same answer under loud noise."""
+    clear = say("yes I am", voice="en-us")
+    voice = np.frombuffer(clear, dtype="<i2").astype(np.int32)
+    hiss = np.frombuffer(noise(len(clear) // 32, level=0.6), dtype="<i2").astype(np.int32)[: len(voice)]
+    noisy = np.clip(voice[: len(hiss)] + hiss, -32768, 32767).astype("<i2").tobytes()
+    sure, unsure = await asr.transcribe(clear, hint="Are you a salaried employee?"), await asr.transcribe(noisy)
+    assert sure.avg_logprob is not None and 0 <= sure.no_speech_prob <= 1
+    assert 0 < sure.confidence <= 1
+    assert (unsure.confidence or 0.0) < sure.confidence
