@@ -128,15 +128,16 @@ class Heard:
 
 
 class Ear:
-    def __init__(self) -> None:
+    def __init__(self, *, confidence: bool = True) -> None:
         self.asr = LocalWhisperASR()
         self.vad = SileroVAD()
+        self.confidence = confidence  # False: hearings carry no confidence (as before it was used)
         self._memo: dict[tuple, Heard] = {}
 
     def _transcribe(self, pcm: bytes, hint: str) -> Heard:
         out = self.asr.transcribe_sync(pcm, hint=hint)
         text = getattr(out, "text", out)
-        return Heard(text=text, confidence=getattr(out, "confidence", None))
+        return Heard(text=text, confidence=getattr(out, "confidence", None) if self.confidence else None)
 
     def hear(self, text: str, voice: str, mode: str, hint: str) -> Heard:
         if mode == "typed":
@@ -198,8 +199,12 @@ def close(value, truth) -> bool:
 
 
 def pending_value(d: Dialogue):
-    p = d.pending
-    return p[0] if isinstance(p, tuple) else p
+    """The value the bot is checking: an amount said back, or a doubtful hearing whose
+    question it asks again ("Just to be sure, ...")."""
+    if d.pending is not None:
+        return d.pending[0]
+    rechecking = getattr(d, "rechecking", None)
+    return rechecking[0] if rechecking is not None else None
 
 
 def at_question(script: Script, key: str) -> Dialogue:
@@ -260,7 +265,9 @@ def run_call(script: Script, answers: list[dict], ear: Ear, voice: str, mode: st
         if q is None:
             break
         item = by_key[q.key]
-        if last is not None and last.act == "confirm":
+        if last is not None and last.act == "confirm" and d.pending is None:
+            said = plain(q, item["truth"])  # "Just to be sure, <the question>": answered again
+        elif last is not None and last.act == "confirm":
             value = pending_value(d)
             said = "Yes." if value is not None and close(value, item["truth"]) else "No."
         elif tries[q.key] == 0:
@@ -291,10 +298,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--misses", action="store_true", help="print every miss")
+    ap.add_argument("--no-confidence", action="store_true", help="ignore the recogniser's confidence")
     args = ap.parse_args(argv[1:])
     items = load_items(Path(args.data))
     scripts = load_scripts()
-    ear = Ear()
+    ear = Ear(confidence=not args.no_confidence)
     ear.asr.transcribe_sync(bytes(RATE))
     voices = args.voices.split(",")
     modes = args.modes.split(",")

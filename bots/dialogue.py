@@ -216,7 +216,7 @@ class Dialogue:
         self.index = 0
         self.attempts = 0  # utterances spent on the current question
         self.pending: tuple[float, str] | None = None  # amount awaiting confirmation, transcript
-        self.rechecking: str | None = None  # transcript of a doubtful hearing whose question is asked again
+        self.rechecking: tuple[bool | float, str] | None = None  # a doubtful value and transcript, its question asked again
         self.checked: set[str] = set()  # questions already confirmed for a doubtful hearing
         self._heard: float | None = None  # confidence of the utterance being handled
         self._value_heard: float | None = None  # ... of the one whose value is pending
@@ -469,10 +469,10 @@ class Dialogue:
             self.checked.add(q.key)
             if said_amount:
                 return self._confirm_amount(q, text, value)
-            self.rechecking = text
+            self.rechecking = (value, text)
             return self._say(self._check_text(q), "confirm")
         if self.rechecking is not None:
-            text, self.rechecking = f"{self.rechecking} / {text}", None
+            text, self.rechecking = f"{self.rechecking[1]} / {text}", None
         record = self._record(q, text, value, True, qualifies)
         if not qualifies:
             return self._end("rejected", f"not_qualified:{q.key}", self.script.rejected_message, record)

@@ -14,7 +14,7 @@ import logging
 import time
 from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
@@ -32,7 +32,7 @@ from bots.dialogue import (
 from calls import services
 from calls.drain import live_calls
 from calls.endpointing import Endpointer, VadEvent
-from calls.providers.base import ASRProvider, ProviderError, TTSProvider, VADProvider
+from calls.providers.base import ASRProvider, ProviderError, Transcript, TTSProvider, VADProvider
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class Utterance:
     ended_at: float  # perf_counter at the end of caller speech (or text received)
     pcm: bytes = b""
     text: str | None = None
-    early_asr: asyncio.Task[tuple[str, str, float]] | None = None
+    early_asr: asyncio.Task[tuple[Transcript, str, float]] | None = None
     silence: bool = False  # not caller words: the caller has said nothing for SILENCE_TIMEOUT_S
     keypad: str = ""  # a phone key pressed (DTMF) instead of words
 
@@ -194,7 +194,7 @@ class CallPipeline:
         self._buffer = bytearray()  # 16 kHz audio of the current (or next) utterance
         self._buffer_origin = 0  # absolute sample index of _buffer[0]
         self._speech_started_at = 0  # absolute sample of the current utterance's start
-        self._early: asyncio.Task[tuple[str, str, float]] | None = None
+        self._early: asyncio.Task[tuple[Transcript, str, float]] | None = None
         self.turn = 0
         self._utterances: asyncio.Queue[Utterance] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -467,14 +467,16 @@ class CallPipeline:
                 return
             await self._record_turn(utt, f"keypad {utt.keypad}", decision, timing)
             return
+        confidence = None  # typed: taken at its word
         if text is None:
-            text, provider, timing.asr_ms = await self._transcript_of(utt)
+            heard, provider, timing.asr_ms = await self._transcript_of(utt)
+            text, confidence = heard.text, heard.confidence
             timing.providers["asr"] = provider
             if not text and self.mode == "vad":
                 self._arm_silence()  # a noise blip: nothing was said, still waiting for an answer
                 return
         started = time.perf_counter()
-        decision = self.dialogue.handle(text)
+        decision = self.dialogue.handle(text, confidence)
         timing.nlu_ms = _ms(started)
         timing.providers["nlu"] = "rules"
         await self._record_turn(utt, text, decision, timing)
@@ -498,7 +500,7 @@ class CallPipeline:
             await asyncio.shield(self._speech.task)
             await self._finish(decision.outcome or "incomplete", decision.reason)
 
-    async def _transcript_of(self, utt: Utterance) -> tuple[str, str, float]:
+    async def _transcript_of(self, utt: Utterance) -> tuple[Transcript, str, float]:
         if utt.early_asr is not None:
             try:
                 return await utt.early_asr
@@ -507,8 +509,9 @@ class CallPipeline:
                     raise
         return await self._recognise(utt.pcm)
 
-    async def _recognise(self, pcm: bytes) -> tuple[str, str, float]:
-        """Transcript, provider name and ASR milliseconds; falls back on provider failure."""
+    async def _recognise(self, pcm: bytes) -> tuple[Transcript, str, float]:
+        """What was heard (text stripped, with its confidence), provider name and ASR
+        milliseconds; falls back on provider failure."""
         question = self.dialogue.question
         hint = asr_hint(question) if question else ""
         language = self.ctx.script.language
@@ -516,8 +519,8 @@ class CallPipeline:
         engines = [e for e in (self.engines.asr, self.engines.fallback_asr) if e is not None]
         for i, engine in enumerate(engines):
             try:
-                text = await engine.transcribe(pcm, language=language, hint=hint)
-                return text.strip(), engine.name, _ms(started)
+                heard = await engine.transcribe(pcm, language=language, hint=hint)
+                return replace(heard, text=heard.text.strip()), engine.name, _ms(started)
             except ProviderError as exc:
                 log.warning("call %s: ASR %s failed: %s", self.ctx.call_id, engine.name, exc)
                 more = i + 1 < len(engines)
@@ -526,7 +529,7 @@ class CallPipeline:
                     f"Speech recognition ({engine.name}) failed"
                     + (f"; using {engines[i + 1].name} for this turn." if more else "."),
                 )
-        return "", "none", _ms(started)
+        return Transcript(""), "none", _ms(started)
 
     # ------------------------------------------------------------------ speaking
     def _reply(self, turn: int, decision: Decision, timing: _Timing | None, ended_at: float | None) -> None:

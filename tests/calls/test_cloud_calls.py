@@ -74,3 +74,26 @@ async def test_failing_cloud_falls_back_to_local_engines_and_the_call_goes_on(cl
     used = await providers(client.call_id)
     assert used["asr"] == {"whisper-local", "openai-whisper"}
     assert used["tts_first_audio"] == {"piper"}
+
+
+@database_sync_to_async
+def stored_confidences(call_id: str) -> dict[str, float | None]:
+    from calls.models import Answer
+
+    return dict(Answer.objects.filter(call_id=call_id).values_list("question_key", "confidence"))
+
+
+async def test_a_doubtful_hearing_is_checked_before_it_rejects_and_its_confidence_is_stored(cloud_settings):
+    fake = cloud_settings
+    fake.script("openai", transcripts=[("No.", -2.5), ("Yes, I am.", -0.05), ("About 40,000 a month.", -0.1),
+                                       ("Yes, in Mumbai.", -0.1)])
+    client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
+    await client.until("call.started")
+    for text in ["yes I am", "yes I am", "about forty thousand a month", "yes in Mumbai"]:
+        await answer(client, text)
+    assert (await client.until("call.ended", timeout=60))["outcome"] == "qualified"
+    said = [e["text"] for e in client.of("bot.speech.started")]
+    assert "Just to be sure, are you a salaried employee?" in said
+    stored = await stored_confidences(client.call_id)
+    assert set(stored) == {"salaried", "monthly_salary", "metro_city"}
+    assert stored["salaried"] == pytest.approx(0.94, abs=0.01)  # exp(-0.05) x (1 - 0.01 no speech)

@@ -1,0 +1,59 @@
+"""Which recognition hint lets short yes/no answers survive recognition?
+
+Run from the repo root: `.venv/bin/python bench/short_answers.py [--voices kal16,awb,rms,slt]`.
+Every yes/no answer of the held-out set (one-word answers, places, occupations, home
+ownership) is spoken by flite and recognised whole (push-to-talk-like) with each candidate
+hint for its question, then read by the shipped dialogue (bench/heldout.py's scoring).
+Prints answers right per hint and voice, one-word answers separately: the hint the
+product uses (`asr_hint`) was chosen with this.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from heldout import VOICES, Ear, at_question, handle, load_items, load_scripts, verdict  # noqa: E402
+
+from bots.dialogue import asr_hint  # noqa: E402
+
+# Candidate additions to a yes/no question's prompt (after any place names).
+HINTS = {
+    "prompt": "",
+    "words": " Yes. No. Yep. Nope. Haan. Nahi.",
+    "sentences": " Yes, I am. No, I'm not. Yep. Nope. Haan ji. Nahi.",
+}
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--voices", default=",".join(VOICES))
+    ap.add_argument("--hints", default=",".join(HINTS))
+    args = ap.parse_args(argv[1:])
+    scripts = load_scripts()
+    items = [i for i in load_items() if i["cls"] in ("oneword", "place", "occupation", "ownership")]
+    ear = Ear(confidence=False)  # recognition alone: no checks for doubtful hearings
+    for name in args.hints.split(","):
+        for voice in args.voices.split(","):
+            score: Counter = Counter()
+            for item in items:
+                slug, key = item["q"].split("/")
+                d = at_question(scripts[slug], key)
+                base = asr_hint(d.question)
+                hint = base + HINTS[name] if HINTS[name] not in base else base
+                heard = ear.hear(item["text"], voice, "ptt", hint)
+                ok = verdict(item, d, handle(d, heard)) == "right"
+                score["all"] += ok
+                score["n"] += 1
+                if item["cls"] == "oneword":
+                    score["one"] += ok
+                    score["one_n"] += 1
+            print(f"hint {name:9s} {voice:5s}: yes/no answers right {score['all']}/{score['n']}, "
+                  f"one-word {score['one']}/{score['one_n']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
