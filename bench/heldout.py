@@ -128,16 +128,14 @@ class Heard:
 
 
 class Ear:
-    def __init__(self, *, confidence: bool = True) -> None:
+    def __init__(self) -> None:
         self.asr = LocalWhisperASR()
         self.vad = SileroVAD()
-        self.confidence = confidence  # False: hearings carry no confidence (as before it was used)
         self._memo: dict[tuple, Heard] = {}
 
     def _transcribe(self, pcm: bytes, hint: str) -> Heard:
         out = self.asr.transcribe_sync(pcm, hint=hint)
-        text = getattr(out, "text", out)
-        return Heard(text=text, confidence=getattr(out, "confidence", None) if self.confidence else None)
+        return Heard(text=getattr(out, "text", out), confidence=getattr(out, "confidence", None))
 
     def hear(self, text: str, voice: str, mode: str, hint: str) -> Heard:
         if mode == "typed":
@@ -179,8 +177,9 @@ class Ear:
 _TAKES_CONFIDENCE = "confidence" in inspect.signature(Dialogue.handle).parameters
 
 
-def handle(d: Dialogue, heard: Heard):
-    if _TAKES_CONFIDENCE:
+def handle(d: Dialogue, heard: Heard, use_confidence: bool = True):
+    """Hand a hearing to the dialogue, with its confidence unless `use_confidence` is off."""
+    if _TAKES_CONFIDENCE and use_confidence:
         return d.handle(heard.text, confidence=heard.confidence)
     return d.handle(heard.text)
 
@@ -247,7 +246,7 @@ class CallResult:
     log: list[str] = field(default_factory=list)
 
 
-def run_call(script: Script, answers: list[dict], ear: Ear, voice: str, mode: str) -> CallResult:
+def run_call(script: Script, answers: list[dict], ear: Ear, voice: str, mode: str, use_confidence: bool) -> CallResult:
     """One whole call: the caller's first answer to each question, then plain answers."""
     by_key = {a["q"].split("/")[1]: a for a in answers}
     truth = "qualified"
@@ -276,7 +275,7 @@ def run_call(script: Script, answers: list[dict], ear: Ear, voice: str, mode: st
             said = plain(q, item["truth"])
         tries[q.key] += 1
         heard = ear.hear(said, voice, mode, asr_hint(q))
-        last = handle(d, heard)
+        last = handle(d, heard, use_confidence)
         log.append(f"{said!r}->{heard.text!r}:{last.act}")
         if last.ended:
             break
@@ -289,6 +288,53 @@ def calls_for(script: Script, items: list[dict]) -> list[list[dict]]:
     return [[lst[k % len(lst)] for lst in lists] for k in range(n)]
 
 
+def evaluate(items: list[dict], scripts: dict[str, Script], ear: Ear, mode: str, voice: str, use: bool,
+             show: bool, confidences: list) -> tuple[int, int, int, int, int]:
+    """Answers and whole calls for one mode and voice; prints a line, returns the totals."""
+    per_cls: dict[str, Counter] = defaultdict(Counter)
+    split = 0
+    misses = []
+    for item in items:
+        slug, key = item["q"].split("/")
+        d = at_question(scripts[slug], key)
+        heard = ear.hear(item["text"], voice, mode, asr_hint(d.question))
+        split += heard.pieces > 1
+        decision = handle(d, heard, use)
+        v = verdict(item, d, decision)
+        per_cls[item["cls"]][v] += 1
+        per_cls["all"][v] += 1
+        if heard.confidence is not None and not use and decision.answer is not None and decision.answer.understood:
+            q = d.script.questions[decision.answer.order - 1]
+            applies = decision.answer.qualifies is False or q.kind == "yes_no"
+            confidences.append((heard.confidence, v, applies))
+        if v != "right":
+            misses.append(f"    {v:7s} [{item['cls']}] {item['text']!r} -> {heard.text!r} "
+                          f"({decision.act}{'' if heard.confidence is None else f', conf {heard.confidence:.2f}'})")
+    calls = []
+    for script in scripts.values():
+        for answers in calls_for(script, items):
+            calls.append(run_call(script, answers, ear, voice, mode, use))
+    wrong = [c for c in calls if c.outcome in ("qualified", "rejected") and c.outcome != c.truth]
+    lost = [c for c in wrong if c.truth == "qualified"]
+    incomplete = [c for c in calls if c.outcome not in ("qualified", "rejected")]
+    a = per_cls["all"]
+    n = sum(a.values())
+    one = per_cls["oneword"]
+    label = "" if mode == "typed" else (" conf" if use else " -   ")
+    print(f"{mode:5s} {voice:5s}{label}: answers right {a['right']}/{n} = {a['right'] / n:.1%} "
+          f"(unclear {a['unclear']}, wrong {a['wrong']}); one-word {one['right']}/{sum(one.values())}; "
+          f"calls wrong {len(wrong)}/{len(calls)} = {len(wrong) / len(calls):.1%} "
+          f"(qualified callers rejected {len(lost)}), incomplete {len(incomplete)}, "
+          f"turns {sum(c.turns for c in calls)}" + (f"; clips cut in two {split}" if mode == "vad" else ""), flush=True)
+    print("      by class: " + ", ".join(
+        f"{c} {per_cls[c]['right']}/{sum(per_cls[c].values())}" for c in sorted(per_cls) if c != "all"))
+    if show:
+        print("\n".join(misses) or "    no misses")
+        for c in wrong:
+            print(f"    WRONG CALL truth {c.truth} got {c.outcome}: " + " | ".join(c.log))
+    return a["right"], n, len(wrong), len(lost), len(calls)
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -298,77 +344,43 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--misses", action="store_true", help="print every miss")
-    ap.add_argument("--no-confidence", action="store_true", help="ignore the recogniser's confidence")
+    ap.add_argument("--no-confidence", action="store_true",
+                    help="only the dialogue without the recogniser's confidence (default: both, policy off then on)")
     args = ap.parse_args(argv[1:])
     items = load_items(Path(args.data))
     scripts = load_scripts()
-    ear = Ear(confidence=not args.no_confidence)
+    ear = Ear()
     ear.asr.transcribe_sync(bytes(RATE))
     voices = args.voices.split(",")
     modes = args.modes.split(",")
     print(f"held-out set: {len(items)} answers, classes {dict(Counter(i['cls'] for i in items))}")
-    confidences: list[tuple[float, str, bool]] = []  # (confidence, verdict, would reject)
+    confidences: list[tuple[float, str, bool]] = []  # (confidence, verdict without checks, rule applies)
     totals = {}
+    policies = [False] if args.no_confidence or not _TAKES_CONFIDENCE else [False, True]
     for mode in modes:
         for voice in (["-"] if mode == "typed" else voices):
-            per_cls: dict[str, Counter] = defaultdict(Counter)
-            split = 0
-            misses = []
-            for item in items:
-                slug, key = item["q"].split("/")
-                d = at_question(scripts[slug], key)
-                heard = ear.hear(item["text"], voice, mode, asr_hint(d.question))
-                split += heard.pieces > 1
-                decision = handle(d, heard)
-                v = verdict(item, d, decision)
-                per_cls[item["cls"]][v] += 1
-                per_cls["all"][v] += 1
-                if heard.confidence is not None:
-                    rejects = decision.answer is not None and decision.answer.qualifies is False
-                    confidences.append((heard.confidence, v, rejects))
-                if v != "right":
-                    misses.append(f"    {v:7s} [{item['cls']}] {item['text']!r} -> {heard.text!r} "
-                                  f"({decision.act}{'' if heard.confidence is None else f', conf {heard.confidence:.2f}'})")
-            calls = []
-            for slug, script in scripts.items():
-                for answers in calls_for(script, items):
-                    calls.append(run_call(script, answers, ear, voice, mode))
-            wrong = [c for c in calls if c.outcome in ("qualified", "rejected") and c.outcome != c.truth]
-            lost = [c for c in wrong if c.truth == "qualified"]
-            incomplete = [c for c in calls if c.outcome not in ("qualified", "rejected")]
-            a = per_cls["all"]
-            n = sum(a.values())
-            totals[(mode, voice)] = (a["right"], n, len(wrong), len(lost), len(calls))
-            one = per_cls["oneword"]
-            print(f"{mode:5s} {voice:5s}: answers right {a['right']}/{n} = {a['right'] / n:.1%} "
-                  f"(unclear {a['unclear']}, wrong {a['wrong']}); one-word {one['right']}/{sum(one.values())}; "
-                  f"calls wrong {len(wrong)}/{len(calls)} = {len(wrong) / len(calls):.1%} "
-                  f"(qualified callers rejected {len(lost)}), incomplete {len(incomplete)}"
-                  + (f"; clips cut in two {split}" if mode == "vad" else ""))
-            print("      by class: " + ", ".join(
-                f"{c} {per_cls[c]['right']}/{sum(per_cls[c].values())}" for c in sorted(per_cls) if c != "all"))
-            if args.misses:
-                print("\n".join(misses) or "    no misses")
-                for c in wrong:
-                    print(f"    WRONG CALL truth {c.truth} got {c.outcome}: " + " | ".join(c.log))
-    spoken = [(m, v) for (m, v) in totals if m != "typed"]
-    if spoken:
-        r = sum(totals[k][0] for k in spoken)
-        n = sum(totals[k][1] for k in spoken)
-        w = sum(totals[k][2] for k in spoken)
-        lost = sum(totals[k][3] for k in spoken)
-        c = sum(totals[k][4] for k in spoken)
-        print(f"spoken, all voices and modes: answers right {r}/{n} = {r / n:.1%}; "
-              f"calls wrong {w}/{c} = {w / c:.1%}, qualified callers rejected {lost}")
+            for use in policies:
+                if use and mode == "typed":
+                    continue  # typed answers carry no confidence
+                totals[(mode, voice, use)] = evaluate(items, scripts, ear, mode, voice, use, args.misses, confidences)
+    for use in policies:
+        spoken = [k for k in totals if k[0] != "typed" and k[2] == use]
+        if spoken:
+            r = sum(totals[k][0] for k in spoken)
+            n = sum(totals[k][1] for k in spoken)
+            w = sum(totals[k][2] for k in spoken)
+            lost = sum(totals[k][3] for k in spoken)
+            c = sum(totals[k][4] for k in spoken)
+            print(f"spoken, all voices and modes, confidence {'used' if use else 'ignored'}: answers right "
+                  f"{r}/{n} = {r / n:.1%}; calls wrong {w}/{c} = {w / c:.1%}, qualified callers rejected {lost}")
     if confidences:
-        print("confidence threshold: hearings below it / wrong ones caught / right ones slowed / "
-              "rejections confirmed")
-        for t in (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
-            below = [c for c in confidences if c[0] < t]
-            print(f"  {t:.2f}: {len(below)}/{len(confidences)}, wrong caught "
-                  f"{sum(c[1] == 'wrong' for c in below)}/{sum(c[1] == 'wrong' for c in confidences)}, "
-                  f"right slowed {sum(c[1] == 'right' for c in below)}, "
-                  f"rejections among them {sum(c[2] for c in below)}")
+        ruled = [c for c in confidences if c[2]]  # rejections and qualifying yes/no answers
+        print(f"confidence threshold (first answers without checks; {len(ruled)} rejections or qualifying "
+              f"yes/no hearings of {len(confidences)}): checked / wrong ones caught / right ones slowed")
+        for t in (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
+            below = [c for c in ruled if c[0] < t]
+            print(f"  {t:.2f}: checked {len(below)}, wrong caught {sum(c[1] == 'wrong' for c in below)}/"
+                  f"{sum(c[1] == 'wrong' for c in ruled)}, right slowed {sum(c[1] == 'right' for c in below)}")
     _DB.unlink(missing_ok=True)
     return 0
 
