@@ -160,10 +160,11 @@ def right(text: str, question: tuple[str, str, str, str], expect: dict) -> bool:
     return all(getattr(reading, k) == v for k, v in expect.items())
 
 
-def hint_for(question: tuple[str, str, str, str]) -> str:
-    """The recogniser's prompt for this question, as the live pipeline builds it."""
+def hint_for(question: tuple[str, str, str, str], pcm: bytes) -> str:
+    """The recogniser's prompt for this question and utterance, as the live pipeline builds it."""
     prompt, kind, period, unit = question
-    return asr_hint(SHIPPED.get(prompt) or QuestionSpec(key="q", prompt=prompt, kind=kind, period=period, unit=unit))
+    spec = SHIPPED.get(prompt) or QuestionSpec(key="q", prompt=prompt, kind=kind, period=period, unit=unit)
+    return asr_hint(spec, len(pcm) / 32000)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -180,7 +181,7 @@ def bench_asr(beams: list[int], clips: list[tuple[bytes, tuple, str]], *, hint: 
     for pcm, (spoken, ref, question, expect), voice in clips:
         for beam, asr in engines.items():
             t0 = time.perf_counter()
-            text = asr.transcribe_sync(pcm, hint=hint_for(question) if hint else "").text
+            text = asr.transcribe_sync(pcm, hint=hint_for(question, pcm) if hint else "").text
             ms = (time.perf_counter() - t0) * 1000
             ok = right(text, question, expect)
             ref_words = normalize(ref)

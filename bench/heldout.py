@@ -65,7 +65,7 @@ logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from bots.dialogue import Dialogue, Script, asr_hint  # noqa: E402
+from bots.dialogue import Dialogue, QuestionSpec, Script, asr_hint  # noqa: E402
 from bots.understanding import spoken_amount  # noqa: E402
 from calls.audio import read_wav, resample  # noqa: E402
 from calls.endpointing import Endpointer  # noqa: E402
@@ -137,16 +137,27 @@ class Ear:
         out = self.asr.transcribe_sync(pcm, hint=hint)
         return Heard(text=getattr(out, "text", out), confidence=getattr(out, "confidence", None))
 
-    def hear(self, text: str, voice: str, mode: str, hint: str) -> Heard:
+    def hear(self, text: str, voice: str, mode: str, question: QuestionSpec, extra_hint: str | None = None) -> Heard:
+        """`text` as the live call hears it answering `question` (the hint as the pipeline
+        builds it for the utterance's length; `extra_hint` replaces the short-answer part)."""
         if mode == "typed":
             return Heard(text)
-        key = (text, voice, mode, hint)
+        clip = flite(text, voice)
+        key = (text, voice, mode, question.prompt, extra_hint)
         if key not in self._memo:
-            clip = flite(text, voice)
-            self._memo[key] = self._transcribe(clip, hint) if mode == "ptt" else self._hands_free(clip, hint)
+            self._memo[key] = self._whole(clip, question, extra_hint) if mode == "ptt" else self._hands_free(
+                clip, question, extra_hint)
         return self._memo[key]
 
-    def _hands_free(self, clip: bytes, hint: str) -> Heard:
+    def _hint(self, question: QuestionSpec, pcm: bytes, extra_hint: str | None) -> str:
+        if extra_hint is None:
+            return _hint_for(question, len(pcm) / 2 / RATE)
+        return _hint_for(question, 99.0) + extra_hint
+
+    def _whole(self, clip: bytes, question: QuestionSpec, extra_hint: str | None) -> Heard:
+        return self._transcribe(clip, self._hint(question, clip, extra_hint))
+
+    def _hands_free(self, clip: bytes, question: QuestionSpec, extra_hint: str | None) -> Heard:
         pcm = bytes(2 * RATE * 6 // 10) + clip + bytes(2 * RATE)  # 0.6 s before, 1 s after
         stream = self.vad.new_stream()
         ep = Endpointer(window_samples=self.vad.window_samples, threshold=settings.VAD_THRESHOLD,
@@ -165,7 +176,8 @@ class Ear:
             cuts.append((start, len(pcm) // 2))
         if not cuts:
             return Heard("", None, 0)
-        first = self._transcribe(pcm[cuts[0][0] * 2:cuts[0][1] * 2], hint)
+        cut = pcm[cuts[0][0] * 2:cuts[0][1] * 2]
+        first = self._transcribe(cut, self._hint(question, cut, extra_hint))
         first.pieces = len(cuts)
         return first
 
@@ -175,6 +187,12 @@ class Ear:
 # ---------------------------------------------------------------------------
 
 _TAKES_CONFIDENCE = "confidence" in inspect.signature(Dialogue.handle).parameters
+_HINT_TAKES_SECONDS = "seconds" in inspect.signature(asr_hint).parameters
+
+
+def _hint_for(question: QuestionSpec, seconds: float) -> str:
+    """The recogniser's prompt as the live call builds it for an utterance this long."""
+    return asr_hint(question, seconds) if _HINT_TAKES_SECONDS else asr_hint(question)
 
 
 def handle(d: Dialogue, heard: Heard, use_confidence: bool = True):
@@ -274,7 +292,7 @@ def run_call(script: Script, answers: list[dict], ear: Ear, voice: str, mode: st
         else:
             said = plain(q, item["truth"])
         tries[q.key] += 1
-        heard = ear.hear(said, voice, mode, asr_hint(q))
+        heard = ear.hear(said, voice, mode, q)
         last = handle(d, heard, use_confidence)
         log.append(f"{said!r}->{heard.text!r}:{last.act}")
         if last.ended:
@@ -297,7 +315,7 @@ def evaluate(items: list[dict], scripts: dict[str, Script], ear: Ear, mode: str,
     for item in items:
         slug, key = item["q"].split("/")
         d = at_question(scripts[slug], key)
-        heard = ear.hear(item["text"], voice, mode, asr_hint(d.question))
+        heard = ear.hear(item["text"], voice, mode, d.question)
         split += heard.pieces > 1
         decision = handle(d, heard, use)
         v = verdict(item, d, decision)

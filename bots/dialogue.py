@@ -150,17 +150,29 @@ _HINT_EXAMPLES = {
 
 # Whisper's prompt holds 224 tokens; a place list beyond this many names is cut.
 HINT_MAX_PLACES = 40
+# Short answers primed for yes/no questions: unprimed, an unfamiliar voice's "Yep." came
+# back as "You write", "Haan." as "Done" and "Nope." as "Note". Measured with
+# bench/short_answers.py on the held-out set's yes/no answers (4 flite voices): with these
+# sentences one-word answers were right 76/104 instead of 73/104, but longer answers
+# (places, occupations) 200/320 instead of 207/320, so only an utterance short enough to
+# be a word or two (SHORT_ANSWER_S) is primed with them.
+YES_NO_HINT = "Yes, I am. No, I'm not. Yep. Nope. Haan ji. Nahi."
+SHORT_ANSWER_S = 1.5
 
 
-def asr_hint(q: QuestionSpec) -> str:
+def asr_hint(q: QuestionSpec, seconds: float | None = None) -> str:
     """The text the speech recogniser is primed with while this question is answered:
-    its prompt, for a place question the names of the accepted places (so "Bombay" is
-    not heard as "bombe"), for an amount question examples of answers in its unit."""
+    its prompt; for a yes/no question the names of a place question's accepted places
+    (so "Bombay" is not heard as "bombe") and, when the utterance lasts under
+    SHORT_ANSWER_S `seconds` (or its length is unknown), short answers (YES_NO_HINT);
+    for an amount question examples of answers in its unit."""
     from bots.understanding import place_names, unit_kind
 
     if q.kind != "amount":
         names = place_names(q.accepted_places)[:HINT_MAX_PLACES]
-        return f"{q.prompt} {', '.join(names)}." if names else q.prompt
+        places = f" {', '.join(names)}." if names else ""
+        short = f" {YES_NO_HINT}" if seconds is None or seconds < SHORT_ANSWER_S else ""
+        return f"{q.prompt}{places}{short}"
     unit = (q.unit or "").lower().strip()
     examples = _HINT_EXAMPLES[unit_kind(unit)].format(unit=unit)
     return f"{q.prompt} {examples}"

@@ -513,7 +513,7 @@ class CallPipeline:
         """What was heard (text stripped, with its confidence), provider name and ASR
         milliseconds; falls back on provider failure."""
         question = self.dialogue.question
-        hint = asr_hint(question) if question else ""
+        hint = asr_hint(question, len(pcm) / 2 / ENGINE_RATE) if question else ""
         language = self.ctx.script.language
         started = time.perf_counter()
         engines = [e for e in (self.engines.asr, self.engines.fallback_asr) if e is not None]

@@ -231,7 +231,18 @@ def test_recogniser_hint_primes_amount_answers_in_their_unit() -> None:
     rupees = QuestionSpec(key="pay", prompt="Salary?", kind="amount", threshold=25000, unit="rupees", period="month")
     dollars = QuestionSpec(key="budget", prompt="Budget?", kind="amount", threshold=10000, unit="dollars")
     months = QuestionSpec(key="start", prompt="When?", kind="amount", threshold=3, unit="months")
-    assert asr_hint(yes_no) == "Do you own your home?"
+    assert asr_hint(yes_no).startswith("Do you own your home? ")
+    assert all(word in asr_hint(yes_no) for word in ("Yep.", "Nope.", "Haan"))  # short answers primed
     assert asr_hint(rupees).startswith("Salary? ") and "lakh" in asr_hint(rupees)
     assert "15,000 dollars" in asr_hint(dollars) and "$" not in asr_hint(dollars) and "lakh" not in asr_hint(dollars)
     assert "next month" in asr_hint(months)
+
+
+def test_only_a_short_utterance_is_primed_with_short_answers() -> None:
+    from bots.dialogue import SHORT_ANSWER_S, YES_NO_HINT, QuestionSpec, asr_hint
+
+    q = QuestionSpec(key="salaried", prompt="Are you a salaried employee?")
+    assert asr_hint(q, SHORT_ANSWER_S / 2).endswith(YES_NO_HINT)
+    assert asr_hint(q, SHORT_ANSWER_S * 2) == q.prompt  # longer answers hear the question alone
+    amount = QuestionSpec(key="s", prompt="Salary?", kind="amount", unit="rupees")
+    assert YES_NO_HINT not in asr_hint(amount, 0.5)

@@ -383,3 +383,16 @@ async def test_whisper_reports_how_sure_it_is(asr) -> None:
     assert sure.avg_logprob is not None and 0 <= sure.no_speech_prob <= 1
     assert 0 < sure.confidence <= 1
     assert (unsure.confidence or 0.0) < sure.confidence
+
+
+@pytest.mark.speech
+@pytest.mark.parametrize(
+    ("spoken", "voice", "expected"),
+    [("yep", "en-us", True), ("nope", "en-gb-x-rp", False), ("yeah", "en+f3", True), ("nah", "en+m3", False)],
+)
+async def test_one_word_answers_survive_recognition_with_the_yes_no_hint(asr, spoken, voice, expected) -> None:
+    from bots.dialogue import QuestionSpec, asr_hint
+
+    question = QuestionSpec(key="salaried", prompt="Are you a salaried employee?")
+    text = (await asr.transcribe(say(spoken, voice=voice), hint=asr_hint(question))).text
+    assert decided(text) is expected, text
