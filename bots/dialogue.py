@@ -118,6 +118,20 @@ def _meets(value: float, threshold: float, comparison: str) -> bool:
     }[comparison]
 
 
+def _teen_for_ty(amount: float, threshold: float, comparison: str) -> bool:
+    """Would this amount reject the caller where its "-ty" twin qualifies them? Speech
+    recognition hears "forty thousand" as "14,000" (and fifty as fifteen) often enough
+    that such a rejection is said back before it ends the call."""
+    scale = 1.0
+    while scale <= amount:
+        n = amount / scale
+        if n == int(n) and 13 <= n <= 19:
+            twin = (n - 10) * 10 * scale
+            return not _meets(amount, threshold, comparison) and _meets(twin, threshold, comparison)
+        scale *= 10
+    return False
+
+
 def _relation_meets(relation: str, comparison: str) -> bool:
     """'More than that' satisfies a more-than question, 'less than that' a less-than one."""
     return (relation == "above") == (comparison in ("gt", "gte"))
@@ -429,6 +443,8 @@ class Dialogue:
         if not q.threshold or q.confirm_margin <= 0:
             return False
         if amount < q.threshold / 100:  # "around 25" for a salary: a lost "thousand"?
+            return True
+        if _teen_for_ty(amount, q.threshold, q.comparison):
             return True
         return abs(amount - q.threshold) <= q.confirm_margin * q.threshold
 

@@ -67,7 +67,15 @@ def test_first_failing_answer_ends_the_call_without_more_questions(loan_script):
 
 
 def test_low_salary_rejects(loan_script):
-    _, decisions = run(loan_script, "yes", "around fifteen thousand")
+    _, decisions = run(loan_script, "yes", "around twelve thousand")
+    assert decisions[-1].outcome == "rejected"
+    assert decisions[-1].answer.value == pytest.approx(12000)
+
+
+def test_a_rejecting_teen_is_confirmed_before_it_rejects(loan_script):
+    """'Fifteen' may have been 'fifty': said back first, then the caller's yes rejects."""
+    _, decisions = run(loan_script, "yes", "around fifteen thousand", "yes")
+    assert decisions[-2].act == "confirm"
     assert decisions[-1].outcome == "rejected"
     assert decisions[-1].answer.value == pytest.approx(15000)
 

@@ -211,3 +211,15 @@ def test_upgrade_replaces_shipped_values_and_keeps_staff_edits(loan_bot) -> None
     assert "mumbai" not in metro.yes_phrases and "Bombay" in metro.accepted_places
     assert salaried.no_phrases == "student\nself employed"
     assert (salary.plausible_min, salary.plausible_max) == (1000, 5000000)
+
+
+@pytest.mark.parametrize(("text", "act"), [("fourteen thousand", "confirm"), ("15,000 rupees", "confirm"),
+                                            ("twelve thousand", "closing"), ("forty thousand", "closing")])
+def test_a_teen_that_rejects_where_its_ty_twin_qualifies_is_said_back(text: str, act: str) -> None:
+    """'Forty thousand' heard as '14,000' would reject a qualified caller: said back first."""
+    d = Dialogue(script(SALARY))
+    d.start()
+    decision = d.handle(text)
+    assert decision.act == act
+    if act == "confirm":
+        assert d.handle("no, forty thousand").outcome == "qualified"
