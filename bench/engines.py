@@ -160,11 +160,12 @@ def right(text: str, question: tuple[str, str, str, str], expect: dict) -> bool:
     return all(getattr(reading, k) == v for k, v in expect.items())
 
 
-def hint_for(question: tuple[str, str, str, str], pcm: bytes) -> str:
-    """The recogniser's prompt for this question and utterance, as the live pipeline builds it."""
+def hint_for(question: tuple[str, str, str, str], pcm: bytes | None = None) -> str:
+    """The recogniser's prompt for this question and utterance (16 kHz PCM: its length
+    decides the short-answer part), as the live pipeline builds it."""
     prompt, kind, period, unit = question
     spec = SHIPPED.get(prompt) or QuestionSpec(key="q", prompt=prompt, kind=kind, period=period, unit=unit)
-    return asr_hint(spec, len(pcm) / 32000)
+    return asr_hint(spec, None if pcm is None else len(pcm) / 32000)
 
 
 def pct(values: list[float], q: float) -> float:

@@ -135,7 +135,7 @@ def bench_accuracy(voices: list[str], variants: list[str], only: set[str] | None
                     continue
                 audio = transform(say(spoken, voice=voice))
                 t0 = time.perf_counter()
-                text = asr.transcribe_sync(audio, hint=hint_for(question))
+                text = asr.transcribe_sync(audio, hint=hint_for(question, audio)).text
                 times.append((time.perf_counter() - t0) * 1000)
                 ok = right(text, question, expect)
                 per_voice.setdefault(voice, []).append(ok)
