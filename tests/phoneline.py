@@ -82,6 +82,7 @@ class Playout:
     in_line: bool = False  # a bot line is being received (between its first media and its mark)
     lines: int = 0  # bot lines whose audio has begun to arrive
     line_starts: list[float] = field(default_factory=list)  # when each line's first audio arrived
+    max_lead: float = 0.0  # most audio (s) ever queued ahead of playout: real-time pacing keeps it small
 
 
 class PhoneLine:
@@ -269,6 +270,7 @@ class PhoneLine:
             if pl.in_line and now > pl.busy_until:
                 pl.gaps.append(now - pl.busy_until)  # the buffer ran dry: the caller heard a gap
             pl.busy_until = max(now, pl.busy_until) + seconds
+            pl.max_lead = max(pl.max_lead, pl.busy_until - now)
             if not pl.in_line:
                 pl.lines += 1
                 pl.line_starts.append(now)
