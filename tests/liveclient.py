@@ -86,7 +86,7 @@ class LiveCall:
     async def start(cls, base_url: str, bot: str = LOAN_BOT, mode: str = "push_to_talk") -> LiveCall:
         return await cls.connect(base_url, await create_call(base_url, bot, mode))
 
-    async def next_event(self, timeout: float = 60) -> dict[str, Any] | None:
+    async def next_event(self, timeout: float = 180) -> dict[str, Any] | None:
         """The next JSON event (bot audio is counted on the way); None once closed."""
         while self.close_code is None:
             try:
@@ -102,7 +102,7 @@ class LiveCall:
             return event
         return None
 
-    async def until(self, kind: str, timeout: float = 60) -> dict[str, Any]:
+    async def until(self, kind: str, timeout: float = 180) -> dict[str, Any]:
         while True:
             event = await self.next_event(timeout)
             if event is None:
@@ -115,7 +115,7 @@ class LiveCall:
         await self.until("bot.speech.ended")
         await self.ws.send(json.dumps({"type": "text", "text": text}))
 
-    async def closed(self, timeout: float = 60) -> int:
+    async def closed(self, timeout: float = 180) -> int:
         while self.close_code is None:
             await self.next_event(timeout)
         return self.close_code

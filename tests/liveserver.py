@@ -22,7 +22,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
-START_TIMEOUT_S = 90
+START_TIMEOUT_S = 240  # a bound for a loaded machine, not a wait
 PROMPT_CACHE = Path(tempfile.gettempdir()) / "voicebot-liveserver-prompt-cache"
 
 
@@ -99,7 +99,7 @@ class Worker:
     def terminate(self) -> None:
         self.process.send_signal(signal.SIGTERM)
 
-    async def exited(self, timeout: float = 60) -> int:
+    async def exited(self, timeout: float = 240) -> int:
         """Wait for the process to exit by itself; its return code."""
         return await asyncio.wait_for(asyncio.to_thread(self.process.wait), timeout)
 
