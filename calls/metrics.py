@@ -116,12 +116,11 @@ def turn_latency(mode: str, stages_ms: Mapping[str, float | None], providers: Ma
             TURN_LATENCY.labels(stage, mode, providers.get(stage, "") or "none").observe(ms / 1000)
 
 
-def provider_failed(provider: str, kind: str) -> None:
+def provider_failed(provider: str, kind: str, fallback: str | None = None) -> None:
+    """A provider request failed (`kind`: ProviderError.kind); `fallback` names the engine taking over, if any."""
     PROVIDER_FAILURES.labels(provider, kind).inc()
-
-
-def provider_fell_back(provider: str, fallback: str) -> None:
-    PROVIDER_FALLBACKS.labels(provider, fallback).inc()
+    if fallback:
+        PROVIDER_FALLBACKS.labels(provider, fallback).inc()
 
 
 def breaker_state(vendor: str, is_open: bool) -> None:

@@ -17,6 +17,8 @@ log = logging.getLogger("tests.ops.logs")
 @pytest.fixture
 def captured():
     """Lines the root logger writes through the JSON formatter and the call filter, as in production."""
+    import config.asgi  # noqa: F401  (its django.setup() reconfigures logging: do it before adding our handler)
+
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logs.JsonFormatter())
@@ -108,3 +110,32 @@ def test_plain_format_redacts_and_names_the_call(settings):
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "key el-key-0123456789", None, None)
     record.call_id, record.turn = "c-9", 3
     assert formatter.format(record) == "[call c-9 turn 3] INFO key ***"
+
+
+@pytest.mark.speech  # the bot speaks its lines through Piper
+@pytest.mark.django_db(transaction=True)
+async def test_a_whole_call_logs_its_context_and_keeps_the_callers_words_at_debug(captured, short_bot):
+    from channels.db import database_sync_to_async
+    from django.db import connections
+
+    from tests.callclient import CallClient
+
+    said = ["yes we own it outright", "yes pretty soon indeed"]
+    client = await CallClient.start("short", mode="push_to_talk")
+    for text in said:
+        await client.say_text(text)
+    ended = await client.until("call.ended", timeout=60)
+    assert ended["outcome"] == "qualified"
+    await client.drain()
+    await database_sync_to_async(connections.close_all)()
+    lines = [line for line in captured() if line.get("call_id") == client.call_id]
+    events = [line["event"] for line in lines]
+    assert "call.started" in events and "call.ended" in events
+    for line in lines:
+        assert line["bot"] == "short" and isinstance(line["turn"], int) and line["event"]
+    transcripts = [line for line in lines if line["event"] == "turn.transcript"]
+    assert [line["turn"] for line in transcripts] == [1, 2] and all(t["level"] == "DEBUG" for t in transcripts)
+    assert any(said[0] in line["message"] for line in transcripts)  # DEBUG keeps them ...
+    above_debug = "\n".join(json.dumps(line) for line in captured() if line["level"] != "DEBUG")
+    for text in said:  # ... and nothing above DEBUG does
+        assert text not in above_debug

@@ -47,8 +47,7 @@ def test_every_family_is_exposed_with_the_issue_names(client):
     metrics.call_left("quickrupee-loan", "web")
     metrics.call_ended("quickrupee-loan", "qualified", "qualified", 42.0)
     metrics.answer_heard("quickrupee-loan", "salaried", True)
-    metrics.provider_failed("openai-whisper", "transient")
-    metrics.provider_fell_back("openai-whisper", "whisper-local")
+    metrics.provider_failed("openai-whisper", "transient", "whisper-local")
     metrics.breaker_state("openai", False)
     response = client.get("/metrics")
     assert response.status_code == 200
@@ -77,6 +76,14 @@ def test_latency_is_observed_in_seconds_in_the_right_bucket():
     assert value("voicebot_turn_latency_seconds_count", **labels) == before_count + 1
     assert value("voicebot_turn_latency_seconds_bucket", le="0.3", **labels) == before_le + 1
     assert value("voicebot_turn_latency_seconds_sum", **labels) >= 0.26
+
+
+def test_provider_failure_counts_the_fallback_when_there_is_one():
+    before = value("voicebot_provider_fallbacks_total", provider="elevenlabs", fallback="piper")
+    metrics.provider_failed("elevenlabs", "permanent", "piper")
+    metrics.provider_failed("elevenlabs", "circuit_open", None)  # nothing left to fall back on
+    assert value("voicebot_provider_failures_total", provider="elevenlabs", kind="circuit_open") >= 1
+    assert value("voicebot_provider_fallbacks_total", provider="elevenlabs", fallback="piper") == before + 1
 
 
 def test_circuit_breaker_reports_open_and_closed():
@@ -235,3 +242,12 @@ def test_any_worker_reports_every_worker_and_forgets_dead_ones_gauges(tmp_path):
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def test_provider_error_kinds():
+    from calls.providers.base import ProviderError
+
+    assert ProviderError("x", permanent=True).kind == "permanent"
+    assert ProviderError("x").kind == "transient"
+    assert ProviderError("x", skipped=True).kind == "circuit_open"
+    assert set(metrics.FAILURE_KINDS) == {"permanent", "transient", "circuit_open"}
