@@ -29,10 +29,11 @@ from bots.dialogue import (
     Dialogue,
     asr_hint,
 )
-from calls import services
+from calls import metrics, services
 from calls.drain import live_calls
 from calls.endpointing import Endpointer, VadEvent
 from calls.providers.base import ASRProvider, ProviderError, Transcript, TTSProvider, VADProvider
+from config.logs import bind_call, bind_turn
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ class CallPipeline:
         self._background: set[asyncio.Task[Any]] = set()
         self._protocol_errors = 0
         self.finished = False
+        self._counted = False  # in voicebot_calls_active
 
     # ------------------------------------------------------------------ entry points
     @classmethod
@@ -223,6 +225,10 @@ class CallPipeline:
             return None
 
     async def start(self) -> None:
+        bind_call(self.ctx.call_id, self.ctx.bot_slug, self.ctx.channel)
+        metrics.call_started(self.ctx.bot_slug, self.ctx.channel)
+        self._counted = True
+        log.info("call started (%s)", self.mode, extra={"event": "call.started"})
         await self.out.send_event(
             {
                 "type": "call.started",
@@ -454,6 +460,7 @@ class CallPipeline:
     async def _handle_utterance(self, utt: Utterance) -> None:
         if self.finished:
             return
+        bind_turn(utt.turn)
         if utt.silence:
             if not (self._endpointer.in_speech or self._utterances.qsize()):  # else the caller just began
                 self.turn += 1
@@ -483,6 +490,7 @@ class CallPipeline:
 
     async def _record_turn(self, utt: Utterance, text: str, decision: Decision, timing: _Timing) -> None:
         """The caller's words (or key) and what the bot made of them: events, rows, the reply."""
+        log.debug("caller said %r", text, extra={"event": "turn.transcript"})  # words only at DEBUG
         await self.out.send_event({"type": "transcript", "turn": utt.turn, "text": text, "final": True})
         self.store.put(services.add_turn, self.ctx.call_id, utt.turn, "caller", text)
         if decision.answer is not None:
@@ -491,6 +499,7 @@ class CallPipeline:
                 {"type": "answer", "question": a.key, "value": a.value, "understood": a.understood, "attempt": a.attempt}
             )
             self.store.put(services.record_answer, self.ctx.call_id, a)
+            metrics.answer_heard(self.ctx.bot_slug, a.key, a.understood)
         await self._respond(utt.turn, decision, timing, utt.ended_at)
 
     async def _respond(self, turn: int, decision: Decision, timing: _Timing | None, ended_at: float | None) -> None:
@@ -522,8 +531,9 @@ class CallPipeline:
                 heard = await engine.transcribe(pcm, language=language, hint=hint)
                 return replace(heard, text=heard.text.strip()), engine.name, _ms(started)
             except ProviderError as exc:
-                log.warning("call %s: ASR %s failed: %s", self.ctx.call_id, engine.name, exc)
+                log.warning("ASR %s failed: %s", engine.name, exc, extra={"event": "asr.failed", "provider": engine.name})
                 more = i + 1 < len(engines)
+                metrics.provider_failed(engine.name, exc.kind, engines[i + 1].name if more else None)
                 await self._error(
                     "asr_failed",
                     f"Speech recognition ({engine.name}) failed"
@@ -592,6 +602,7 @@ class CallPipeline:
         stages = {"asr": timing.asr_ms, "nlu": timing.nlu_ms, "tts_first_audio": tts_ms, "response": response_ms}
         providers = {**timing.providers, "tts_first_audio": tts_provider, "response": timing.providers.get("asr", "text")}
         self.store.put(services.add_latency, self.ctx.call_id, turn, stages, providers)
+        metrics.turn_latency(self.mode, stages, providers)
         await self.out.send_event({"type": "latency", "turn": turn, **{f"{k}_ms": v for k, v in stages.items()}})
 
     async def _synthesize(self, text: str) -> AsyncIterator[tuple[bytes, str]]:
@@ -615,8 +626,9 @@ class CallPipeline:
                     yield chunk, engine.name
                 return
             except ProviderError as exc:
-                log.warning("call %s: TTS %s failed: %s", self.ctx.call_id, engine.name, exc)
+                log.warning("TTS %s failed: %s", engine.name, exc, extra={"event": "tts.failed", "provider": engine.name})
                 more = i + 1 < len(engines) and not produced
+                metrics.provider_failed(engine.name, exc.kind, engines[i + 1].name if more else None)
                 await self._error(
                     "tts_failed",
                     f"Speech synthesis ({engine.name}) failed" + (f"; using {engines[i + 1].name}." if more else "."),
@@ -672,6 +684,9 @@ class CallPipeline:
         await self._shutdown()
 
     async def _shutdown(self) -> None:
+        if self._counted:
+            self._counted = False
+            metrics.call_left(self.ctx.bot_slug, self.ctx.channel)
         live_calls.discard(self)
         if self._deadline is not None:
             self._deadline.cancel()
