@@ -6,11 +6,18 @@
 A call socket never touches the channel layer: it needs no group and no inbox,
 and a Redis restart or network cut must not tear down live calls (channels'
 consumer `__call__` would otherwise open a layer channel and wait on it).
+
+Caller frames skip Channels' generic dispatch: `AsyncConsumer.dispatch` awaits
+`aclose_old_connections()` (a hop onto the one database thread) before every
+message, so with many calls every audio frame queued behind every database
+write in the process. Frames are stamped with the time they were received, so
+`response_ms` includes any time they waited inside the server (protocol §3).
 """
 from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -57,13 +64,21 @@ class CallConsumer(AsyncWebsocketConsumer):
         liveness.register(ctx.call_id)
         self.pipeline = await CallPipeline.open(ctx, self)
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.receive":
+            await self.receive(message.get("text"), message.get("bytes"), received_at=time.perf_counter())
+        else:
+            await super().dispatch(message)
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, received_at: float | None = None
+    ) -> None:
         if self.pipeline is None:
             return
         if bytes_data is not None:
-            await self.pipeline.on_audio(bytes_data)
+            await self.pipeline.on_audio(bytes_data, received_at)
         elif text_data is not None:
-            await self.pipeline.on_message(text_data)
+            await self.pipeline.on_message(text_data, received_at)
 
     async def disconnect(self, code: int) -> None:
         self.closed = True

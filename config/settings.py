@@ -129,11 +129,24 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # WAL: readers never block the writer and a commit is one append; the busy
+            # timeout makes a writer wait for the lock instead of failing with
+            # "database is locked" (and calls.store retries if it still does).
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
             "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+# Calls' rows are written by a small pool of writer threads that keep their
+# connections open (calls/store.py). SQLite has one writer at a time anyway.
+DB_WRITER_THREADS = env_int("DB_WRITER_THREADS", 1 if SQLITE else 4, minimum=1)
+STORE_MAX_PENDING = env_int("STORE_MAX_PENDING", 500, minimum=10)  # writes waiting per call
+STORE_ATTEMPTS = env_int("STORE_ATTEMPTS", 6, minimum=1)  # tries per batch on transient errors (backoff 50 ms, doubling)
 
 # --- Channel layer: channels-redis when REDIS_URL is set, else in-memory. It carries
 # only dashboard updates: call sockets never join it, so a Redis fault cannot touch a call.
@@ -251,6 +264,9 @@ if "*" in WS_ALLOWED_ORIGINS:
 DRAIN_S = env_float("DRAIN_S", 120.0)
 if DRAIN_S < 0:
     raise ImproperSetting(f"DRAIN_S must be 0 or more seconds (got {DRAIN_S})")
+# Bot audio is sent in real time, this far ahead of what the caller hears, so the
+# server knows what was heard at a barge-in and a clear drops little.
+PLAYBACK_LEAD_MS = env_int("PLAYBACK_LEAD_MS", 250, minimum=0)
 
 # --- Speech providers
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")

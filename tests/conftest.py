@@ -149,6 +149,26 @@ def _fresh_rate_limit(settings):
     settings.CALL_RATE_LIMIT = 10_000
 
 
+@pytest.fixture(autouse=True)
+def _unpaced_bot_audio(settings):
+    """Bot audio goes out as fast as it is made in end-to-end tests: real-time pacing
+    would make every call test last as long as its bot lines (4 minutes instead of
+    seconds for the protocol tests). Pacing itself is tested against a fake clock
+    (tests/calls/test_speaker.py), and tests that want it set PLAYBACK_LEAD_MS back."""
+    settings.PLAYBACK_LEAD_MS = 600_000
+
+
+@pytest.fixture(autouse=True)
+def _close_writer_connections():
+    """Call rows are written by calls.store's writer threads, which keep their
+    connections open; close them after each test so the test database can be
+    flushed and dropped."""
+    yield
+    from calls.store import writers
+
+    writers.close_connections()
+
+
 @pytest.fixture
 def brief_bots(db):
     """The two shipped bots; re-seeded because transactional tests flush the tables."""

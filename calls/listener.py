@@ -1,0 +1,246 @@
+"""The caller's side of one call: audio in → utterances out.
+
+Resampling to 16 kHz, voice activity detection, endpointing (hands-free) or
+button releases (push-to-talk), and early recognition: at the caller's first
+pause recognition starts on what was said so far, and is kept if the caller
+does not go on. The turn coordinator (`calls.pipeline`) gets `ListenerEvents`.
+
+VAD runs inline on the event loop: one Silero window (32 ms of audio) costs
+about 0.15 ms, less than a hop to a worker thread and back would, and a hop per
+frame made every call queue behind the executor.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from django.conf import settings
+
+from calls import metrics
+from calls.audio import StreamResampler
+from calls.endpointing import Endpointer, VadEvent
+from calls.providers.base import ASRProvider, ProviderError, Transcript, VADProvider
+
+log = logging.getLogger(__name__)
+
+INPUT_RATES = (8000, 16000, 24000, 48000)
+MAX_FRAME_BYTES = 64 * 1024
+ENGINE_RATE = 16000
+PREROLL_MS = 300  # audio kept before detected speech start (VAD needs a few windows)
+MAX_UTTERANCE_S = 30
+MIN_PTT_BYTES = int(ENGINE_RATE * 2 * 0.1)  # under 100 ms between releases: nothing was said
+
+Recognised = tuple[Transcript, str, float]  # what was heard, provider, milliseconds
+
+
+@dataclass
+class Utterance:
+    """One caller turn: audio to recognise, or typed text."""
+
+    turn: int
+    ended_at: float  # perf_counter when the server received the end of caller speech
+    pcm: bytes = b""
+    text: str | None = None
+    early_asr: asyncio.Task[Recognised] | None = None
+    silence: bool = False  # not caller words: the caller has said nothing for SILENCE_TIMEOUT_S
+    keypad: str = ""  # a phone key pressed (DTMF) instead of words
+
+
+class ListenerEvents(Protocol):
+    async def speech_started(self) -> None:
+        """The caller began speaking (barge-in, timers; hands-free: a new turn)."""
+
+    async def utterance_ended(self, utterance: Utterance) -> None:
+        """A finished utterance (its `turn` is set by the coordinator)."""
+
+    async def nothing_said(self) -> None:
+        """Push-to-talk released with no audio to speak of."""
+
+    async def error(self, code: str, message: str) -> None:
+        """A non-fatal problem to report to the caller (bad frame, ASR fallback)."""
+
+
+class Listener:
+    def __init__(
+        self,
+        events: ListenerEvents,
+        *,
+        vad: VADProvider,
+        asr: list[ASRProvider],
+        mode: str,
+        language: str = "en",
+        hint: Callable[[float], str] = lambda seconds: "",
+        call_id: str = "",
+    ) -> None:
+        self.events = events
+        self.asr = asr
+        self.mode = mode
+        self.language = language
+        self.call_id = call_id
+        self.input_rate = 16000
+        self.audio_started = False
+        self._resampler = StreamResampler(self.input_rate, ENGINE_RATE)
+        self._vad_stream = vad.new_stream()
+        self._endpointer = Endpointer(
+            window_samples=vad.window_samples, threshold=settings.VAD_THRESHOLD, hangover_ms=settings.VAD_HANGOVER_MS
+        )
+        self._window_bytes = vad.window_samples * 2
+        self._vad_pending = bytearray()  # 16 kHz audio not yet run through VAD
+        self._buffer = bytearray()  # 16 kHz audio of the current (or next) utterance
+        self._buffer_origin = 0  # absolute sample index of _buffer[0]
+        self._speech_started_at = 0  # absolute sample of the current utterance's start
+        self._early: asyncio.Task[Recognised] | None = None
+        self.hint = hint  # the question being answered, as a decoding prompt
+
+    @property
+    def in_speech(self) -> bool:
+        return self._endpointer.in_speech
+
+    def set_input_rate(self, rate: int) -> None:
+        self.input_rate = rate
+        self._resampler = StreamResampler(rate, ENGINE_RATE)
+
+    # ------------------------------------------------------------------ input
+    async def feed(self, data: bytes, received_at: float) -> None:
+        """One binary frame: caller PCM s16le mono at the input rate."""
+        if len(data) > MAX_FRAME_BYTES:
+            await self.events.error("frame_too_large", f"Audio frames must be at most 64 KiB (got {len(data)} bytes).")
+            return
+        if len(data) % 2:
+            await self.events.error("bad_frame", "Audio frames must hold whole 16-bit samples (even byte length).")
+            return
+        self.audio_started = True
+        pcm = self._resampler.process(data)
+        if not pcm:
+            return
+        self._buffer += pcm
+        self._vad_pending += pcm
+        usable = len(self._vad_pending) - len(self._vad_pending) % self._window_bytes
+        if not usable:
+            return
+        view = bytes(self._vad_pending[:usable])
+        del self._vad_pending[:usable]
+        stream = self._vad_stream
+        for i in range(0, usable, self._window_bytes):
+            for event in self._endpointer.push(stream.probability(view[i : i + self._window_bytes])):
+                await self._on_vad(event, received_at)
+        self._trim_buffer()
+
+    async def end_of_speech(self, received_at: float) -> None:
+        """The client's `end_of_speech`."""
+        if self.mode == "vad":
+            event = self._endpointer.force_end()
+            if event is not None:
+                await self._end_utterance(event.sample, received_at)
+            return
+        # Push-to-talk: everything since the last release is the utterance.
+        pcm = bytes(self._buffer)
+        # Recognition started at the caller's last pause still holds if no speech followed it.
+        early = self._early if (not self._endpointer.in_speech or self._endpointer.tentative) else None
+        if early is None:
+            self._discard_early()
+        self._early = None
+        self._buffer.clear()
+        self._vad_pending.clear()
+        self._endpointer.reset_position(self._endpointer.position)
+        self._buffer_origin = self._endpointer.position
+        if len(pcm) < MIN_PTT_BYTES:
+            if early is not None:
+                early.cancel()
+            await self.events.nothing_said()
+            return
+        await self.events.utterance_ended(Utterance(turn=0, ended_at=received_at, pcm=pcm, early_asr=early))
+
+    # ------------------------------------------------------------------ endpointing
+    async def _on_vad(self, event: VadEvent, received_at: float) -> None:
+        """Both modes start recognition early on a tentative end (discarded if the
+        caller goes on); only `vad` mode ends utterances itself."""
+        ptt = self.mode != "vad"
+        if event.kind == "start":
+            self._discard_early()
+            if not ptt:
+                self._speech_started_at = max(self._buffer_origin, event.sample - PREROLL_MS * ENGINE_RATE // 1000)
+            await self.events.speech_started()
+        elif event.kind == "tentative_end":
+            start = self._buffer_origin if ptt else self._speech_started_at
+            pcm = self._slice(start, event.sample)
+            self._discard_early()
+            self._early = asyncio.create_task(self.recognise(pcm), name="early-asr")
+        elif event.kind == "resume":
+            self._discard_early()
+        elif event.kind == "end" and not ptt:
+            await self._end_utterance(event.sample, received_at)
+
+    async def _end_utterance(self, end_sample: int, received_at: float) -> None:
+        # The end was seen `hangover` after the last speech, in the frame received at
+        # `received_at`; the frame that held the last speech arrived that much earlier.
+        audio_after = (self._endpointer.position - end_sample) / ENGINE_RATE
+        ended_at = received_at - max(0.0, audio_after)
+        pcm = self._slice(self._speech_started_at, end_sample)
+        early, self._early = self._early, None
+        self._speech_started_at = end_sample
+        await self.events.utterance_ended(Utterance(turn=0, ended_at=ended_at, pcm=pcm, early_asr=early))
+
+    def _slice(self, start_sample: int, end_sample: int) -> bytes:
+        lo = max(0, (start_sample - self._buffer_origin) * 2)
+        hi = max(lo, (end_sample - self._buffer_origin) * 2)
+        return bytes(self._buffer[lo:hi])[: MAX_UTTERANCE_S * ENGINE_RATE * 2]
+
+    def _trim_buffer(self) -> None:
+        """Keep only the pre-roll while nobody speaks; cap a runaway utterance."""
+        if self.mode != "vad":
+            limit = MAX_UTTERANCE_S * ENGINE_RATE * 2
+            if len(self._buffer) > limit:
+                drop = len(self._buffer) - limit
+                del self._buffer[:drop]
+                self._buffer_origin += drop // 2
+            return
+        keep_from = self._speech_started_at if self._endpointer.in_speech else (
+            self._endpointer.position - PREROLL_MS * ENGINE_RATE // 1000
+        )
+        keep_from = max(keep_from, self._endpointer.position - MAX_UTTERANCE_S * ENGINE_RATE)
+        drop = (keep_from - self._buffer_origin) * 2
+        if drop > 0:
+            del self._buffer[:drop]
+            self._buffer_origin = keep_from
+
+    def _discard_early(self) -> None:
+        if self._early is not None:
+            self._early.cancel()
+            self._early = None
+
+    # ------------------------------------------------------------------ recognition
+    async def transcript(self, utt: Utterance) -> Recognised:
+        """The utterance's transcript: the early recognition if it holds, else now."""
+        if utt.early_asr is not None:
+            try:
+                return await utt.early_asr
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+        return await self.recognise(utt.pcm)
+
+    async def recognise(self, pcm: bytes) -> Recognised:
+        """Transcript, provider name and ASR milliseconds; falls back on provider failure."""
+        started = time.perf_counter()
+        for i, engine in enumerate(self.asr):
+            try:
+                heard = await engine.transcribe(pcm, language=self.language, hint=self.hint(len(pcm) / 2 / ENGINE_RATE))
+                return replace(heard, text=heard.text.strip()), engine.name, round((time.perf_counter() - started) * 1000, 1)
+            except ProviderError as exc:
+                log.warning("ASR %s failed: %s", engine.name, exc, extra={"event": "asr.failed", "provider": engine.name})
+                more = i + 1 < len(self.asr)
+                metrics.provider_failed(engine.name, exc.kind, self.asr[i + 1].name if more else None)
+                await self.events.error(
+                    "asr_failed",
+                    f"Speech recognition ({engine.name}) failed" + (f"; using {self.asr[i + 1].name} for this turn." if more else "."),
+                )
+        return Transcript(""), "none", round((time.perf_counter() - started) * 1000, 1)
+
+    def close(self) -> None:
+        self._discard_early()
