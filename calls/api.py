@@ -17,6 +17,7 @@ from django_ratelimit.core import get_usage
 
 from bots.models import Bot
 from calls import metrics, services
+from calls.admission import registry
 from calls.clientip import client_ip
 from calls.drain import BUSY_MESSAGE, RETRY_AFTER_S, live_calls
 from calls.models import Call
@@ -102,10 +103,22 @@ def start_call(request: HttpRequest) -> JsonResponse:
         metrics.refused("busy")
         return error(503, "busy", BUSY_MESSAGE, Retry_After=str(RETRY_AFTER_S))
     ip = client_ip(request)
+    cap = settings.MAX_CALLS_PER_CLIENT
+    if cap and ip and services.open_calls_from(ip) >= cap:
+        metrics.refused("too_many_calls")
+        return error(
+            429, "too_many_calls", f"This client already has {cap} calls open; end one first.",
+            Retry_After=str(settings.BUSY_RETRY_AFTER),
+        )
     wait = _rate_limited(request)
     if wait:
         metrics.refused("rate_limited")
         return error(429, "rate_limited", f"Too many calls from this client; try again in {wait} s.", Retry_After=str(wait))
+    if registry.server_free_slots() <= 0:
+        metrics.refused("busy")
+        return error(
+            503, "busy", "Every line is busy; try again shortly.", Retry_After=str(settings.BUSY_RETRY_AFTER)
+        )
     call = services.create_call(
         bot, mode=parsed["mode"], caller_name=parsed["name"], caller_phone=parsed["phone"], client_ip=ip
     )

@@ -25,6 +25,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from calls import liveness, metrics, services
+from calls.admission import registry
 from calls.drain import BUSY_MESSAGE, live_calls
 from calls.pipeline import CallPipeline
 from calls.tokens import token_matches
@@ -40,6 +41,7 @@ class CallConsumer(AsyncWebsocketConsumer):
     pipeline: CallPipeline | None = None
     closed = False
     call_id: str | None = None
+    admitted: str | None = None  # the call id holding a slot in this worker's registry
 
     async def connect(self) -> None:
         call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
@@ -55,6 +57,15 @@ class CallConsumer(AsyncWebsocketConsumer):
             await self.send_event({"type": "error", "code": "busy", "message": BUSY_MESSAGE, "fatal": True})
             await self.close(code=1013)
             return
+        # Before claiming: a busy caller keeps an unclaimed call and may retry the same URL.
+        if not registry.admit(call_id):
+            metrics.refused("busy")
+            await self.send_event(
+                {"type": "error", "code": "busy", "message": "This server is full; try again shortly.", "fatal": True}
+            )
+            await self.close(code=1013)
+            return
+        self.admitted = call_id
         try:
             ctx = await database_sync_to_async(services.claim_call)(call_id)
         except services.CallUnavailable as exc:
@@ -63,6 +74,7 @@ class CallConsumer(AsyncWebsocketConsumer):
         self.call_id = ctx.call_id
         liveness.register(ctx.call_id)
         self.pipeline = await CallPipeline.open(ctx, self)
+        registry.attach(call_id, self.pipeline)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message["type"] == "websocket.receive":
@@ -88,6 +100,8 @@ class CallConsumer(AsyncWebsocketConsumer):
         finally:
             if self.call_id is not None:
                 liveness.unregister(self.call_id)
+            if self.admitted is not None:
+                registry.release(self.admitted)
 
     # -- calls.pipeline.Output ------------------------------------------
     async def send_event(self, event: dict[str, Any]) -> None:
@@ -102,3 +116,5 @@ class CallConsumer(AsyncWebsocketConsumer):
         if not self.closed:
             self.closed = True
             await super().close(code=code)
+        if self.admitted is not None:  # the call is over: its slot is free now, not when the socket goes
+            registry.release(self.admitted)

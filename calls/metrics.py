@@ -48,7 +48,7 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 )
 DURATION_BUCKETS: tuple[float, ...] = (5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900)
 
-REFUSAL_REASONS = ("busy", "rate_limited", "bad_token")
+REFUSAL_REASONS = ("busy", "rate_limited", "too_many_calls", "bad_token")
 FAILURE_KINDS = ("transient", "permanent", "circuit_open")
 
 CALLS_ACTIVE = Gauge(
@@ -105,7 +105,7 @@ def call_ended(bot: str, outcome: str, reason: str, duration_s: float | None) ->
 
 
 def refused(reason: str) -> None:
-    """A call was refused: `busy`, `rate_limited` or `bad_token`."""
+    """A call was refused: `busy`, `rate_limited`, `too_many_calls` or `bad_token`."""
     REFUSED.labels(reason).inc()
 
 

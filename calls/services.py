@@ -109,6 +109,16 @@ def carrier_status(provider_call_id: str, status: str) -> str | None:
     return str(call.pk)
 
 
+def open_calls_from(ip: str) -> int:
+    """Calls from this client that are open: connected, or created and still joinable."""
+    joinable_since = timezone.now() - timedelta(seconds=settings.CALL_TOKEN_MAX_AGE)
+    return (
+        Call.objects.filter(client_ip=ip, status__in=[Call.Status.CREATED, Call.Status.ACTIVE])
+        .filter(Q(status=Call.Status.ACTIVE) | Q(created_at__gte=joinable_since))
+        .count()
+    )
+
+
 def claim_call(call_id: str) -> CallContext:
     """Mark a created call active (once) and load its script.
 

@@ -1,0 +1,99 @@
+"""Admission control (protocol §3, calls/admission.py): a full server says busy,
+and the calls already running are not touched."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import AsyncClient
+
+from calls.admission import registry
+from calls.models import Call
+from tests.callclient import CallClient, create_call
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _bots(brief_bots, short_bot):
+    yield
+    from django.db import connections
+
+    await database_sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
+def one_line(settings):
+    """A worker with room for one call."""
+    settings.MAX_CALLS_PER_WORKER = registry.live + 1
+    return settings
+
+
+async def post_call(bot: str = "short"):
+    return await AsyncClient().post("/api/calls/", data=json.dumps({"bot": bot}), content_type="application/json")
+
+
+async def finish_short_call(client: CallClient) -> dict:
+    await client.say_text("yes")
+    await client.say_text("yes")
+    return await client.until("call.ended")
+
+
+async def test_a_socket_to_a_full_worker_is_told_busy_and_closed_1013(one_line):
+    waiting = await create_call("short")  # created while there was room
+    first = await CallClient.start("short")
+    await first.until("bot.speech.started", turn=0)
+
+    second = CallClient(waiting["ws_url"])
+    connected, _ = await second.comm.connect(timeout=30)
+    assert connected
+    busy = await second.next_event()
+    assert busy == {"type": "error", "code": "busy", "message": busy["message"], "fatal": True}
+    assert await second.drain() == 1013
+    assert (await database_sync_to_async(Call.objects.get)(pk=waiting["call_id"])).status == "created"
+
+    # The call in progress goes on as if nothing happened.
+    assert (await finish_short_call(first))["outcome"] == "qualified"
+    assert await first.drain() == 1000
+    assert "error" not in first.types()
+
+    # Its slot is free again: the busy caller's same URL now works.
+    retry = CallClient(waiting["ws_url"])
+    assert (await retry.comm.connect(timeout=30))[0]
+    assert (await retry.next_event())["type"] == "call.started"
+    await retry.close()
+
+
+async def test_new_calls_get_503_with_retry_after_while_every_line_is_busy(one_line):
+    first = await CallClient.start("short")
+    await first.until("bot.speech.started", turn=0)
+    response = await post_call()
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "busy"
+    assert int(response["Retry-After"]) >= 1
+
+    assert (await finish_short_call(first))["outcome"] == "qualified"
+    await first.drain()
+    assert (await post_call()).status_code == 201
+
+
+async def test_a_draining_worker_takes_no_calls_but_keeps_its_own(settings):
+    first = await CallClient.start("short")
+    await first.until("bot.speech.started", turn=0)
+    try:
+        registry.stop_admitting()
+        assert (await post_call()).status_code == 503
+        assert [p.ctx.call_id for p in registry.live_calls()] == [first.call_id]
+        assert (await finish_short_call(first))["outcome"] == "qualified"
+    finally:
+        registry.admitting = True
+
+
+async def test_one_client_may_hold_only_so_many_open_calls(settings):
+    settings.MAX_CALLS_PER_CLIENT = 2
+    assert (await post_call()).status_code == 201
+    assert (await post_call()).status_code == 201
+    third = await post_call()
+    assert third.status_code == 429 and third.json()["error"]["code"] == "too_many_calls"
+    assert int(third["Retry-After"]) >= 1
