@@ -1,10 +1,14 @@
 # The two commands of the README: `make run` and `make test`.
 # `make test PYTEST_ARGS="-k protocol"` passes arguments to pytest.
 # `make image` builds the container image (podman); `make image-smoke` exercises it.
-.PHONY: run test bench image image-smoke
+.PHONY: run serve test bench image image-smoke
 
 run:
 	scripts/run.sh
+
+# Production: WORKERS daphne processes behind haproxy (needs DATABASE_URL and REDIS_URL).
+serve:
+	scripts/serve.sh
 
 test:
 	scripts/test.sh $(PYTEST_ARGS)

@@ -8,6 +8,9 @@ kind="${1:-run}"
 
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+if [ "$kind" = serve ]; then
+  command -v haproxy >/dev/null || need+=(haproxy)
+fi
 if [ "$kind" = test ]; then
   command -v sox >/dev/null || need+=(sox)
   command -v chromium >/dev/null || need+=(chromium)
