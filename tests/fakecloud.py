@@ -121,6 +121,8 @@ class FakeCloud:
     default_transcript = ""
     default_logprob = -0.1  # the recogniser's mean token log-probability when a test does not say
     no_speech_prob = 0.01  # Whisper's belief that nothing was said, in verbose_json segments
+    transcribe_delay = 0.0  # seconds a transcription takes (bench/load.py: a cloud's 150 ms)
+    first_audio_delay = 0.0  # seconds before the first piece of speech (bench/load.py: 80 ms)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -247,8 +249,10 @@ class FakeCloud:
         self._resume.wait(self.hang_seconds)
 
 
-_TUNABLES = ("chunk_ms", "chunk_delay", "hang_seconds", "cut_after_pieces", "hold_after_pieces", "default_transcript",
-             "default_logprob", "no_speech_prob")
+_TUNABLES = (
+    "chunk_ms", "chunk_delay", "hang_seconds", "cut_after_pieces", "hold_after_pieces", "default_transcript",
+    "default_logprob", "no_speech_prob", "transcribe_delay", "first_audio_delay",
+)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -302,6 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
             too_short = "Audio file is too short. Minimum audio length is 0.1 seconds."
             return self._openai_error(rec, 400, too_short, "audio_too_short")
         text, logprob = self.fake._next_transcript(script)
+        if self.fake.transcribe_delay:
+            time.sleep(self.fake.transcribe_delay)
         model, response_format = rec.fields["model"], rec.fields.get("response_format", "json")
         usage = {"type": "duration", "seconds": math.ceil(seconds)}
         if response_format == "text":
@@ -357,6 +363,8 @@ class _Handler(BaseHTTPRequestHandler):
         if script.odd_tail:
             pcm += b"\x00"
         piece = int(rate * self.fake.chunk_ms / 1000) * 2 + 1  # odd on purpose, as networks cut
+        if self.fake.first_audio_delay:
+            time.sleep(self.fake.first_audio_delay)
         self.send_response(200)
         self.send_header("Content-Type", "audio/pcm")
         self.send_header("Transfer-Encoding", "chunked")

@@ -1,0 +1,472 @@
+"""Load bench: N simulated callers at once against the production setup, on loopback.
+
+It starts everything itself and stops it at the end (or after --max-seconds):
+- the cloud stand-in (tests/fakecloud.py: OpenAI transcription and ElevenLabs
+  streaming speech over real HTTP) with settable latency, in its own process;
+  every transcription answers --transcript, which qualifies on both shipped bots;
+- the server: `scripts/serve.sh` (what `make serve` runs) with WORKERS, on a free
+  127.0.0.1 port, using DATABASE_URL / REDIS_URL from this environment
+  (--local: no cloud keys, the local engines do the speech work);
+- N callers (--procs processes of asyncio clients), started over --ramp seconds.
+
+Each caller starts a call over HTTP, then for every question listens to the bot
+line for as long as it plays (audio arrives paced; the caller waits until its
+last sample would have played) and answers:
+- push_to_talk: a real espeak-ng clip streamed in 20 ms frames in real time,
+  then `end_of_speech` after --release-ms; timed from `end_of_speech` sent;
+- vad (hands-free): the clip, then the microphone keeps streaming silence in real
+  time; timed from the frame holding the last spoken sample;
+- text: a typed answer; timed from sending it;
+to the first bot audio frame that follows (client side).
+
+It prints completed and failed calls (by reason), client response p50/p95/p99,
+the server's own `response_ms` from the `latency` events, server CPU (cores busy)
+and peak RSS of the whole server process tree, the machine load, and records
+lost: for every call that ended on the socket, the stored call is read back
+through `GET /api/calls/<id>/` and compared with what the socket said (status,
+outcome, answers, turns, latency rows).
+
+    .venv/bin/python bench/load.py --calls 300 --mode push_to_talk --workers 2 \\
+        DATABASE_URL=... REDIS_URL=...   (in the environment)
+Loopback only; exits 1 if any call failed or any record was lost.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FRAME_MS = 20
+RATE = 16000
+VOICES = ["en-us", "en-gb-x-rp", "en-us+m3", "en-us+f3", "en-gb", "en-us+f2"]
+ANSWERS = {  # spoken (and, with --local, understood) answers per bot; all qualify
+    "quickrupee-loan": ["yes I am", "about fifty thousand a month", "yes I live in Mumbai"],
+    "home-renovation": ["yes I own it", "around fifty thousand dollars", "yes, next month"],
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------- the cloud stand-in
+def run_fake_cloud(port_out: mp.Queue, transcript: str, asr_s: float, tts_s: float) -> None:
+    from tests.fakecloud import FakeCloud
+
+    fake = FakeCloud()
+    fake.default_transcript = transcript
+    fake.transcribe_delay = asr_s
+    fake.first_audio_delay = tts_s
+    fake.chunk_delay = 0.0  # the speech itself streams as fast as the link allows
+    port_out.put((fake.openai_url, fake.elevenlabs_url))
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    fake.close()
+
+
+# ---------------------------------------------------------------------- one caller
+@dataclass
+class CallResult:
+    ok: bool = False
+    reason: str = ""
+    client_ms: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)
+    call_id: str = ""
+    token: str = ""
+    seen: dict = field(default_factory=dict)  # what the socket said, to compare with the stored call
+
+
+def words(pcm: bytes, level: int = 300) -> bytes:
+    """The clip without espeak's quiet head and tail, so "end of speech" is the end of the words."""
+    import numpy as np
+
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.nonzero(np.abs(samples) > level)[0]
+    return pcm[loud[0] * 2 : (loud[-1] + 1) * 2] if loud.size else pcm
+
+
+async def one_call(base: str, bot: str, voice: str, mode: str, release_ms: int, timeout: float) -> CallResult:
+    import httpx
+    import websockets
+
+    from tests.speech import say, silence
+
+    result = CallResult()
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        try:
+            response = await http.post("/api/calls/", json={"bot": bot, "mode": "vad" if mode == "vad" else "push_to_talk"})
+        except httpx.HTTPError as exc:
+            result.reason = f"http {type(exc).__name__}"
+            return result
+    if response.status_code != 201:
+        code = ""
+        try:
+            code = response.json()["error"]["code"]
+        except Exception:
+            pass
+        result.reason = f"http {response.status_code} {code}".strip()
+        return result
+    created = response.json()
+    result.call_id, result.token = created["call_id"], created["ws_url"].split("token=")[1]
+    ws_url = base.replace("http://", "ws://") + created["ws_url"]
+    events: list[dict] = []
+    state = {"rate": 22050, "listening": False, "line_audio": 0, "line_first": None}
+    replied = asyncio.Event()
+    line_ended = asyncio.Event()
+    done = asyncio.Event()
+    first_audio: list[float] = []
+    step = RATE * 2 * FRAME_MS // 1000
+    close_code = None
+
+    async def reader(ws) -> None:
+        async for message in ws:
+            now = time.perf_counter()
+            if isinstance(message, bytes):
+                if state["line_first"] is None:
+                    state["line_first"] = now
+                state["line_audio"] += len(message)
+                if state["listening"] and not replied.is_set():
+                    first_audio.append(now)
+                    replied.set()
+                continue
+            event = json.loads(message)
+            events.append(event)
+            kind = event["type"]
+            if kind == "call.started":
+                state["rate"] = event["output_sample_rate"]
+            elif kind == "bot.speech.started":
+                state["line_first"], state["line_audio"] = None, 0
+            elif kind == "bot.speech.ended":
+                line_ended.set()
+            elif kind == "latency" and event.get("response_ms") is not None:
+                result.server_ms.append(event["response_ms"])
+            elif kind == "call.ended":
+                done.set()
+
+    async def listen_to_line() -> None:
+        """Wait for the bot's line to be sent, then until its last sample has played."""
+        await line_ended.wait()
+        line_ended.clear()
+        if state["line_first"] is not None:
+            plays_until = state["line_first"] + state["line_audio"] / 2 / state["rate"]
+            await asyncio.sleep(max(0.0, plays_until - time.perf_counter()) + 0.1)
+
+    async def stream(pcm: bytes) -> float:
+        """Send `pcm` in real time; returns when the last frame went."""
+        start = time.perf_counter()
+        for n, i in enumerate(range(0, len(pcm), step)):
+            await ws.send(pcm[i : i + step])
+            delay = start + (n + 1) * FRAME_MS / 1000 - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return time.perf_counter()
+
+    async def converse(ws) -> None:
+        await ws.send(json.dumps({"type": "start", "sample_rate": RATE}))
+        for text in ANSWERS[bot]:
+            await listen_to_line()
+            replied.clear()
+            if mode == "text":
+                state["listening"] = True
+                spoken_end = time.perf_counter()
+                await ws.send(json.dumps({"type": "text", "text": text}))
+            else:
+                clip = words(say(text, voice=voice))
+                if mode == "push_to_talk":
+                    await stream(silence(100) + clip + silence(release_ms))
+                    state["listening"] = True
+                    spoken_end = time.perf_counter()
+                    await ws.send(json.dumps({"type": "end_of_speech"}))
+                else:
+                    await stream(silence(200) + clip[:-step])
+                    state["listening"] = True
+                    spoken_end = await stream(clip[-step:])
+                    tail = silence(FRAME_MS)  # a microphone keeps sending until the bot answers
+                    while not replied.is_set() and not done.is_set():
+                        await stream(tail)
+            await asyncio.wait([asyncio.ensure_future(replied.wait()), asyncio.ensure_future(done.wait())], return_when=asyncio.FIRST_COMPLETED)
+            state["listening"] = False
+            if replied.is_set() and first_audio:
+                result.client_ms.append((first_audio[-1] - spoken_end) * 1000)
+            if done.is_set():
+                break
+        await done.wait()
+
+    try:
+        async with websockets.connect(ws_url, max_size=None, open_timeout=30, ping_interval=None) as ws:
+            task = asyncio.create_task(reader(ws))
+            try:
+                await asyncio.wait_for(converse(ws), timeout)
+                await asyncio.wait_for(task, 10)
+            finally:
+                task.cancel()
+            close_code = ws.close_code
+    except asyncio.TimeoutError:
+        result.reason = "timeout"
+        return result
+    except websockets.ConnectionClosed as exc:
+        close_code = exc.rcvd.code if exc.rcvd else None
+    except (OSError, websockets.WebSocketException) as exc:
+        result.reason = f"ws {type(exc).__name__}"
+        return result
+    ended = [e for e in events if e["type"] == "call.ended"]
+    errors = [e for e in events if e["type"] == "error"]
+    if not ended:
+        fatal = [e["code"] for e in errors if e.get("fatal")]
+        result.reason = f"closed {close_code}" + (f" ({fatal[0]})" if fatal else "")
+        return result
+    outcome = ended[0]["outcome"]
+    result.seen = {
+        "outcome": outcome,
+        "answers": len({e["question"] for e in events if e["type"] == "answer"}),
+        "latency": len([e for e in events if e["type"] == "latency"]),
+        "turns": len([e for e in events if e["type"] in ("transcript", "bot.speech.started")]),
+    }
+    if outcome != "qualified":
+        result.reason = f"outcome {outcome} ({ended[0]['reason']})"
+        return result
+    result.ok = True
+    return result
+
+
+async def verify(base: str, results: list[CallResult]) -> list[str]:
+    """Compare each ended call's stored record with what its socket said."""
+    import httpx
+
+    lost: list[str] = []
+    sem = asyncio.Semaphore(20)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+
+        async def check(r: CallResult) -> None:
+            async with sem:
+                response = await http.get(f"/api/calls/{r.call_id}/", headers={"Authorization": f"Bearer {r.token}"})
+            if response.status_code != 200:
+                lost.append(f"{r.call_id}: GET {response.status_code}")
+                return
+            stored = response.json()
+            problems = []
+            if stored["status"] != "ended" or stored["outcome"] != r.seen["outcome"]:
+                problems.append(f"status {stored['status']}/{stored['outcome']}")
+            if len(stored["answers"]) != r.seen["answers"]:
+                problems.append(f"answers {len(stored['answers'])}/{r.seen['answers']}")
+            if len(stored["turns"]) != r.seen["turns"]:
+                problems.append(f"turns {len(stored['turns'])}/{r.seen['turns']}")
+            if len(stored["latency"]) != r.seen["latency"]:
+                problems.append(f"latency rows {len(stored['latency'])}/{r.seen['latency']}")
+            if problems:
+                lost.append(f"{r.call_id}: " + ", ".join(problems))
+
+        await asyncio.gather(*(check(r) for r in results if r.seen))
+    return lost
+
+
+def caller_process(base: str, indices: list[int], args: dict, out: mp.Queue, t0: float) -> None:
+    async def main() -> None:
+        bots = list(ANSWERS)
+
+        async def run(i: int) -> CallResult:
+            await asyncio.sleep(max(0.0, t0 + args["ramp"] * i / max(1, args["calls"]) - time.time()))
+            try:
+                return await one_call(base, bots[i % 2], VOICES[i % len(VOICES)], args["mode"], args["release_ms"], args["call_timeout"])
+            except Exception as exc:  # report, never hang the bench
+                return CallResult(reason=f"client {type(exc).__name__}: {exc}"[:120])
+
+        for r in await asyncio.gather(*(run(i) for i in indices)):
+            out.put(r.__dict__)
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------- server process tree
+def tree_stats(pid: int) -> tuple[float, int]:
+    """(CPU seconds used, RSS bytes) summed over `pid` and its descendants."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, tuple[float, int]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        ppid = int(fields[1])
+        children.setdefault(ppid, []).append(int(entry))
+        stats[int(entry)] = ((int(fields[11]) + int(fields[12])) / tick, int(fields[21]) * page)
+    total_cpu, total_rss, todo = 0.0, 0, [pid]
+    while todo:
+        p = todo.pop()
+        cpu, rss = stats.get(p, (0.0, 0))
+        total_cpu += cpu
+        total_rss += rss
+        todo += children.get(p, [])
+    return total_cpu, total_rss
+
+
+def wait_ready(base: str, proc: subprocess.Popen, seconds: float) -> None:
+    import httpx
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}")
+        try:
+            if httpx.get(base + "/api/bots/", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the server did not come up")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--mode", choices=["push_to_talk", "vad", "text"], default="push_to_talk")
+    parser.add_argument("--workers", type=int, default=2, help="WORKERS for scripts/serve.sh")
+    parser.add_argument("--local", action="store_true", help="no cloud stand-in: local speech engines")
+    parser.add_argument("--asr-ms", type=float, default=150, help="stand-in transcription time")
+    parser.add_argument("--tts-ms", type=float, default=80, help="stand-in time to first speech")
+    parser.add_argument("--transcript", default="yes, about fifty thousand")
+    parser.add_argument("--ramp", type=float, default=10, help="seconds over which calls start")
+    parser.add_argument("--procs", type=int, default=0, help="caller processes (default: 1 per 150 calls)")
+    parser.add_argument("--release-ms", type=int, default=150)
+    parser.add_argument("--call-timeout", type=float, default=120)
+    parser.add_argument("--max-seconds", type=float, default=600, help="the bench stops itself after this")
+    parser.add_argument("--server-env", action="append", default=[], help="extra KEY=VALUE for the server")
+    args = parser.parse_args()
+
+    env = dict(os.environ)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env.update(
+        HOST="127.0.0.1", PORT=str(port), WORKERS=str(args.workers), SPEECH_WARMUP="1", LOG_LEVEL="WARNING",
+        CALL_RATE_LIMIT="1000000", MAX_CALLS_PER_CLIENT="0",
+    )
+    for pair in args.server_env:
+        key, _, value = pair.partition("=")
+        env[key] = value
+    cloud = None
+    if not args.local:
+        urls: mp.Queue = mp.Queue()
+        cloud = mp.Process(target=run_fake_cloud, args=(urls, args.transcript, args.asr_ms / 1000, args.tts_ms / 1000), daemon=True)
+        cloud.start()
+        openai_url, elevenlabs_url = urls.get(timeout=30)
+        from tests.fakecloud import ELEVENLABS_KEY, OPENAI_KEY
+
+        env.update(
+            OPENAI_API_KEY=OPENAI_KEY, OPENAI_BASE_URL=openai_url, ELEVENLABS_API_KEY=ELEVENLABS_KEY,
+            ELEVENLABS_BASE_URL=elevenlabs_url, ASR_PROVIDER="openai", TTS_PROVIDER="elevenlabs",
+        )
+    else:
+        for key in ("OPENAI_API_KEY", "ELEVENLABS_API_KEY"):
+            env.pop(key, None)
+    server = subprocess.Popen([str(ROOT / "scripts/serve.sh")], env=env, cwd=ROOT, start_new_session=True)
+    started = time.time()
+    try:
+        wait_ready(base, server, 180)
+        # Warm the prompt cache (a caller's first line) so the run measures steady state.
+        asyncio.run(one_call(base, "quickrupee-loan", "en-us", "text", 0, 120))
+        asyncio.run(one_call(base, "home-renovation", "en-us", "text", 0, 120))
+        from tests.speech import say
+
+        for bot, answers in ANSWERS.items():  # make the clips before the clock starts
+            for voice in VOICES:
+                for text in answers:
+                    say(text, voice=voice)
+        load_before = os.getloadavg()
+        cpu0, _ = tree_stats(server.pid)
+        wall0 = time.time()
+        procs = args.procs or max(1, -(-args.calls // 150))
+        queue: mp.Queue = mp.Queue()
+        t0 = time.time() + 1.0
+        opts = {k: getattr(args, k) for k in ("calls", "mode", "ramp", "release_ms", "call_timeout")}
+        workers = [
+            mp.Process(target=caller_process, args=(base, list(range(p, args.calls, procs)), opts, queue, t0), daemon=True)
+            for p in range(procs)
+        ]
+        for w in workers:
+            w.start()
+        results: list[CallResult] = []
+        peak_rss = 0
+        deadline = started + args.max_seconds
+        while len(results) < args.calls and time.time() < deadline:
+            try:
+                while True:
+                    results.append(CallResult(**queue.get(timeout=1)))
+            except Exception:
+                pass
+            peak_rss = max(peak_rss, tree_stats(server.pid)[1])
+        cpu1, _ = tree_stats(server.pid)
+        wall = time.time() - wall0
+        load_after = os.getloadavg()
+        for w in workers:
+            w.terminate()
+        lost = asyncio.run(verify(base, results))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        if cloud is not None:
+            cloud.terminate()
+
+    missing = args.calls - len(results)
+    ok = [r for r in results if r.ok]
+    reasons = Counter(r.reason for r in results if not r.ok)
+    if missing:
+        reasons["no result before --max-seconds"] += missing
+    client = [v for r in ok for v in r.client_ms]
+    server_ms = [v for r in ok for v in r.server_ms]
+    backend = "PostgreSQL" if "postgres" in os.environ.get("DATABASE_URL", "") else "SQLite"
+    backend += " + Redis" if os.environ.get("REDIS_URL") else ""
+    engines = "local engines" if args.local else f"cloud stand-in (ASR {args.asr_ms:.0f} ms, first speech {args.tts_ms:.0f} ms)"
+    print(f"\n== {args.calls} {args.mode} calls at once (ramp {args.ramp:.0f} s), WORKERS={args.workers}, {backend}, {engines}")
+    print(f"completed: {len(ok)}   failed: {args.calls - len(ok)}" + (f"  {dict(reasons)}" if reasons else ""))
+    print(f"{'measure':44} {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8}")
+    start = {"push_to_talk": "end_of_speech", "vad": "end of words", "text": "text sent"}[args.mode]
+    for name, values in ((f"client: {start} -> first bot audio", client), ("server: response_ms", server_ms)):
+        if values:
+            print(
+                f"{name:44} {len(values):>5} {percentile(values, 50):>8.1f} {percentile(values, 95):>8.1f} "
+                f"{percentile(values, 99):>8.1f} {statistics.fmean(values):>8.1f}"
+            )
+    print(f"server CPU: {(cpu1 - cpu0) / wall:.2f} cores busy on average over {wall:.0f} s; peak RSS {peak_rss / 2**20:.0f} MiB")
+    print(f"machine load (1/5/15 min): before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
+          f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f}  ({os.cpu_count()} cores, shared)")
+    print(f"records lost: {len(lost)} of {len([r for r in results if r.seen])} calls ended on the socket")
+    for line in lost[:10]:
+        print(f"  LOST {line}")
+    return 0 if not reasons and not lost else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
