@@ -83,6 +83,7 @@ def run_fake_cloud(port_out: mp.Queue, transcript: str, asr_s: float, tts_s: flo
     fake.transcribe_delay = asr_s
     fake.first_audio_delay = tts_s
     fake.chunk_delay = 0.0  # the speech itself streams as fast as the link allows
+    fake._server.handle_error = lambda request, address: None  # a caller hanging up mid-stream is normal here
     port_out.put((fake.openai_url, fake.elevenlabs_url))
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     fake.close()
@@ -330,6 +331,17 @@ def tree_stats(pid: int) -> tuple[float, int]:
     return total_cpu, total_rss
 
 
+def stop(server: subprocess.Popen) -> None:
+    """The server and everything it started (its own process group)."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+
+
 def wait_ready(base: str, proc: subprocess.Popen, seconds: float) -> None:
     import httpx
 
@@ -388,7 +400,13 @@ def main() -> int:
     else:
         for key in ("OPENAI_API_KEY", "ELEVENLABS_API_KEY"):
             env.pop(key, None)
-    server = subprocess.Popen([str(ROOT / "scripts/serve.sh")], env=env, cwd=ROOT, start_new_session=True)
+    log_path = Path(env.get("VAR_DIR") or ROOT / "var") / "bench-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    server_log = open(log_path, "w")
+    print(f"server: scripts/serve.sh, WORKERS={args.workers}, on {base} (log: {log_path})", flush=True)
+    server = subprocess.Popen(
+        [str(ROOT / "scripts/serve.sh")], env=env, cwd=ROOT, start_new_session=True, stdout=server_log, stderr=subprocess.STDOUT
+    )
     started = time.time()
     try:
         wait_ready(base, server, 180)
@@ -431,11 +449,7 @@ def main() -> int:
             w.terminate()
         lost = asyncio.run(verify(base, results))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop(server)
         if cloud is not None:
             cloud.terminate()
 

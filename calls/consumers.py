@@ -36,7 +36,22 @@ log = logging.getLogger(__name__)
 NO_CHANNEL_LAYER = "none"  # an alias CHANNEL_LAYERS does not define: get_channel_layer() gives None
 
 
-class CallConsumer(AsyncWebsocketConsumer):
+class FramesFirst:
+    """Consumer mixin: a client frame goes straight to `receive()`, stamped `received_at`.
+
+    Other messages (connect, disconnect, channel-layer events) take Channels' usual path."""
+
+    received_at: float = 0.0
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.receive":
+            self.received_at = time.perf_counter()
+            await self.receive(text_data=message.get("text"), bytes_data=message.get("bytes"))  # type: ignore[attr-defined]
+        else:
+            await super().dispatch(message)  # type: ignore[misc]
+
+
+class CallConsumer(FramesFirst, AsyncWebsocketConsumer):
     channel_layer_alias = NO_CHANNEL_LAYER
     pipeline: CallPipeline | None = None
     closed = False
@@ -76,21 +91,13 @@ class CallConsumer(AsyncWebsocketConsumer):
         self.pipeline = await CallPipeline.open(ctx, self)
         registry.attach(call_id, self.pipeline)
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        if message["type"] == "websocket.receive":
-            await self.receive(message.get("text"), message.get("bytes"), received_at=time.perf_counter())
-        else:
-            await super().dispatch(message)
-
-    async def receive(
-        self, text_data: str | None = None, bytes_data: bytes | None = None, received_at: float | None = None
-    ) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.pipeline is None:
             return
         if bytes_data is not None:
-            await self.pipeline.on_audio(bytes_data, received_at)
+            await self.pipeline.on_audio(bytes_data, self.received_at or None)
         elif text_data is not None:
-            await self.pipeline.on_message(text_data, received_at)
+            await self.pipeline.on_message(text_data, self.received_at or None)
 
     async def disconnect(self, code: int) -> None:
         self.closed = True

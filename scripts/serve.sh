@@ -52,11 +52,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+maxconn=$(( ($(ulimit -n) - 200) / 2 ))
 cfg="$run_dir/haproxy.cfg"
 cat > "$cfg" <<CFG
 # Written by scripts/serve.sh; edits are lost on the next start.
 global
-    maxconn 100000
+    # Two sockets per call (client and worker side) within the file limit.
+    maxconn $maxconn
 defaults
     mode http
     option forwardfor

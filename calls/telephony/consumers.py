@@ -26,7 +26,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from calls import liveness, metrics, services
-from calls.consumers import NO_CHANNEL_LAYER
+from calls.consumers import NO_CHANNEL_LAYER, FramesFirst
 from calls.pipeline import CallPipeline
 from calls.telephony import twilio_api
 from calls.telephony.media import EXOTEL_PCM, PHONE_RATE, TWILIO_MULAW, Codec, PhoneAudioOut
@@ -38,7 +38,7 @@ MARK_PREFIX = "turn-"
 PLAYED_GRACE_S = 3.0  # how long past its audio we wait for the last line's mark before hanging up anyway
 
 
-class PhoneStreamConsumer(AsyncWebsocketConsumer):
+class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
     """What Twilio's and Exotel's streams share; subclasses name the fields and the start."""
 
     channel_layer_alias = NO_CHANNEL_LAYER  # a Redis fault must not touch a call (see calls.consumers)
@@ -106,7 +106,7 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
             log.warning("phone stream %s: media payload is not base64", self.stream_sid)
             return
         if data and self.pipeline is not None:
-            await self.pipeline.on_audio(self.codec.decode(data))
+            await self.pipeline.on_audio(self.codec.decode(data), self.received_at or None)
 
     def on_mark(self, name: str) -> None:
         event = self._marks.get(name)

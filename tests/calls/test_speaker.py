@@ -16,6 +16,8 @@ from calls.providers.espeak_tts import EspeakTTS
 from calls.speaker import CachedTTS, FallbackTTS, Speaker
 from tests.clock import FakeClock
 
+pytestmark = pytest.mark.speech  # espeak-ng makes the line
+
 RATE = 16000
 LINE = "Thanks for calling. Are you a salaried employee?"
 LEAD = 0.25
