@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -39,7 +37,7 @@ STALE_S = 15.0
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return settings.WORKER_ID  # unique per process (host:pid unless set)
 
 
 def capacity_key() -> str:

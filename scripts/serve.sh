@@ -76,7 +76,10 @@ backend workers
 CFG
 for i in $(seq 1 "$WORKERS"); do
   port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  WORKER_NAME="w$i" .venv/bin/daphne -b 127.0.0.1 -p "$port" --proxy-headers config.asgi:application &
+  # haproxy appends the caller's address to X-Forwarded-For; TRUSTED_PROXIES tells
+  # the workers to take the hop haproxy saw (calls/clientip.py), not one a client wrote.
+  TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}" WORKER_ID="$(hostname)-w$i" \
+    .venv/bin/daphne -b 127.0.0.1 -p "$port" config.asgi:application &
   pids+=($!)
   echo "    server w$i 127.0.0.1:$port check inter 2s" >> "$cfg"
 done
