@@ -254,6 +254,28 @@ async def one_call(base: str, bot: str, voice: str, mode: str, release_ms: int, 
     return result
 
 
+async def probe_one_more(base: str) -> str:
+    """What one more caller gets while the others run: the HTTP answer, and if it got a
+    call, what the socket said."""
+    import httpx
+    import websockets
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        response = await http.post("/api/calls/", json={"bot": "quickrupee-loan", "mode": "vad"})
+    if response.status_code != 201:
+        return f"POST {response.status_code} {response.text[:80]} Retry-After={response.headers.get('retry-after')}"
+    url = base.replace("http://", "ws://") + response.json()["ws_url"]
+    async with websockets.connect(url, open_timeout=30) as ws:
+        first = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        try:
+            await asyncio.wait_for(ws.recv(), 5)
+        except websockets.ConnectionClosed as exc:
+            return f"POST 201, socket: {first.get('type')} {first.get('code', '')} then close {exc.rcvd.code if exc.rcvd else None}"
+        except asyncio.TimeoutError:
+            pass
+    return f"POST 201, socket: {first.get('type')} (admitted)"
+
+
 async def verify(base: str, results: list[CallResult]) -> list[str]:
     """Compare each ended call's stored record with what its socket said."""
     import httpx
@@ -372,6 +394,7 @@ def main() -> int:
     parser.add_argument("--release-ms", type=int, default=150)
     parser.add_argument("--call-timeout", type=float, default=120)
     parser.add_argument("--max-seconds", type=float, default=600, help="the bench stops itself after this")
+    parser.add_argument("--probe-busy", action="store_true", help="try one call more once all are running")
     parser.add_argument("--server-env", action="append", default=[], help="extra KEY=VALUE for the server")
     args = parser.parse_args()
 
@@ -434,6 +457,10 @@ def main() -> int:
             w.start()
         results: list[CallResult] = []
         peak_rss = 0
+        probe = ""
+        if args.probe_busy:  # one caller more, once all the others are in their calls
+            time.sleep(max(0.0, t0 + args.ramp + 3 - time.time()))
+            probe = asyncio.run(probe_one_more(base))
         deadline = started + args.max_seconds
         while len(results) < args.calls and time.time() < deadline:
             try:
@@ -476,6 +503,8 @@ def main() -> int:
     print(f"server CPU: {(cpu1 - cpu0) / wall:.2f} cores busy on average over {wall:.0f} s; peak RSS {peak_rss / 2**20:.0f} MiB")
     print(f"machine load (1/5/15 min): before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
           f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f}  ({os.cpu_count()} cores, shared)")
+    if probe:
+        print(f"one call more while they ran: {probe}")
     print(f"records lost: {len(lost)} of {len([r for r in results if r.seen])} calls ended on the socket")
     for line in lost[:10]:
         print(f"  LOST {line}")

@@ -72,7 +72,8 @@ frontend voicebot
 backend workers
     # A call is a long WebSocket: send each new one to the worker with the fewest.
     balance leastconn
-    option httpchk GET /healthz
+    # Only warmed workers (engines loaded, prompts cached) get callers.
+    option httpchk GET /readyz
 CFG
 for i in $(seq 1 "$WORKERS"); do
   port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
