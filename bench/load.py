@@ -403,7 +403,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     env.update(
         HOST="127.0.0.1", PORT=str(port), WORKERS=str(args.workers), SPEECH_WARMUP="1", LOG_LEVEL="WARNING",
-        CALL_RATE_LIMIT="1000000", MAX_CALLS_PER_CLIENT="0",
+        CALL_RATE_LIMIT="1000000", MAX_CALLS_PER_CLIENT="0", DRAIN_S="5",
     )
     for pair in args.server_env:
         key, _, value = pair.partition("=")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The production setup (`make serve`): WORKERS daphne processes (default: one per
-# core) behind haproxy on HOST:PORT, on DATABASE_URL and REDIS_URL.
+# The production setup (`make serve`): WORKERS server processes (`python -m
+# config.server`: daphne with the graceful drain; default: one per core) behind
+# haproxy on HOST:PORT, on DATABASE_URL and REDIS_URL. Ctrl-C/SIGTERM drains them.
 #
 # Several workers need a database and a channel layer they all share: without
 # REDIS_URL the dashboard's live feed, the rate limit and admission control would
@@ -39,7 +40,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 if [ "$WORKERS" -eq 1 ]; then
   echo "Voice bot on http://$HOST:$PORT/ (1 worker)"
-  exec .venv/bin/daphne -b "$HOST" -p "$PORT" config.asgi:application
+  exec .venv/bin/python -m config.server --host "$HOST" --port "$PORT"
 fi
 
 run_dir="${VAR_DIR:-var}/serve"
@@ -80,7 +81,7 @@ for i in $(seq 1 "$WORKERS"); do
   # haproxy appends the caller's address to X-Forwarded-For; TRUSTED_PROXIES tells
   # the workers to take the hop haproxy saw (calls/clientip.py), not one a client wrote.
   TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}" WORKER_ID="$(hostname)-w$i" \
-    .venv/bin/daphne -b 127.0.0.1 -p "$port" config.asgi:application &
+    .venv/bin/python -m config.server --host 127.0.0.1 --port "$port" &
   pids+=($!)
   echo "    server w$i 127.0.0.1:$port check inter 2s" >> "$cfg"
 done
