@@ -33,6 +33,12 @@ if [ "$WORKERS" -gt 1 ]; then
 fi
 
 scripts/setup.sh serve
+# Without SECRET_KEY a random key is kept in VAR_DIR/secret-key (0600), shared by this
+# machine's workers; several machines must be given the same SECRET_KEY.
+if [ -z "${SECRET_KEY:-}" ] && [ -z "${SECRET_KEY_FILE:-}" ]; then
+  export SECRET_KEY_FILE="${VAR_DIR:-var}/secret-key"
+  .venv/bin/python -m config.secret_key "$SECRET_KEY_FILE"
+fi
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py ensure_admin
 # Every call is a socket on haproxy and on a worker: allow far more than 1024.
