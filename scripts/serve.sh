@@ -51,6 +51,11 @@ fi
 
 run_dir="${VAR_DIR:-var}/serve"
 mkdir -p "$run_dir"
+# One /metrics for all workers (prometheus-client multiprocess mode): the workers share
+# a directory of sample files, emptied at each start so old processes' counts go.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$run_dir/metrics}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
 pids=()
 cleanup() {
   trap - EXIT INT TERM
