@@ -85,6 +85,9 @@ class DrainOnSignal:
             self.server.stop()
 
 
+CLOSE_HANDSHAKE_TIMEOUT_S = 10
+
+
 def allow_registered_close_codes() -> None:
     """Let daphne close a socket with any registered close code the protocol uses.
 
@@ -135,6 +138,10 @@ def serve(args: argparse.Namespace) -> int:
         signal_handlers=False,
         verbosity=0,
     )
+    # autobahn resets a connection whose client has not answered our close frame within
+    # 1 s; the reset throws away what the client has not read yet, so a slow client
+    # (a busy phone, a loaded browser) lost the final `call.ended`. Give it longer.
+    reactor.callWhenRunning(lambda: server.ws_factory.setProtocolOptions(closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT_S))
     handlers = DrainOnSignal(server, settings.DRAIN_S)
     reactor.callWhenRunning(handlers.install)
     reactor.callWhenRunning(log.info, "serving on http://%s:%s (pid %d)", args.host, args.port, os.getpid())

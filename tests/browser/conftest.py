@@ -44,7 +44,6 @@ from tests.speech import silence
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
-DAPHNE = str(VENV_BIN / "daphne") if (VENV_BIN / "daphne").exists() else shutil.which("daphne") or "daphne"
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Scripted prompts are keyed by engine, voice, rate and text, so a cache shared
@@ -224,7 +223,7 @@ def daphne_server() -> Iterator[LiveServer]:
         log_path = var_dir / "daphne.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                [PYTHON, "-m", "config.server", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, var_dir)
