@@ -157,5 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     return serve(args)
 
 
+def exit_now(code: int) -> None:
+    """Leave without the interpreter's finalization. Once the reactor has stopped, the
+    calls are ended and stored; what is left are abandoned coroutines and native engine
+    objects (ONNX Runtime, CTranslate2), and garbage-collecting those at shutdown
+    crashed the process (SIGSEGV) when a second signal stopped a worker mid-call."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
