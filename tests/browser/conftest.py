@@ -207,6 +207,7 @@ def daphne_server() -> Iterator[LiveServer]:
         PYTHONUNBUFFERED="1",
         DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD,
         SECRET_KEY=secrets.token_urlsafe(50),  # DEBUG=0 refuses to serve without one
+        ASR_CONFIRM_BELOW="0",  # scripted answers: no "just to be sure" checks (tests/conftest.py)
     )
     if pg_url:
         pg_name = f"voicebot_browser_{os.getpid()}"

@@ -83,7 +83,8 @@ def stored_confidences(call_id: str) -> dict[str, float | None]:
     return dict(Answer.objects.filter(call_id=call_id).values_list("question_key", "confidence"))
 
 
-async def test_a_doubtful_hearing_is_checked_before_it_rejects_and_its_confidence_is_stored(cloud_settings):
+async def test_a_doubtful_hearing_is_checked_before_it_rejects_and_its_confidence_is_stored(cloud_settings, settings):
+    settings.ASR_CONFIRM_BELOW = 0.5  # the shipped default
     fake = cloud_settings
     fake.script("openai", transcripts=[("No.", -2.5), ("Yes, I am.", -0.05), ("About 40,000 a month.", -0.1),
                                        ("Yes, in Mumbai.", -0.1)])
