@@ -47,6 +47,10 @@ def server_env(var_dir: Path, **settings: str) -> dict[str, str]:
         TTS_PROVIDER="espeak",
         SILENCE_TIMEOUT_S="0",
         CALL_RATE_LIMIT="100000",
+        # Typed calls on espeak cost little: the per-client and per-worker caps (sized
+        # for local Whisper) would refuse the load tests' calls; tests of admission set them.
+        MAX_CALLS_PER_CLIENT="0",
+        MAX_CALLS_PER_WORKER="1000",
         SECRET_KEY=secrets.token_urlsafe(50),  # a production worker refuses to start without one
     )
     env.update(settings)
