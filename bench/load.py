@@ -50,22 +50,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.latency import VOICES, percentile  # noqa: E402  (one percentile rule for both benches)
+
 FRAME_MS = 20
 RATE = 16000
-VOICES = ["en-us", "en-gb-x-rp", "en-us+m3", "en-us+f3", "en-gb", "en-us+f2"]
 ANSWERS = {  # spoken (and, with --local, understood) answers per bot; all qualify
     "quickrupee-loan": ["yes I am", "about fifty thousand a month", "yes I live in Mumbai"],
     "home-renovation": ["yes I own it", "around fifty thousand dollars", "yes, next month"],
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def free_port() -> int:
