@@ -21,7 +21,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from bots.dialogue import (
@@ -150,10 +149,13 @@ class CallPipeline:
             return pipeline
         except Exception as exc:
             log.exception("call %s could not start", ctx.call_id)
-            await database_sync_to_async(services.end_call)(ctx.call_id, "error", "server_error")
+            # The caller hears first; the write may wait on the database (calls.store).
             await out.send_event({"type": "error", "code": "server_error", "message": f"The call could not start: {exc}", "fatal": True})
             await out.send_event({"type": "call.ended", "outcome": "error", "reason": "server_error"})
             await out.close(1011)
+            store = kwargs.get("store") or Store(key=ctx.call_id)
+            store.put(services.end_call, ctx.call_id, "error", "server_error")
+            await store.close()
             return None
 
     async def start(self) -> None:

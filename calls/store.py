@@ -1,4 +1,5 @@
-"""A call's database writes: in order, off the event loop, batched and retried.
+"""A call's database writes: in order, off the event loop, batched, retried, and
+kept through a database outage.
 
 Why not `database_sync_to_async`: that runs everything on asgiref's one
 thread-sensitive thread, so every call in the process queues behind every other
@@ -10,10 +11,20 @@ round trip, not a new connection.
 A call's writes are queued as they happen (bounded: `STORE_MAX_PENDING`) and a
 per-call task hands everything queued so far to a writer thread as one batch in
 one transaction, so a turn's rows (transcript, answer, bot line, latency) land
-together. A transient error (connection lost, `database is locked`) closes the
-connection and retries the batch with backoff; a row that fails for good is
-logged and the rest of its batch still lands. `flush()` waits for everything
-queued (before `call.ended`, and when the socket drops).
+together. A row that fails for good is logged and the rest of its batch still
+lands.
+
+Why the outage handling: "every answer is stored as it happens" (protocol §2) must
+hold when the database restarts or the network to it blips. A transient error
+(connection lost or refused, `database is locked`) closes the connection and
+retries the batch with backoff (`STORE_ATTEMPTS` quick tries from 50 ms, doubling
+to 2 s); if the database is still down the batch is held and retried every 2 s for
+up to `STORE_OUTAGE_S`, while the call goes on and its new writes queue behind it
+(the same bound). When the database is back everything is written in order.
+
+`flush()` waits for what is queued, but at most `STORE_FLUSH_S`: the caller gets
+`call.ended` on time whatever the database does, and the writes go on in the
+background after the call (`settle()` waits for them: a stopping server, tests).
 """
 from __future__ import annotations
 
@@ -103,85 +114,161 @@ def _run_batch(batch: Sequence[Write]) -> list[tuple[Write, Exception]]:
 
 
 class Store:
-    """One call's writes. `put()` never blocks; `flush()` waits until they landed."""
+    """One call's writes. `put()` never blocks; `flush()` waits (bounded) until they landed.
+
+    `key` names the call, so a socket that reconnects to it can first wait for the
+    writes of the socket that dropped (`settled`)."""
 
     def __init__(
         self,
         *,
+        key: str = "",
         max_pending: int | None = None,
         attempts: int | None = None,
+        outage_s: float | None = None,
+        flush_s: float | None = None,
         backoff: float = 0.05,
         max_backoff: float = 2.0,
         pool: WriterPool | None = None,
     ) -> None:
+        self.key = key
         self.max_pending = max_pending or settings.STORE_MAX_PENDING
         self.attempts = attempts or settings.STORE_ATTEMPTS
+        self.outage_s = settings.STORE_OUTAGE_S if outage_s is None else outage_s
+        self.flush_s = settings.STORE_FLUSH_S if flush_s is None else flush_s
         self.backoff = backoff
         self.max_backoff = max_backoff
         self._pool = pool or writers
         self._pending: deque[Write] = deque()
+        self._in_flight = 0  # writes of the batch being written (or held through an outage)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.lost = 0  # rows given up on (logged)
 
     def put(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue a write. Past `max_pending` waiting writes (a database stuck for
-        long) the write is dropped and counted in `lost` rather than grow without bound."""
-        if len(self._pending) >= self.max_pending:
+        """Queue a write. Past `max_pending` waiting writes (a database down for long)
+        the write is dropped and counted in `lost` rather than grow without bound."""
+        if self.pending >= self.max_pending:
             self.lost += 1
-            log.error("store: %d writes already waiting; dropping %s", len(self._pending), getattr(fn, "__name__", fn))
+            log.error("store: %d writes already waiting; dropping %s", self.pending, getattr(fn, "__name__", fn))
             return
         self._pending.append((fn, args))
         self._idle.clear()
         self._wake.set()
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="call-store")
+            _running.add(self)
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Writes not stored yet (queued, or in the batch being written)."""
+        return len(self._pending) + self._in_flight
 
     async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch = list(self._pending)
-                self._pending.clear()
-                await self._write(batch)
-            self._idle.set()
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._pending:
+                    batch = list(self._pending)
+                    self._pending.clear()
+                    self._in_flight = len(batch)
+                    try:
+                        await self._write(batch)
+                    finally:
+                        self._in_flight = 0
+                self._idle.set()
+                if self._closing:
+                    return
+        finally:
+            _running.discard(self)
 
     async def _write(self, batch: list[Write]) -> None:
         # sync_to_async (not a bare executor) so that async_to_sync inside a write
         # (the dashboard broadcast on commit) runs on this event loop.
         run = sync_to_async(_run_batch, thread_sensitive=False, executor=self._pool.executor())
-        delay = self.backoff
-        for attempt in range(1, self.attempts + 1):
+        loop = asyncio.get_running_loop()
+        delay, down_since, attempt = self.backoff, 0.0, 0
+        while True:
+            attempt += 1
             try:
                 failed = await run(batch)
                 break
             except TRANSIENT as exc:
-                if attempt == self.attempts:
+                now = loop.time()
+                down_since = down_since or now
+                if attempt >= self.attempts and now - down_since >= self.outage_s:
+                    log.error("store: database unreachable for %.0f s; giving up on %d writes", now - down_since, len(batch))
                     failed = [(write, exc) for write in batch]
                     break
-                log.warning("store: transient database error (attempt %d/%d): %s", attempt, self.attempts, exc)
+                if attempt == self.attempts:
+                    log.error(
+                        "store: database unreachable (%s); %d writes held, retried every %.0f s for up to %.0f s",
+                        exc, self.pending, self.max_backoff, self.outage_s,
+                    )
+                elif attempt < self.attempts:
+                    log.warning("store: transient database error (attempt %d/%d): %s", attempt, self.attempts, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
             except Exception as exc:
                 failed = [(write, exc) for write in batch]
                 break
+        if attempt > self.attempts:
+            log.warning("store: database back after %.1f s; writing the %d held writes", loop.time() - down_since, self.pending)
         for (fn, _args), exc in failed:
             self.lost += 1
             log.error("storing %s failed: %r", getattr(fn, "__name__", fn), exc, exc_info=exc)
 
-    async def flush(self) -> None:
-        if self._task is not None:
-            await self._idle.wait()
+    async def flush(self, timeout: float | None | object = ...) -> bool:
+        """Wait until everything queued so far landed, at most `timeout` seconds
+        (default STORE_FLUSH_S; None: no limit). True when it all landed; on False
+        the writes go on in the background."""
+        if self._task is None or self._idle.is_set():
+            return True
+        limit = self.flush_s if timeout is ... else timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(self._idle.wait()), limit)  # type: ignore[arg-type]
+            return True
+        except TimeoutError:
+            log.warning("store: %d writes not stored after %s s; they go on in the background", self.pending, limit)
+            return False
 
-    async def close(self) -> None:
-        await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+    async def close(self, timeout: float | None | object = ...) -> bool:
+        """No more writes are coming: flush (bounded, as `flush`); whatever has not
+        landed by then keeps being written in the background (`settle` waits for it)."""
+        self._closing = True
+        landed = await self.flush(timeout)
+        self._wake.set()  # an idle writer task sees `_closing` and ends
+        return landed
+
+
+# Stores with writes under way, including those of calls already over (a database
+# outage outlasting the call): a strong reference keeps their tasks alive.
+_running: set[Store] = set()
+
+
+async def settled(key: str, timeout: float) -> bool:
+    """Wait (at most `timeout` s) until the writes queued for call `key` by sockets that
+    have gone are stored: a caller who reconnects picks the call up from what was stored."""
+    return await _wait_idle([s for s in list(_running) if s.key == key and s._closing], timeout)
+
+
+async def settle(timeout: float) -> bool:
+    """Wait (at most `timeout` s) until every store's queued writes landed (a stopping
+    server, tests). True when nothing is left."""
+    return await _wait_idle(list(_running), timeout)
+
+
+async def _wait_idle(stores: list[Store], timeout: float) -> bool:
+    loop = asyncio.get_running_loop()
+    waits = [s._idle.wait() for s in stores if s._task is not None and s._task.get_loop() is loop and not s._idle.is_set()]
+    if not waits:
+        return True
+    try:
+        await asyncio.wait_for(asyncio.gather(*waits), timeout)
+        return True
+    except TimeoutError:
+        return False

@@ -79,8 +79,15 @@ class DrainOnSignal:
     async def _drain_then_stop(self) -> None:
         from calls.drain import live_calls
 
+        from django.conf import settings
+
+        from calls.store import settle
+
         try:
             await live_calls.drain(self.drain_s)
+            # Writes held through a database outage would be lost with the process.
+            if not await settle(settings.STORE_OUTAGE_S):
+                log.error("stopping with call writes still unstored (the database is down)")
         finally:
             self.server.stop()
 

@@ -140,13 +140,26 @@ else:
             "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
         }
     }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database host that stops answering fails a write within seconds instead of
+    # hanging a writer thread for the kernel's TCP timeouts (minutes): calls.store then
+    # holds the writes and retries. Parameters in DATABASE_URL's query string win.
+    for _key, _value in {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
+                         "keepalives_count": 3, "tcp_user_timeout": 15000}.items():
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(_key, _value)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 # Calls' rows are written by a small pool of writer threads that keep their
 # connections open (calls/store.py). SQLite has one writer at a time anyway.
 DB_WRITER_THREADS = env_int("DB_WRITER_THREADS", 1 if SQLITE else 4, minimum=1)
 STORE_MAX_PENDING = env_int("STORE_MAX_PENDING", 500, minimum=10)  # writes waiting per call
-STORE_ATTEMPTS = env_int("STORE_ATTEMPTS", 6, minimum=1)  # tries per batch on transient errors (backoff 50 ms, doubling)
+STORE_ATTEMPTS = env_int("STORE_ATTEMPTS", 6, minimum=1)  # quick tries per batch on transient errors (backoff 50 ms, doubling)
+# Database down for longer: a call's writes are held (bounded by STORE_MAX_PENDING) and
+# retried every 2 s for this long, then given up (logged). 0: give up after STORE_ATTEMPTS.
+STORE_OUTAGE_S = env_int("STORE_OUTAGE_S", 120, minimum=0)
+# The longest the end of a call waits for its writes before `call.ended` goes out anyway
+# (they go on in the background).
+STORE_FLUSH_S = max(0.1, env_float("STORE_FLUSH_S", 2.0))
 
 # --- Channel layer: channels-redis when REDIS_URL is set, else in-memory. It carries
 # only dashboard updates: call sockets never join it, so a Redis fault cannot touch a call.

@@ -1,7 +1,9 @@
-"""Call rows under load (calls/store.py): none lost on SQLite, retried when the database hiccups."""
+"""Call rows under load (calls/store.py): none lost on SQLite, retried when the database hiccups,
+held through an outage and written when it is over."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from channels.db import database_sync_to_async
@@ -9,7 +11,7 @@ from django.db import OperationalError
 
 from calls import services
 from calls.models import Call, Turn
-from calls.store import Store
+from calls.store import Store, settle, settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +37,7 @@ async def test_a_burst_of_concurrent_writes_loses_no_row(settings, calls_to_writ
             store.put(services.add_turn, call_id, i, "caller" if i % 2 else "bot", f"line {i}")
             await asyncio.sleep(0)
         store.put(services.end_call, call_id, "incomplete", "hangup")
-        await store.close()
+        await store.close(timeout=None)
         return store.lost
 
     create = database_sync_to_async(lambda: [Call.objects.create(bot=loan_bot).pk for _ in range(30)])
@@ -63,7 +65,7 @@ async def test_a_transient_error_is_retried_and_the_batch_lands_once(call):
     store = Store(backoff=0.001)
     store.put(flaky, str(call.pk))
     store.put(services.add_turn, str(call.pk), 99, "bot", "after")
-    await store.close()
+    await store.close(timeout=None)
     assert store.lost == 0 and len(attempts) == 3
     # The failed attempts rolled back: one row from the flaky write, plus the next.
     rows = await database_sync_to_async(lambda: list(Turn.objects.filter(call=call).values_list("index", flat=True)))()
@@ -75,7 +77,7 @@ async def test_a_bad_row_does_not_cost_the_rest_of_its_batch(call):
     store.put(services.add_turn, str(call.pk), 1, "caller", "kept")
     store.put(services.add_turn, "00000000-0000-0000-0000-000000000000", 2, "caller", "no such call")
     store.put(services.add_turn, str(call.pk), 3, "bot", "kept too")
-    await store.close()
+    await store.close(timeout=None)
     assert store.lost == 1
     rows = await database_sync_to_async(lambda: sorted(Turn.objects.filter(call=call).values_list("index", flat=True)))()
     assert rows == [1, 3]
@@ -86,4 +88,54 @@ async def test_the_queue_is_bounded(call):
     for i in range(15):
         store.put(services.add_turn, str(call.pk), i, "caller", "x")
     assert store.lost == 5
-    await store.close()
+    await store.close(timeout=None)
+
+
+def _database_down_until(back: threading.Event, call_id: str):
+    """A write that fails as a lost connection does until `back` is set (the outage)."""
+
+    def write(index: int) -> None:
+        if not back.is_set():
+            raise OperationalError("server closed the connection unexpectedly")
+        services.add_turn(call_id, index, "caller", f"line {index}")
+
+    return write
+
+
+async def test_writes_outlast_an_outage_and_land_in_order_when_the_database_is_back(call):
+    back = threading.Event()
+    write = _database_down_until(back, str(call.pk))
+    store = Store(attempts=2, outage_s=60, backoff=0.001, max_backoff=0.01)
+    store.put(write, 1)
+    store.put(services.end_call, str(call.pk), "qualified", "all_answers_qualify")
+    # The end of the call does not wait for the database: flush gives up in time.
+    assert await store.flush(timeout=0.2) is False
+    store.put(write, 2)  # the call goes on; its writes queue behind the held batch
+    assert store.pending == 3
+    assert await store.close(timeout=0.05) is False  # the socket goes; the writes go on
+    back.set()
+    assert await settle(10)
+    assert store.lost == 0 and store.pending == 0
+    rows = await database_sync_to_async(lambda: list(Turn.objects.filter(call=call).values_list("index", flat=True)))()
+    assert rows == [1, 2]
+    await database_sync_to_async(call.refresh_from_db)()
+    assert (call.status, call.outcome) == ("ended", "qualified")
+
+
+async def test_an_outage_longer_than_store_outage_s_gives_up_and_counts_the_loss(call):
+    back = threading.Event()
+    store = Store(attempts=2, outage_s=0.05, backoff=0.001, max_backoff=0.01)
+    store.put(_database_down_until(back, str(call.pk)), 1)
+    assert await store.close(timeout=5)
+    assert store.lost == 1
+
+
+async def test_a_reconnecting_socket_waits_for_the_writes_of_the_one_that_dropped(call):
+    back = threading.Event()
+    dropped = Store(key=str(call.pk), attempts=1, outage_s=60, backoff=0.001, max_backoff=0.01)
+    dropped.put(_database_down_until(back, str(call.pk)), 1)
+    assert await dropped.close(timeout=0.01) is False
+    assert await settled(str(call.pk), 0.05) is False  # still held
+    assert await settled("another-call", 0.05) is True
+    back.set()
+    assert await settled(str(call.pk), 10) is True
