@@ -50,6 +50,15 @@ class Utterance:
     keypad: str = ""  # a phone key pressed (DTMF) instead of words
 
 
+def frame_error(data: bytes) -> tuple[str, str] | None:
+    """The protocol error (code, message) of a malformed audio frame, or None."""
+    if len(data) > MAX_FRAME_BYTES:
+        return "frame_too_large", f"Audio frames must be at most 64 KiB (got {len(data)} bytes)."
+    if len(data) % 2:
+        return "bad_frame", "Audio frames must hold whole 16-bit samples (even byte length)."
+    return None
+
+
 class ListenerEvents(Protocol):
     async def speech_started(self) -> None:
         """The caller began speaking (barge-in, timers; hands-free: a new turn)."""
@@ -107,11 +116,9 @@ class Listener:
     # ------------------------------------------------------------------ input
     async def feed(self, data: bytes, received_at: float) -> None:
         """One binary frame: caller PCM s16le mono at the input rate."""
-        if len(data) > MAX_FRAME_BYTES:
-            await self.events.error("frame_too_large", f"Audio frames must be at most 64 KiB (got {len(data)} bytes).")
-            return
-        if len(data) % 2:
-            await self.events.error("bad_frame", "Audio frames must hold whole 16-bit samples (even byte length).")
+        problem = frame_error(data)
+        if problem is not None:
+            await self.events.error(*problem)
             return
         self.audio_started = True
         pcm = self._resampler.process(data)

@@ -34,7 +34,8 @@ from bots.dialogue import (
 )
 from calls import metrics, services
 from calls.drain import live_calls
-from calls.listener import INPUT_RATES, Listener, Utterance
+from calls.limits import ABUSE_LIMIT, CallLimits, Refusal
+from calls.listener import INPUT_RATES, Listener, Utterance, frame_error
 from calls.providers.base import ASRProvider, ProviderError, TTSProvider, VADProvider
 from calls.speaker import SYSTEM_CLOCK, CachedTTS, Clock, FallbackTTS, Speaker
 from calls.store import Store
@@ -128,6 +129,8 @@ class CallPipeline:
         self.speaker = Speaker(
             out, FallbackTTS(voices, e.output_rate, self._tts_failed), voice=ctx.voice, clock=clock
         )
+        self.limits = CallLimits.from_settings(clock.now)
+        self._start_accepted = False
         self.turn = 0
         self._utterances: asyncio.Queue[Utterance] = asyncio.Queue(MAX_QUEUED_TURNS)
         self._worker: asyncio.Task[None] | None = None
@@ -186,6 +189,12 @@ class CallPipeline:
     async def on_message(self, raw: str, received_at: float | None = None) -> None:
         """A text frame from the client (JSON), received at `received_at` (perf_counter)."""
         received_at = time.perf_counter() if received_at is None else received_at
+        if self.finished:
+            return
+        refusal = self.limits.message()
+        if refusal is not None:
+            await self._refuse(refusal)
+            return
         try:
             msg = json.loads(raw)
         except ValueError:
@@ -215,6 +224,14 @@ class CallPipeline:
         """A binary frame: caller PCM s16le mono at the input rate."""
         if self.finished:
             return
+        problem = frame_error(data)
+        if problem is not None:
+            await self._error(*problem)
+            return
+        refusal = self.limits.audio(len(data) / 2 / self.listener.input_rate)
+        if refusal is not None:
+            await self._refuse(refusal)
+            return
         await self.listener.feed(data, time.perf_counter() if received_at is None else received_at)
 
     async def end_for_shutdown(self) -> None:
@@ -236,11 +253,14 @@ class CallPipeline:
     # ------------------------------------------------------------------ client messages
     async def _on_start(self, msg: dict[str, Any]) -> None:
         rate = msg.get("sample_rate", 16000)
-        if self.listener.audio_started:
+        if self._start_accepted:  # once per call: another start writes nothing
+            await self._refuse(self.limits.duplicate_start())
+        elif self.listener.audio_started:
             await self._error("too_late", '"start" must come before the first audio frame.')
         elif rate not in INPUT_RATES:
             await self._error("bad_sample_rate", f"sample_rate must be one of {list(INPUT_RATES)}.")
         else:
+            self._start_accepted = True
             self.listener.set_input_rate(int(rate))
             self.store.put(services.set_input_rate, self.ctx.call_id, int(rate))
 
@@ -255,7 +275,13 @@ class CallPipeline:
     async def on_dtmf(self, digit: str, received_at: float | None = None) -> None:
         """A keypad digit from a phone line: 1 yes / 2 no on a yes/no question, an answer
         like a spoken one; a key that means nothing now is ignored."""
-        if self.finished or self.dialogue.keypad_answer(digit) is None:
+        if self.finished:
+            return
+        refusal = self.limits.message()
+        if refusal is not None:
+            await self._refuse(refusal)
+            return
+        if self.dialogue.keypad_answer(digit) is None:
             return
         self._disarm_silence()
         await self._barge_in()
@@ -436,6 +462,19 @@ class CallPipeline:
                 await self._fatal("too_many_protocol_errors", f"More than {MAX_PROTOCOL_ERRORS} bad frames.", 4400)
                 return
         await self.out.send_event({"type": "error", "code": code, "message": message, "fatal": False})
+
+    async def _refuse(self, refusal: Refusal) -> None:
+        """Input refused by the call's limits: a clear non-fatal error, or, once the
+        caller has kept it up (MAX_BREACHES), a fatal one and close 4400."""
+        if self.limits.exhausted:
+            log.warning(
+                "call ended: %d refused messages or frames", self.limits.breaches, extra={"event": "call.abuse_limit"}
+            )
+            await self._fatal(ABUSE_LIMIT, self.limits.describe(ABUSE_LIMIT), 4400)
+        elif refusal.report:
+            await self.out.send_event(
+                {"type": "error", "code": refusal.code, "message": self.limits.describe(refusal.code), "fatal": False}
+            )
 
     async def _fatal(self, code: str, message: str, close_code: int) -> None:
         if self.finished:

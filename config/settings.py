@@ -286,6 +286,14 @@ LOCAL_ASR_CALLS_PER_WORKER = 8  # local Whisper does the recognition on this mac
 CLOUD_CALLS_PER_WORKER = 200  # recognition in a cloud API: the worker only moves audio
 MAX_CALLS_PER_CLIENT = env_int("MAX_CALLS_PER_CLIENT", 10, minimum=0)  # calls open at once per client IP; 0 = no cap
 BUSY_RETRY_AFTER = env_int("BUSY_RETRY_AFTER", 5, minimum=1)  # seconds, in the 503's Retry-After
+# Caller audio faster than CALL_AUDIO_SPEED x real time (after CALL_AUDIO_SLACK_S of
+# slack) is refused, so audio pushed at 10x costs no more than a caller (calls/limits.py).
+CALL_AUDIO_SPEED = env_float("CALL_AUDIO_SPEED", 1.5)
+CALL_AUDIO_SLACK_S = env_float("CALL_AUDIO_SLACK_S", 1.0)
+if CALL_AUDIO_SPEED != 0 and CALL_AUDIO_SPEED < 1.1:
+    raise ImproperSetting(f"CALL_AUDIO_SPEED must be 0 (off) or at least 1.1 (got {CALL_AUDIO_SPEED}): a caller speaks in real time")
+if CALL_AUDIO_SLACK_S < 0:
+    raise ImproperSetting(f"CALL_AUDIO_SLACK_S must be 0 or more seconds (got {CALL_AUDIO_SLACK_S})")
 # Bot audio is sent in real time, this far ahead of what the caller hears, so the
 # server knows what was heard at a barge-in and a clear drops little.
 PLAYBACK_LEAD_MS = env_int("PLAYBACK_LEAD_MS", 250, minimum=0)

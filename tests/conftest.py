@@ -161,6 +161,14 @@ def _unpaced_bot_audio(settings):
 
 
 @pytest.fixture(autouse=True)
+def _unpaced_caller_audio(settings):
+    """Tests stream their recorded answers as fast as the socket takes them, far faster
+    than a caller speaks, which the call's audio pace limit (CALL_AUDIO_SPEED) refuses.
+    The limit's own tests (tests/calls/test_limits.py) set it back."""
+    settings.CALL_AUDIO_SPEED = 0
+
+
+@pytest.fixture(autouse=True)
 def _no_confidence_checks(settings):
     """Whole-call tests script their answers one per question, so a bot that checks a
     doubtful hearing once more ("Just to be sure, …") would wait for an answer the
