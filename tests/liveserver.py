@@ -46,6 +46,11 @@ def server_env(var_dir: Path, **settings: str) -> dict[str, str]:
         SPEECH_WARMUP="0",
         TTS_PROVIDER="espeak",
         SILENCE_TIMEOUT_S="0",
+        # Bot audio goes out as fast as it is made, as in the in-process tests
+        # (tests/conftest.py): a typed call waits for events, not for espeak's lines
+        # to play out in real time. Pacing has its own tests; a test that wants it
+        # passes PLAYBACK_LEAD_MS itself.
+        PLAYBACK_LEAD_MS="600000",
         CALL_RATE_LIMIT="100000",
         # Typed calls on espeak cost little: the per-client and per-worker caps (sized
         # for local Whisper) would refuse the load tests' calls; tests of admission set them.
