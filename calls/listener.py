@@ -103,6 +103,7 @@ class Listener:
         self._buffer_origin = 0  # absolute sample index of _buffer[0]
         self._speech_started_at = 0  # absolute sample of the current utterance's start
         self._early: asyncio.Task[Recognised] | None = None
+        self._heard_speech = False  # push-to-talk: the VAD heard speech since the last release
         self.hint = hint  # the question being answered, as a decoding prompt
 
     @property
@@ -151,6 +152,7 @@ class Listener:
         if early is None:
             self._discard_early()
         self._early = None
+        self._heard_speech = False
         self._buffer.clear()
         self._vad_pending.clear()
         self._endpointer.reset_position(self._endpointer.position)
@@ -162,12 +164,23 @@ class Listener:
             return
         await self.events.utterance_ended(Utterance(turn=0, ended_at=received_at, pcm=pcm, early_asr=early))
 
+    async def flush(self, received_at: float) -> None:
+        """The caller left: speech under way (hands-free) or not yet released (push-to-talk)
+        ends here as an utterance, so it is still recognised and stored."""
+        if self.mode == "vad":
+            event = self._endpointer.force_end()
+            if event is not None:
+                await self._end_utterance(event.sample, received_at)
+        elif self._heard_speech:
+            await self.end_of_speech(received_at)
+
     # ------------------------------------------------------------------ endpointing
     async def _on_vad(self, event: VadEvent, received_at: float) -> None:
         """Both modes start recognition early on a tentative end (discarded if the
         caller goes on); only `vad` mode ends utterances itself."""
         ptt = self.mode != "vad"
         if event.kind == "start":
+            self._heard_speech = True
             self._discard_early()
             if not ptt:
                 self._speech_started_at = max(self._buffer_origin, event.sample - PREROLL_MS * ENGINE_RATE // 1000)

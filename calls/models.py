@@ -113,6 +113,7 @@ END_REASONS = {
     REASON_TOO_MANY_TURNS: "too many turns",
     "server_restart": "server restarted mid-call",
     "abuse_limit": "caller broke the call's limits",
+    "speech_failed": "the bot's voice failed",
 }
 
 

@@ -37,7 +37,8 @@ from calls.drain import live_calls
 from calls.limits import ABUSE_LIMIT, CallLimits, Refusal
 from calls.listener import INPUT_RATES, Listener, Utterance, frame_error
 from calls.providers.base import ASRProvider, ProviderError, TTSProvider, VADProvider
-from calls.speaker import SYSTEM_CLOCK, CachedTTS, Clock, FallbackTTS, Speaker
+from calls.errors import log_failure, public_message
+from calls.speaker import SYSTEM_CLOCK, CachedTTS, Clock, FallbackTTS, Line, Speaker
 from calls.store import Store
 from config.logs import bind_call, bind_turn
 
@@ -48,6 +49,11 @@ __all__ = ["CallPipeline", "Engines", "Output", "Store", "Utterance"]
 PROTOCOL_ERRORS = {"bad_json", "bad_message", "unknown_type", "bad_frame", "frame_too_large", "bad_sample_rate", "too_late"}
 MAX_PROTOCOL_ERRORS = 50  # a client this broken gets a fatal error and close 4400
 MAX_QUEUED_TURNS = 8  # caller turns waiting for the bot; beyond that the caller is far ahead
+LEAVE_GRACE_S = 5.0  # after a hangup or a dropped socket, the last words are recognised and stored within this
+
+# Calls whose caller left, finishing their last turns: a strong reference keeps the task
+# alive after the socket's handler is gone (daphne cancels it a while after a disconnect).
+_leaving: set[asyncio.Task[None]] = set()
 
 
 class Output(Protocol):
@@ -127,7 +133,11 @@ class CallPipeline:
         )
         voices = [CachedTTS(t, self.cache) for t in (e.tts, e.fallback_tts) if t is not None]
         self.speaker = Speaker(
-            out, FallbackTTS(voices, e.output_rate, self._tts_failed), voice=ctx.voice, clock=clock
+            out,
+            FallbackTTS(voices, e.output_rate, self._tts_failed),
+            voice=ctx.voice,
+            clock=clock,
+            on_error=self._speech_failed,
         )
         self.limits = CallLimits.from_settings(clock.now)
         self._start_accepted = False
@@ -138,6 +148,7 @@ class CallPipeline:
         self._silence: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._protocol_errors = 0
+        self._left: asyncio.Task[None] | None = None  # the caller hung up or the socket dropped
         self.finished = False
         self._counted = False  # in voicebot_calls_active
 
@@ -186,10 +197,15 @@ class CallPipeline:
         self._reply(0, self.dialogue.start(), None, None)
         live_calls.add(self)
 
+    @property
+    def taking_input(self) -> bool:
+        """False once the call is over or the caller has left (their last turns may still be finishing)."""
+        return not self.finished and self._left is None
+
     async def on_message(self, raw: str, received_at: float | None = None) -> None:
         """A text frame from the client (JSON), received at `received_at` (perf_counter)."""
         received_at = time.perf_counter() if received_at is None else received_at
-        if self.finished:
+        if not self.taking_input:
             return
         refusal = self.limits.message()
         if refusal is not None:
@@ -216,13 +232,13 @@ class CallPipeline:
                 return
             await self._on_text(text.strip()[:2000], received_at)
         elif kind == "hangup":
-            await self._finish("incomplete", REASON_HANGUP)
+            await self._leave(REASON_HANGUP)
         else:
             await self._error("unknown_type", f"Unknown message type {kind!r}.")
 
     async def on_audio(self, data: bytes, received_at: float | None = None) -> None:
         """A binary frame: caller PCM s16le mono at the input rate."""
-        if self.finished:
+        if not self.taking_input:
             return
         problem = frame_error(data)
         if problem is not None:
@@ -244,11 +260,34 @@ class CallPipeline:
 
     async def on_disconnect(self) -> None:
         """The socket closed (caller left, or network dropped)."""
-        if not self.finished:
-            self.finished = True
-            decision = self.dialogue.hangup(REASON_DISCONNECTED)
-            self.store.put(services.end_call, self.ctx.call_id, decision.outcome, decision.reason)
+        await self._leave(REASON_DISCONNECTED)
         await self._shutdown()
+
+    async def _leave(self, reason: str) -> None:
+        """The caller hung up or went: take no more input, finish the turns they already
+        gave (recognition, answer, rows; nothing more is said) within LEAVE_GRACE_S, then
+        end the call. Runs as its own task, so a socket handler cancelled meanwhile
+        (daphne, a test client) loses nothing."""
+        if self.finished:
+            return
+        if self._left is None:
+            self._left = asyncio.ensure_future(self._finish_last_turns(reason))
+            _leaving.add(self._left)
+            self._left.add_done_callback(_leaving.discard)
+        await asyncio.shield(self._left)
+
+    async def _finish_last_turns(self, reason: str) -> None:
+        self._disarm_silence()
+        self.speaker.stop()
+        await self.listener.flush(time.perf_counter())  # speech under way is an utterance too
+        if self._worker is not None and not self._worker.done():
+            try:
+                async with asyncio.timeout(LEAVE_GRACE_S):
+                    await self._utterances.join()
+            except TimeoutError:
+                log.warning("caller left; last turn not finished within %s s", LEAVE_GRACE_S, extra={"event": "call.left"})
+        decision = self.dialogue.hangup(reason)  # an outcome already decided stands
+        await self._finish(decision.outcome or "incomplete", decision.reason or reason)
 
     # ------------------------------------------------------------------ client messages
     async def _on_start(self, msg: dict[str, Any]) -> None:
@@ -265,7 +304,7 @@ class CallPipeline:
             self.store.put(services.set_input_rate, self.ctx.call_id, int(rate))
 
     async def _on_text(self, text: str, received_at: float) -> None:
-        if self.finished:
+        if not self.taking_input:
             return
         self._disarm_silence()
         await self._barge_in()
@@ -275,7 +314,7 @@ class CallPipeline:
     async def on_dtmf(self, digit: str, received_at: float | None = None) -> None:
         """A keypad digit from a phone line: 1 yes / 2 no on a yes/no question, an answer
         like a spoken one; a key that means nothing now is ignored."""
-        if self.finished:
+        if not self.taking_input:
             return
         refusal = self.limits.message()
         if refusal is not None:
@@ -339,12 +378,16 @@ class CallPipeline:
             except Exception as exc:  # a bug must not leave the caller hanging silently
                 log.exception("call %s: turn %s failed", self.ctx.call_id, utterance.turn)
                 await self._fatal("server_error", f"The server failed on this turn: {exc}", 1011)
+            finally:
+                self._utterances.task_done()
 
     async def _handle_utterance(self, utt: Utterance) -> None:
         if self.finished:
             return
         bind_turn(utt.turn)
         if utt.silence:
+            if self._left is not None:  # the caller has gone: no reminder
+                return
             if not (self.listener.in_speech or self._utterances.qsize()):  # else the caller just began
                 self.turn += 1
                 await self._respond(self.turn, self.dialogue.silence(), None, None)
@@ -387,6 +430,8 @@ class CallPipeline:
 
     async def _respond(self, turn: int, decision: Decision, timing: _Timing | None, ended_at: float | None) -> None:
         """Say the decision's line; if it ends the call, finish once the line is sent."""
+        if self._left is not None:  # the caller has gone: the answer is stored, nothing is said
+            return
         self._reply(turn, decision, timing, ended_at)
         if decision.ended and decision.say:
             await self.speaker.wait()
@@ -422,6 +467,15 @@ class CallPipeline:
         await self._error(
             "tts_failed", f"Speech synthesis ({engine.name}) failed" + (f"; using {fallback.name}." if fallback else ".")
         )
+
+    async def _speech_failed(self, line: Line, exc: Exception) -> None:
+        """A bot line could not be said at all (every engine failed, or the speech task
+        broke): end the call with a fatal error, not silence until the time limit."""
+        if not self.taking_input:
+            return
+        error_id = log_failure(f"bot line {line.turn} could not be spoken: {exc}", logger=log, exc_info=False)
+        message = public_message("The bot's voice failed, so the call cannot go on.", error_id)
+        self._spawn(self._fatal("speech_failed", message, 1011), "speech-failed")
 
     async def _barge_in(self) -> None:
         """Caller speech (or a typed answer) while the bot is audible stops the bot."""

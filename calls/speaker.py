@@ -75,9 +75,16 @@ class CachedTTS(TTSProvider):
 FailureHook = Callable[[TTSProvider, ProviderError, "TTSProvider | None"], Awaitable[None]]
 
 
+class SpeechFailed(Exception):
+    """No engine could say a line: the caller would hear nothing."""
+
+
 class FallbackTTS(TTSProvider):
     """Engines tried in order, all resampled to `sample_rate`. An engine that fails
     before its first audio hands the line to the next; `on_failure` is told either way.
+    Any exception counts as a failure, not only a classified `ProviderError`: an SDK
+    can raise something nobody foresaw, and the fallback must still take the line.
+    When every engine failed before any audio, `SpeechFailed` is raised.
     `engine` names the engine that produced the current line's audio."""
 
     def __init__(self, engines: list[TTSProvider], sample_rate: int, on_failure: FailureHook | None = None) -> None:
@@ -104,12 +111,21 @@ class FallbackTTS(TTSProvider):
                 if tail:
                     yield tail
                 return
-            except ProviderError as exc:
+            except Exception as exc:
+                failure = exc if isinstance(exc, ProviderError) else _unforeseen(engine, exc)
                 more = i + 1 < len(self.engines) and not produced
                 if self.on_failure is not None:
-                    await self.on_failure(engine, exc, self.engines[i + 1] if more else None)
-                if not more:
+                    await self.on_failure(engine, failure, self.engines[i + 1] if more else None)
+                if produced:  # cut short: what the caller heard of the line stands
                     return
+                if not more:
+                    raise SpeechFailed(f"no speech engine could say the line ({failure})") from exc
+
+
+def _unforeseen(engine: TTSProvider, exc: Exception) -> ProviderError:
+    """An exception the engine did not classify, logged with its traceback, as a ProviderError."""
+    log.error("TTS %s failed unexpectedly", engine.name, exc_info=exc, extra={"event": "tts.failed", "provider": engine.name})
+    return ProviderError(f"{engine.name} failed unexpectedly ({type(exc).__name__})", provider=engine.name)
 
 
 # ---------------------------------------------------------------------- pacing
@@ -176,6 +192,7 @@ class Pacer:
 
 
 FirstAudio = Callable[[str, float, float], Awaitable[None]]  # (engine, tts_ms, sent_at)
+LineFailed = Callable[[Line, Exception], Awaitable[None]]
 
 
 class Speaker:
@@ -189,10 +206,14 @@ class Speaker:
         voice: str = "",
         clock: Clock = SYSTEM_CLOCK,
         lead_ms: int | None = None,
+        on_error: LineFailed | None = None,
     ) -> None:
+        """`on_error` hears of a line that failed (the speech task raised): without it the
+        failure would only end the task, and the caller would wait in silence."""
         from django.conf import settings
 
         self.out = out
+        self.on_error = on_error
         self.tts = tts
         self.voice = voice
         self.clock = clock
@@ -219,6 +240,15 @@ class Speaker:
         return line
 
     async def _play(self, line: Line, on_first_audio: FirstAudio | None, on_sent: Callable[[], Any] | None) -> None:
+        try:
+            await self._say_line(line, on_first_audio, on_sent)
+        except Exception as exc:
+            log.error("bot line %s failed", line.turn, exc_info=exc, extra={"event": "speech.failed"})
+            if self.on_error is None:
+                raise
+            await self.on_error(line, exc)
+
+    async def _say_line(self, line: Line, on_first_audio: FirstAudio | None, on_sent: Callable[[], Any] | None) -> None:
         await self.out.send_event({"type": "bot.speech.started", "turn": line.turn, "text": line.text})
         pacer = Pacer(line, self.clock, self.lead_s)
         chunker = PcmChunker(self.output_rate, max_ms=CHUNK_MS)
@@ -260,9 +290,11 @@ class Speaker:
             self.line.played_at = self.clock.now()
 
     async def wait(self) -> None:
-        """Until the current line's last chunk is sent (not cancelled by our own caller)."""
+        """Until the current line is over: its last chunk sent, or it was stopped or failed
+        (the line's own failure is reported through `on_error`, not raised here). Waiting
+        does not cancel the line when the waiter is cancelled."""
         if self.line is not None and self.line.task is not None:
-            await asyncio.shield(self.line.task)
+            await asyncio.wait([self.line.task])
 
     async def clear(self) -> Line | None:
         """Barge-in: stop the audible line and tell the client to drop unplayed audio.

@@ -18,8 +18,9 @@ bodies. Nothing in our code or the SDKs is patched.
   (no timing involved).
 
 Per test a service can be scripted to fail its next requests (an HTTP status,
-"hang" until the client times out, "drop" the connection, or for speech "cut"
-the stream after a few pieces), or to return given transcripts. Every request is
+"hang" until the client times out, "drop" the connection, "garbage": a 502 whose
+body is not even text, as a broken proxy in between might send, or for speech
+"cut" the stream after a few pieces), or to return given transcripts. Every request is
 recorded. Error bodies echo the full API key received, worse than the real
 services (they mask it), so tests catch any leak into our error messages.
 
@@ -53,11 +54,12 @@ import numpy as np
 import pytest
 
 Service = Literal["openai", "elevenlabs"]
-Fault = int | Literal["hang", "drop", "cut"]
+Fault = int | Literal["hang", "drop", "cut", "garbage"]
 
 OPENAI_KEY = "sk-fake-openai-key-0123456789abcdef"
 ELEVENLABS_KEY = "fake-elevenlabs-key-0123456789abcdef"
 PCM_RATES = frozenset({8000, 16000, 22050, 24000, 32000, 44100, 48000})
+GARBAGE = b"\x89PNG\r\n\x1a\n\xff\xfe\x80\x81 upstream gave up \xc3\x28"
 _TTS_PATH = re.compile(r"/v1/text-to-speech/(?P<voice>[^/]+)/stream")
 _OPENAI_ERRORS: dict[int, tuple[str, str | None]] = {  # status -> (type, code) as OpenAI sends them
     400: ("invalid_request_error", None),
@@ -181,7 +183,7 @@ class FakeCloud:
     ) -> None:
         """Script `service`'s next requests. `failures` are used up one per request, in order:
         an HTTP status to answer with, "hang" (never answer), "drop" (close the connection
-        unanswered) or, for ElevenLabs, "cut" (break the stream after `cut_after_pieces`).
+        unanswered), "garbage" (a 502 with a binary, non-UTF-8 body) or, for ElevenLabs, "cut" (break the stream after `cut_after_pieces`).
         OpenAI only: `transcripts`, returned in order (then `default_transcript`); an entry
         may be (text, mean token log-probability) to script the recogniser's confidence.
         ElevenLabs only: `odd_tail` adds one stray byte at the end of every stream."""
@@ -413,6 +415,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif rec.fault == "drop":
             self.close_connection = True
             rec.finished_at = time.monotonic()
+        elif rec.fault == "garbage":
+            self._send(rec, 502, GARBAGE, "application/json")  # says JSON, is not even text
         else:
             error(rec, int(rec.fault))
         return True

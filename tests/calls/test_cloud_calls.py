@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import connections
 
-from calls.models import LatencySample
+from calls.models import Call, LatencySample
 from tests.callclient import CallClient
 from tests.speech import say, silence
 
@@ -98,3 +98,47 @@ async def test_a_doubtful_hearing_is_checked_before_it_rejects_and_its_confidenc
     stored = await stored_confidences(client.call_id)
     assert set(stored) == {"salaried", "monthly_salary", "metro_city"}
     assert stored["salaried"] == pytest.approx(0.94, abs=0.01)  # exp(-0.05) x (1 - 0.01 no speech)
+
+
+# ---------------------------------------------------------------------------- no silent speech failures
+async def test_an_unforeseen_failure_of_the_cloud_voice_falls_back_to_the_local_voice(cloud_settings):
+    """ElevenLabs behind a broken proxy: its SDK raises an exception nobody classified
+    (the error body is not even text). The local voice says the line instead."""
+    fake = cloud_settings
+    fake.script("elevenlabs", failures=["garbage"] * 100)
+    client = await CallClient.start("quickrupee-loan")
+    await client.until("bot.speech.ended", turn=0)
+    assert len(client.audio) > 0  # the greeting was heard, in Piper's voice
+    failed = [e for e in client.of("error") if e["code"] == "tts_failed"]
+    assert failed and all(e["fatal"] is False for e in failed)
+    assert any(r.fault == "garbage" for r in fake.requests_for("elevenlabs"))
+    await client.send(type="text", text="yes")
+    assert (await client.until("answer"))["value"] is True
+    await client.until("bot.speech.ended", turn=1)  # the call goes on
+    await client.close()
+
+
+@pytest.fixture
+def broken_piper_voice(settings, tmp_path):
+    """A Piper voice whose model is corrupt (its config is fine): Piper fails for real."""
+    from calls.providers.piper_tts import default_voice_path
+
+    model = tmp_path / "broken.onnx"
+    model.write_bytes(b"this is not an ONNX model")
+    model.with_name("broken.onnx.json").write_text(open(f"{default_voice_path()}.json").read())
+    settings.PIPER_VOICE = str(model)
+    return model
+
+
+async def test_when_no_voice_can_speak_the_call_ends_with_a_fatal_error(cloud_settings, broken_piper_voice):
+    fake = cloud_settings
+    fake.script("elevenlabs", failures=["garbage"] * 100)
+    client = await CallClient.start("quickrupee-loan")
+    fatal = await client.until("error", fatal=True)
+    assert fatal["code"] == "speech_failed" and "error id" in fatal["message"]
+    assert "UnicodeDecodeError" not in fatal["message"] and "onnx" not in fatal["message"]  # the detail is in the log
+    assert await client.until("call.ended") == {"type": "call.ended", "outcome": "error", "reason": "speech_failed"}
+    assert await client.drain() == 1011
+    assert {e["code"] for e in client.of("error") if not e["fatal"]} == {"tts_failed"}  # each engine's failure, said
+    call = await database_sync_to_async(Call.objects.get)(pk=client.call_id)
+    assert (call.outcome, call.end_reason) == ("error", "speech_failed")

@@ -144,3 +144,45 @@ async def test_two_calls_at_once_both_finish():
         one("quickrupee-loan", ["yes", "no"], "rejected"),
         one("home-renovation", ["no, I rent"], "rejected"),
     )
+
+
+# ---------------------------------------------------------------------------- the caller leaves
+@database_sync_to_async
+def stored_answers(call_id: str) -> tuple[Call, list[tuple[str, object]]]:
+    call = Call.objects.get(pk=call_id)
+    return call, [(a.question_key, a.value) for a in call.answers.all()]
+
+
+async def test_hangup_right_after_end_of_speech_keeps_that_answer():
+    client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
+    await client.until("bot.speech.ended")
+    await client.send_audio(silence(100) + say("yes I am") + silence(100))
+    await client.send(type="end_of_speech")
+    await client.send(type="hangup")
+    ended = await client.until("call.ended", timeout=60)
+    assert ended == {"type": "call.ended", "outcome": "incomplete", "reason": "caller_hangup"}
+    assert await client.drain() == 1000
+    answers = client.of("answer")
+    assert [(a["question"], a["value"]) for a in answers] == [("salaried", True)]
+    said_after = client.types()[client.events.index(answers[0]):]
+    assert "bot.speech.started" not in said_after  # nothing is said to a caller who has gone
+    call, stored = await stored_answers(client.call_id)
+    assert (call.outcome, call.end_reason, stored) == ("incomplete", "caller_hangup", [("salaried", True)])
+
+
+async def test_a_socket_dropped_right_after_end_of_speech_keeps_that_answer():
+    """The test client gives the server 1 s to finish after a disconnect, then cancels it
+    (daphne does the same, later): the last answer must be stored all the same."""
+    client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
+    await client.until("bot.speech.ended")
+    await client.send_audio(silence(100) + say("yes I am") + silence(100))
+    await client.send(type="end_of_speech")
+    await client.close()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60  # a ceiling for a failure, not a timing bound
+    while True:
+        call, stored = await stored_answers(client.call_id)
+        if call.status == "ended" or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert (call.outcome, call.end_reason, stored) == ("incomplete", "caller_disconnected", [("salaried", True)])
