@@ -25,9 +25,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 from channels.testing import WebsocketCommunicator
+from django.test import AsyncClient
+from twilio.request_validator import RequestValidator
 
+from tests.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 from tests.speech import SOX, say
 
 RATE = 8000
@@ -315,3 +320,18 @@ class PhoneLine:
             message = {"event": message["event"], self.dialect.seq: self._next_seq(), **message}
         if self.close_code is None:
             await self.comm.send_to(text_data=json.dumps(message))
+
+
+async def twilio_inbound(bot: str, caller: str = "+14155550123") -> PhoneLine:
+    """Twilio's side of an inbound call: the signed Voice webhook, then the stream it names."""
+    sid = "CA" + uuid.uuid4().hex
+    path = f"/telephony/twilio/voice/?bot={bot}"
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "From": caller, "To": FROM_NUMBER, "CallStatus": "ringing"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature("https://bot.example.com" + path, form)
+    response = await AsyncClient().post(
+        path, data=urlencode(form), content_type="application/x-www-form-urlencoded", headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 200, response.content
+    stream = ElementTree.fromstring(response.content).find("./Connect/Stream")
+    assert stream.get("url") == "wss://bot.example.com/ws/telephony/twilio/"
+    return await PhoneLine.twilio(stream.find("Parameter").get("value"), call_sid=sid)

@@ -28,6 +28,7 @@ from django.conf import settings
 from calls import liveness, metrics, services
 from calls.consumers import NO_CHANNEL_LAYER, FramesFirst
 from calls.pipeline import CallPipeline
+from calls.speaker import SYSTEM_CLOCK, Clock
 from calls.telephony import twilio_api
 from calls.telephony.media import EXOTEL_PCM, PHONE_RATE, TWILIO_MULAW, Codec, PhoneAudioOut
 from calls.tokens import token_call_id
@@ -46,6 +47,7 @@ class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
     sid_field = "streamSid"
     pipeline: CallPipeline | None = None
     call_id: str | None = None
+    clock: Clock = SYSTEM_CLOCK  # paces bot audio; tests put a fake clock here
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,7 +95,7 @@ class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
     async def start_pipeline(self, ctx: services.CallContext) -> None:
         self.call_id = ctx.call_id
         liveness.register(ctx.call_id)
-        self.pipeline = await CallPipeline.open(ctx, self)
+        self.pipeline = await CallPipeline.open(ctx, self, clock=self.clock)
         if self.pipeline is not None:
             await self.pipeline.on_message(json.dumps({"type": "start", "sample_rate": PHONE_RATE}))
 

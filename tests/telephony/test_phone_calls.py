@@ -6,19 +6,13 @@ with the token from the TwiML. Hang-ups go to the local fake of Twilio's REST AP
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
-from xml.etree import ElementTree
-
 import pytest
 from channels.db import database_sync_to_async
 from django.db import connections
-from django.test import AsyncClient
-from twilio.request_validator import RequestValidator
 
 from calls.models import Call
 from calls.tokens import make_token
-from tests.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
-from tests.phoneline import PhoneLine
+from tests.phoneline import PhoneLine, twilio_inbound
 
 # Every call here has the bot speak its lines through Piper and hear through Silero: `speech`.
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
@@ -32,23 +26,6 @@ async def _phone(brief_bots, short_bot, settings, twilio_settings):
     settings.PUBLIC_BASE_URL = "https://bot.example.com"
     yield twilio_settings
     await database_sync_to_async(connections.close_all)()
-
-
-async def twilio_call(bot: str, caller: str = "+14155550123") -> PhoneLine:
-    """Twilio's side of an inbound call: the signed Voice webhook, then the stream it names."""
-    import uuid
-
-    sid = "CA" + uuid.uuid4().hex
-    path = f"/telephony/twilio/voice/?bot={bot}"
-    form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "From": caller, "To": FROM_NUMBER, "CallStatus": "ringing"}
-    signature = RequestValidator(AUTH_TOKEN).compute_signature("https://bot.example.com" + path, form)
-    response = await AsyncClient().post(
-        path, data=urlencode(form), content_type="application/x-www-form-urlencoded", headers={"X-Twilio-Signature": signature}
-    )
-    assert response.status_code == 200, response.content
-    stream = ElementTree.fromstring(response.content).find("./Connect/Stream")
-    assert stream.get("url") == "wss://bot.example.com/ws/telephony/twilio/"
-    return await PhoneLine.twilio(stream.find("Parameter").get("value"), call_sid=sid)
 
 
 @database_sync_to_async
@@ -71,7 +48,7 @@ def assert_carrier_happy(line: PhoneLine) -> None:
 
 # ---------------------------------------------------------------------------- spoken calls
 async def test_twilio_loan_call_qualifies_and_is_hung_up_through_the_rest_api(twilio_settings):
-    line = await twilio_call("quickrupee-loan", caller="+919876543210")
+    line = await twilio_inbound("quickrupee-loan", caller="+919876543210")
     for answer in ["yes I am", "about forty thousand a month", "yes I live in Mumbai"]:
         await line.heard_line()
         await line.say(answer)
@@ -104,7 +81,7 @@ async def test_exotel_renovation_call_is_rejected():
 
 
 async def test_twilio_unclear_answer_is_reasked_then_the_caller_hangs_up(twilio_settings):
-    line = await twilio_call("home-renovation")
+    line = await twilio_inbound("home-renovation")
     await line.heard_line()
     await line.say("what is the weather like")
     await line.heard_line()  # the re-ask
@@ -137,7 +114,7 @@ async def test_exotel_caller_talks_over_the_greeting_and_the_bot_clears():
 
 
 async def test_twilio_barge_in_sends_clear_and_the_answer_counts():
-    line = await twilio_call("home-renovation")
+    line = await twilio_inbound("home-renovation")
     await line.line_started()
     await line.say("yes I own it")
     await line.wait_for(lambda: line.clears >= 1, what="clear")
@@ -150,7 +127,7 @@ async def test_twilio_barge_in_sends_clear_and_the_answer_counts():
 
 # ---------------------------------------------------------------------------- keys, hang-ups, refusals
 async def test_keypad_answers_yes_no_questions_on_both_carriers(short_bot):
-    twilio = await twilio_call("short")
+    twilio = await twilio_inbound("short")
     await twilio.heard_line()
     await twilio.press("1")
     await twilio.heard_line()
@@ -175,7 +152,7 @@ async def test_keypad_answers_yes_no_questions_on_both_carriers(short_bot):
 
 
 async def test_keypad_does_not_answer_an_amount_question():
-    line = await twilio_call("quickrupee-loan")
+    line = await twilio_inbound("quickrupee-loan")
     await line.heard_line()
     await line.press("1")
     await line.heard_line()  # "monthly salary?"
@@ -190,7 +167,7 @@ async def test_keypad_does_not_answer_an_amount_question():
 
 @pytest.mark.parametrize("carrier", ["twilio", "exotel"])
 async def test_caller_hangs_up_with_stop(short_bot, carrier, twilio_settings):
-    line = await (twilio_call("short") if carrier == "twilio" else PhoneLine.exotel("short", EXOTEL_KEY))
+    line = await (twilio_inbound("short") if carrier == "twilio" else PhoneLine.exotel("short", EXOTEL_KEY))
     await line.heard_line()
     await line.press("1")
     await line.heard_line()
@@ -210,7 +187,7 @@ def call_states() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("token", ["", "forged", "expired"])
 async def test_twilio_stream_with_a_bad_token_touches_no_call(settings, token):
-    genuine = await twilio_call("short")  # a real call is in progress
+    genuine = await twilio_inbound("short")  # a real call is in progress
     await genuine.line_started()
     call_id = str((await stored(genuine.call_sid)).pk)
     if token == "expired":
@@ -225,7 +202,7 @@ async def test_twilio_stream_with_a_bad_token_touches_no_call(settings, token):
 
 
 async def test_twilio_stream_cannot_join_a_call_twice():
-    line = await twilio_call("short")
+    line = await twilio_inbound("short")
     await line.line_started()
     call = await stored(line.call_sid)
     second = await PhoneLine.twilio(make_token(str(call.pk)))
