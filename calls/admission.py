@@ -1,8 +1,8 @@
 """Admission control (protocol §3): a full server says "busy" instead of slowing every call.
 
-Each worker process keeps a `Registry` of its live calls, at most
-`MAX_CALLS_PER_WORKER`. A socket that reaches a full worker gets
-`error {code: busy, fatal: true}` and close 1013; its call stays unclaimed, so
+A worker takes at most `MAX_CALLS_PER_WORKER` lines in its registry of live
+calls (`calls.live`; a phone stream's call takes one too, unchecked). A socket
+that reaches a full worker gets `error {code: busy, fatal: true}` and close 1013; its call stays unclaimed, so
 the same `ws_url` works when the client tries again. `POST /api/calls/` answers
 503 with Retry-After when no worker has a free slot.
 
@@ -13,8 +13,7 @@ deployments sharing a Redis do not mix), on every change and every
 Without REDIS_URL the process is the whole server and its own registry decides.
 
 A draining worker (calls.drain, on SIGTERM) admits nothing and publishes no free
-slots; `registry.stop_admitting()` does the same by hand, and
-`registry.live_calls()` lists the running pipelines.
+slots; `live_calls.stop_admitting()` does the same by hand.
 """
 from __future__ import annotations
 
@@ -23,12 +22,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from calls.pipeline import CallPipeline
+from calls.live import LiveCall, live_calls
 
 log = logging.getLogger(__name__)
 
@@ -57,86 +55,43 @@ class WorkerLoad:
         return max(0, self.capacity - self.live) if self.admitting else 0
 
 
-class Registry:
-    """This worker's live calls."""
+def admit(call_id: str) -> LiveCall | None:
+    """A line for `call_id` in this worker, or None when it is full or not admitting."""
+    return live_calls.admit(call_id, settings.MAX_CALLS_PER_WORKER)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: dict[str, CallPipeline | None] = {}
-        self._admitting = True
-        self._publisher: _Publisher | None = None
 
-    @property
-    def admitting(self) -> bool:
-        """False once told to stop, or while the worker drains (calls.drain, SIGTERM)."""
-        from calls.drain import live_calls
+def load() -> WorkerLoad:
+    """This worker as it is now."""
+    return WorkerLoad(len(live_calls), settings.MAX_CALLS_PER_WORKER, live_calls.admitting, time.time())
 
-        return self._admitting and not live_calls.draining
 
-    @admitting.setter
-    def admitting(self, value: bool) -> None:
-        self._admitting = value
-        self._changed()
+def server_free_slots() -> int:
+    """Free call slots on the whole server (all workers), for POST /api/calls/."""
+    if not settings.REDIS_URL:
+        return load().free
+    _ensure_publisher()
+    loads = read_loads()
+    loads[worker_id()] = load()  # this process as it is now, not as last published
+    return sum(w.free for w in loads.values())
 
-    @property
-    def capacity(self) -> int:
-        return settings.MAX_CALLS_PER_WORKER
 
-    def admit(self, call_id: str) -> bool:
-        """Take a slot for `call_id`; False when this worker is full or draining."""
-        with self._lock:
-            if not self.admitting or len(self._calls) >= self.capacity:
-                return False
-            self._calls[call_id] = None
-        self._changed()
-        return True
+# ---------------------------------------------------------------------- across workers
+_publisher_lock = threading.Lock()
+_publisher: _Publisher | None = None
 
-    def attach(self, call_id: str, pipeline: CallPipeline | None) -> None:
-        with self._lock:
-            if call_id in self._calls:
-                self._calls[call_id] = pipeline
 
-    def release(self, call_id: str) -> None:
-        with self._lock:
-            found = self._calls.pop(call_id, 0) != 0
-        if found:
-            self._changed()
+def _ensure_publisher() -> _Publisher:
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or not _publisher.is_alive():
+            _publisher = _Publisher()
+            _publisher.start()
+        return _publisher
 
-    def stop_admitting(self) -> None:
-        """Take no new calls (the calls in progress go on)."""
-        self.admitting = False
 
-    def live_calls(self) -> list[CallPipeline]:
-        with self._lock:
-            return [p for p in self._calls.values() if p is not None]
-
-    @property
-    def live(self) -> int:
-        return len(self._calls)
-
-    def load(self) -> WorkerLoad:
-        return WorkerLoad(self.live, self.capacity, self.admitting, time.time())
-
-    # ------------------------------------------------------------------ across workers
-    def _changed(self) -> None:
-        if settings.REDIS_URL:
-            self._ensure_publisher().poke()
-
-    def _ensure_publisher(self) -> _Publisher:
-        with self._lock:
-            if self._publisher is None or not self._publisher.is_alive():
-                self._publisher = _Publisher(self)
-                self._publisher.start()
-            return self._publisher
-
-    def server_free_slots(self) -> int:
-        """Free call slots on the whole server (all workers), for POST /api/calls/."""
-        if not settings.REDIS_URL:
-            return self.load().free
-        self._ensure_publisher()
-        loads = read_loads()
-        loads[worker_id()] = self.load()  # this process as it is now, not as last published
-        return sum(w.free for w in loads.values())
+def _on_change() -> None:
+    if settings.REDIS_URL:
+        _ensure_publisher().poke()
 
 
 def _redis() -> Any:
@@ -166,14 +121,14 @@ def read_loads() -> dict[str, WorkerLoad]:
     stale: list[bytes] = []
     for name, raw in client.hgetall(key).items():
         try:
-            load = WorkerLoad(**json.loads(raw))
+            worker = WorkerLoad(**json.loads(raw))
         except (ValueError, TypeError):
             stale.append(name)
             continue
-        if now - load.at > STALE_S:
+        if now - worker.at > STALE_S:
             stale.append(name)
         else:
-            loads[name.decode()] = load
+            loads[name.decode()] = worker
     if stale:
         client.hdel(key, *stale)
     return loads
@@ -182,9 +137,8 @@ def read_loads() -> dict[str, WorkerLoad]:
 class _Publisher(threading.Thread):
     """Writes this worker's load to Redis on change (coalesced) and every HEARTBEAT_S."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self) -> None:
         super().__init__(name="admission-publisher", daemon=True)
-        self.registry = registry
         self._wake = threading.Event()
         self._wake.set()
 
@@ -197,11 +151,10 @@ class _Publisher(threading.Thread):
             self._wake.wait(HEARTBEAT_S)
             self._wake.clear()
             try:
-                load = self.registry.load()
-                _shared_client().hset(capacity_key(), me, json.dumps(load.__dict__))
+                _shared_client().hset(capacity_key(), me, json.dumps(load().__dict__))
             except Exception as exc:  # Redis down: this worker still guards its own slots
                 log.warning("admission: cannot publish load to Redis: %s", exc)
                 time.sleep(1)
 
 
-registry = Registry()
+live_calls.watch(_on_change)  # every change to this worker's calls is published

@@ -16,10 +16,10 @@ from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 
 from bots.models import Bot
-from calls import metrics, services
-from calls.admission import registry
+from calls import admission, metrics, services
 from calls.clientip import client_ip
-from calls.drain import BUSY_MESSAGE, RETRY_AFTER_S, live_calls
+from calls.drain import BUSY_MESSAGE, RETRY_AFTER_S
+from calls.live import live_calls
 from calls.models import Call
 from calls.tokens import make_token, token_matches
 
@@ -114,7 +114,7 @@ def start_call(request: HttpRequest) -> JsonResponse:
     if wait:
         metrics.refused("rate_limited")
         return error(429, "rate_limited", f"Too many calls from this client; try again in {wait} s.", Retry_After=str(wait))
-    if registry.server_free_slots() <= 0:
+    if admission.server_free_slots() <= 0:
         metrics.refused("busy")
         return error(
             503, "busy", "Every line is busy; try again shortly.", Retry_After=str(settings.BUSY_RETRY_AFTER)

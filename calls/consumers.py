@@ -24,9 +24,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from calls import liveness, metrics, services
-from calls.admission import registry
-from calls.drain import BUSY_MESSAGE, live_calls
+from calls import admission, metrics, services
+from calls.drain import BUSY_MESSAGE
+from calls.live import LiveCall, live_calls
 from calls.pipeline import CallPipeline
 from calls.tokens import token_matches
 
@@ -56,7 +56,7 @@ class CallConsumer(FramesFirst, AsyncWebsocketConsumer):
     pipeline: CallPipeline | None = None
     closed = False
     call_id: str | None = None
-    admitted: str | None = None  # the call id holding a slot in this worker's registry
+    admitted: LiveCall | None = None  # this call's line in the worker's registry (calls.live)
 
     async def connect(self) -> None:
         call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
@@ -73,23 +73,21 @@ class CallConsumer(FramesFirst, AsyncWebsocketConsumer):
             await self.close(code=1013)
             return
         # Before claiming: a busy caller keeps an unclaimed call and may retry the same URL.
-        if not registry.admit(call_id):
+        self.admitted = admission.admit(call_id)
+        if self.admitted is None:
             metrics.refused("busy")
             await self.send_event(
                 {"type": "error", "code": "busy", "message": "This server is full; try again shortly.", "fatal": True}
             )
             await self.close(code=1013)
             return
-        self.admitted = call_id
         try:
             ctx = await database_sync_to_async(services.claim_call)(call_id)
         except services.CallUnavailable as exc:
             await self.close(code=exc.code)
             return
         self.call_id = ctx.call_id
-        liveness.register(ctx.call_id)
         self.pipeline = await CallPipeline.open(ctx, self)
-        registry.attach(call_id, self.pipeline)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.pipeline is None:
@@ -105,10 +103,8 @@ class CallConsumer(FramesFirst, AsyncWebsocketConsumer):
             if self.pipeline is not None:
                 await self.pipeline.on_disconnect()
         finally:
-            if self.call_id is not None:
-                liveness.unregister(self.call_id)
             if self.admitted is not None:
-                registry.release(self.admitted)
+                live_calls.release(self.admitted)
 
     # -- calls.pipeline.Output ------------------------------------------
     async def send_event(self, event: dict[str, Any]) -> None:
@@ -124,4 +120,4 @@ class CallConsumer(FramesFirst, AsyncWebsocketConsumer):
             self.closed = True
             await super().close(code=code)
         if self.admitted is not None:  # the call is over: its slot is free now, not when the socket goes
-            registry.release(self.admitted)
+            live_calls.release(self.admitted)

@@ -1,6 +1,7 @@
 """Keeps the database's view of which calls are alive honest, from each worker.
 
-- `register` / `unregister`: the calls this process is running (the pipeline).
+- The calls this process is running are `calls.live.live_calls` (the one
+  registry, shared with admission control and the drain).
 - A daemon thread (`start_janitor`, started by config.asgi) stamps their
   heartbeat every CALL_HEARTBEAT_S (one UPDATE for all of them) and, at start and
   every STALE_SWEEP_S, ends calls whose worker died (services.close_stale_calls).
@@ -16,33 +17,18 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from calls.live import live_calls
+
 log = logging.getLogger(__name__)
 
-_live: set[str] = set()
-_lock = threading.Lock()
 _started = False
-
-
-def register(call_id: str) -> None:
-    with _lock:
-        _live.add(call_id)
-
-
-def unregister(call_id: str) -> None:
-    with _lock:
-        _live.discard(call_id)
-
-
-def live_calls() -> list[str]:
-    with _lock:
-        return sorted(_live)
 
 
 def tick(*, sweep: bool, worker: str = "") -> int:
     """One round of the janitor: heartbeat, and optionally the stale-call sweep."""
     from calls import services
 
-    services.heartbeat(live_calls())
+    services.heartbeat(live_calls.call_ids())
     return services.close_stale_calls(worker=worker) if sweep else 0
 
 

@@ -52,7 +52,7 @@ def redis() -> str:
 
 def checks() -> dict[str, str]:
     """Check name -> ok, draining, off (warm-up switched off), pending, failed or unavailable."""
-    from calls.drain import live_calls
+    from calls.live import live_calls
 
     results = {"calls": DRAINING if live_calls.draining else OK, **warmup.state.as_dict()}
     results["database"] = database()

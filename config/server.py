@@ -3,7 +3,7 @@
 daphne's own SIGTERM handling stops the Twisted reactor at once and cancels every
 application instance, which cuts every call in progress. This entry point runs the
 same daphne `Server` with its signal handlers off and installs its own: the first
-SIGTERM (or SIGINT) starts `calls.drain.live_calls.drain(DRAIN_S)` (no new calls,
+SIGTERM (or SIGINT) starts `calls.drain.drain(DRAIN_S)` (no new calls,
 `/readyz` 503, calls in progress finish or are ended as incomplete/shutdown) and
 stops the reactor when that returns; a second signal stops at once.
 
@@ -77,14 +77,13 @@ class DrainOnSignal:
         self.task = asyncio.ensure_future(self._drain_then_stop())
 
     async def _drain_then_stop(self) -> None:
-        from calls.drain import live_calls
-
         from django.conf import settings
 
+        from calls.drain import drain
         from calls.store import settle
 
         try:
-            await live_calls.drain(self.drain_s)
+            await drain(self.drain_s)
             # Writes held through a database outage would be lost with the process.
             if not await settle(settings.STORE_OUTAGE_S):
                 log.error("stopping with call writes still unstored (the database is down)")

@@ -25,8 +25,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from calls import liveness, metrics, services
+from calls import metrics, services
 from calls.consumers import NO_CHANNEL_LAYER, FramesFirst
+from calls.live import LiveCall, live_calls
 from calls.pipeline import CallPipeline
 from calls.speaker import SYSTEM_CLOCK, Clock
 from calls.telephony import twilio_api
@@ -48,6 +49,7 @@ class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
     pipeline: CallPipeline | None = None
     call_id: str | None = None
     clock: Clock = SYSTEM_CLOCK  # paces bot audio; tests put a fake clock here
+    line: LiveCall | None = None  # this call's place in the worker's registry (calls.live)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -94,7 +96,7 @@ class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
 
     async def start_pipeline(self, ctx: services.CallContext) -> None:
         self.call_id = ctx.call_id
-        liveness.register(ctx.call_id)
+        self.line = live_calls.enter(ctx.call_id)
         self.pipeline = await CallPipeline.open(ctx, self, clock=self.clock)
         if self.pipeline is not None:
             await self.pipeline.on_message(json.dumps({"type": "start", "sample_rate": PHONE_RATE}))
@@ -128,8 +130,8 @@ class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
             if self.pipeline is not None:
                 await self.pipeline.on_disconnect()
         finally:
-            if self.call_id is not None:
-                liveness.unregister(self.call_id)
+            if self.line is not None:
+                live_calls.release(self.line)
 
     # ------------------------------------------------------------------ us -> carrier (calls.pipeline.Output)
     async def send_event(self, event: dict[str, Any]) -> None:

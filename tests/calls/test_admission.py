@@ -2,13 +2,14 @@
 and the calls already running are not touched."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from channels.db import database_sync_to_async
 from django.test import AsyncClient
 
-from calls.admission import registry
+from calls.live import live_calls
 from calls.models import Call
 from tests.callclient import CallClient, create_call
 
@@ -26,9 +27,9 @@ async def _bots(brief_bots, short_bot):
 @pytest.fixture(autouse=True)
 def _fresh_registry():
     """Sockets other tests left open must not hold (or free) this worker's slots."""
-    registry._calls.clear()
+    live_calls._entries.clear()
     yield
-    registry._calls.clear()
+    live_calls._entries.clear()
 
 
 @pytest.fixture
@@ -90,12 +91,47 @@ async def test_a_draining_worker_takes_no_calls_but_keeps_its_own(settings):
     first = await CallClient.start("short")
     await first.until("bot.speech.started", turn=0)
     try:
-        registry.stop_admitting()
+        live_calls.stop_admitting()
         assert (await post_call()).status_code == 503
-        assert [p.ctx.call_id for p in registry.live_calls()] == [first.call_id]
+        assert [p.ctx.call_id for p in live_calls.running()] == [first.call_id]
         assert (await finish_short_call(first))["outcome"] == "qualified"
     finally:
-        registry.admitting = True
+        live_calls.admitting = True
+
+
+async def until_no_live_calls() -> None:
+    """Wait (bounded) until the sockets and pipelines that ended have left the registry."""
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+    unwatch = live_calls.watch(lambda: loop.call_soon_threadsafe(changed.set))
+    try:
+        async with asyncio.timeout(30):
+            while len(live_calls):
+                changed.clear()
+                await changed.wait()
+    finally:
+        unwatch()
+
+
+async def test_a_second_socket_for_a_running_call_leaves_its_line_heartbeat_and_drain_alone():
+    """One registry serves admission, the heartbeat and the drain: a refused duplicate
+    socket must not take the running call out of any of them."""
+    created = await create_call("short")
+    first = CallClient(created["ws_url"])
+    assert (await first.comm.connect(timeout=30))[0]
+    await first.until("bot.speech.started", turn=0)
+    second = CallClient(created["ws_url"])
+    await second.comm.connect(timeout=30)
+    assert await second.drain() == 4409
+
+    assert len(live_calls) == 1  # one line taken
+    assert live_calls.call_ids() == [created["call_id"]]  # still stamped by the heartbeat
+    assert [p.ctx.call_id for p in live_calls.running()] == [created["call_id"]]  # a drain waits for it
+
+    assert (await finish_short_call(first))["outcome"] == "qualified"
+    assert await first.drain() == 1000
+    await until_no_live_calls()
+    assert live_calls.call_ids() == [] and live_calls.running() == []
 
 
 async def test_one_client_may_hold_only_so_many_open_calls(settings):

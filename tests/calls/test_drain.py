@@ -1,4 +1,4 @@
-"""A draining worker (calls.drain): readiness, busy refusals and the end of
+"""A draining worker (calls.drain, on the registry calls.live): readiness, busy refusals and the end of
 calls left at the deadline, through the real API and consumer in-process.
 Signals and a real server process are covered in tests/config/test_server.py."""
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from calls.drain import live_calls
+from calls.drain import drain
+from calls.live import live_calls
 from calls.models import Answer, Call
 from tests.callclient import CallClient, application, create_call
 
@@ -74,7 +75,7 @@ async def test_drain_ends_a_call_still_running_at_the_deadline_as_shutdown_with_
     await client.until("answer")
     assert len(live_calls) == 1
     try:
-        result = await live_calls.drain(timeout=0)
+        result = await drain(timeout=0)
     finally:
         live_calls.draining = False
     ended = await client.until("call.ended")
@@ -94,12 +95,12 @@ async def test_drain_waits_for_a_call_to_finish_by_itself():
     await client.say_text("yes I am salaried")
     await client.say_text("fifty thousand a month")
     await client.until("bot.speech.ended")
-    drain = asyncio.ensure_future(live_calls.drain(timeout=60))
+    draining = asyncio.ensure_future(drain(timeout=60))
     await asyncio.sleep(0)  # let the drain begin: the call is in progress when it does
     try:
         await client.send(type="text", text="I live in Mumbai")
         ended = await client.until("call.ended")
-        result = await asyncio.wait_for(drain, 60)
+        result = await asyncio.wait_for(draining, 60)
     finally:
         live_calls.draining = False
     assert ended["outcome"] == "qualified"

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from calls import liveness, services
+from calls.live import live_calls
 from calls.models import Call
 
 pytestmark = pytest.mark.django_db
@@ -51,10 +52,10 @@ def test_a_restarting_worker_closes_what_it_was_running_at_once(loan_bot, settin
 def test_the_heartbeat_keeps_registered_calls_alive(loan_bot, settings):
     settings.CALL_LEASE_S = 45
     call = active(loan_bot, started=timedelta(minutes=5), heartbeat=timedelta(minutes=4))
-    liveness.register(str(call.pk))
+    line = live_calls.enter(str(call.pk))
     try:
         liveness.tick(sweep=True)
     finally:
-        liveness.unregister(str(call.pk))
+        live_calls.release(line)
     call.refresh_from_db()
     assert call.status == "active" and timezone.now() - call.heartbeat_at < timedelta(seconds=30)

@@ -6,9 +6,12 @@ with the token from the TwiML. Hang-ups go to the local fake of Twilio's REST AP
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 from django.db import connections
+from django.test import AsyncClient
 
 from calls.models import Call
 from calls.tokens import make_token
@@ -208,6 +211,22 @@ async def test_twilio_stream_cannot_join_a_call_twice():
     second = await PhoneLine.twilio(make_token(str(call.pk)))
     assert await second.closed() == 4409
     await second.close()
+    await line.close()
+
+
+async def test_a_phone_call_takes_one_of_the_workers_lines(settings):
+    """Admission control counts phone calls (one registry of live calls, calls.live):
+    a worker whose one line is on the phone tells a web caller "busy"."""
+    settings.MAX_CALLS_PER_WORKER = 1
+
+    async def post_call():
+        return await AsyncClient().post("/api/calls/", data=json.dumps({"bot": "short"}), content_type="application/json")
+
+    assert (await post_call()).status_code == 201  # the line is free before the phone call
+    line = await twilio_inbound("short")
+    await line.line_started()
+    busy = await post_call()
+    assert (busy.status_code, busy.json()["error"]["code"]) == (503, "busy")
     await line.close()
 
 
