@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+import numpy as np
 from django.conf import settings
 
 from calls import metrics
@@ -31,7 +32,9 @@ INPUT_RATES = (8000, 16000, 24000, 48000)
 MAX_FRAME_BYTES = 64 * 1024
 ENGINE_RATE = 16000
 PREROLL_MS = 300  # audio kept before detected speech start (VAD needs a few windows)
-MAX_UTTERANCE_S = 30
+MAX_UTTERANCE_S = 30  # an utterance is ended here even if the VAD still hears speech (a TV)
+IDLE_KEEP_S = 10  # hands-free: audio kept since the last utterance, for an end_of_speech the VAD did not hear
+QUIET_RMS = 30  # below this RMS (about -60 dBFS) buffered audio holds nothing to recognise
 MIN_PTT_BYTES = int(ENGINE_RATE * 2 * 0.1)  # under 100 ms between releases: nothing was said
 
 Recognised = tuple[Transcript, str, float]  # what was heard, provider, milliseconds
@@ -84,8 +87,10 @@ class Listener:
         language: str = "en",
         hint: Callable[[float], str] = lambda seconds: "",
         call_id: str = "",
+        max_utterance_s: float = MAX_UTTERANCE_S,
     ) -> None:
         self.events = events
+        self.max_utterance_samples = int(max_utterance_s * ENGINE_RATE)
         self.asr = asr
         self.mode = mode
         self.language = language
@@ -136,14 +141,17 @@ class Listener:
         for i in range(0, usable, self._window_bytes):
             for event in self._endpointer.push(stream.probability(view[i : i + self._window_bytes])):
                 await self._on_vad(event, received_at)
+            if self.mode == "vad" and self._endpointer.in_speech and (
+                self._endpointer.position - self._speech_started_at >= self.max_utterance_samples
+            ):  # speech that never pauses (a TV, a crowd) must not hold the turn open
+                await self._force_end(received_at)
         self._trim_buffer()
 
     async def end_of_speech(self, received_at: float) -> None:
-        """The client's `end_of_speech`."""
+        """The client's `end_of_speech`: what was buffered is recognised, whatever the VAD made of it."""
         if self.mode == "vad":
-            event = self._endpointer.force_end()
-            if event is not None:
-                await self._end_utterance(event.sample, received_at)
+            if not await self._force_end(received_at):
+                await self._unheard_utterance(received_at)
             return
         # Push-to-talk: everything since the last release is the utterance.
         pcm = bytes(self._buffer)
@@ -168,11 +176,29 @@ class Listener:
         """The caller left: speech under way (hands-free) or not yet released (push-to-talk)
         ends here as an utterance, so it is still recognised and stored."""
         if self.mode == "vad":
-            event = self._endpointer.force_end()
-            if event is not None:
-                await self._end_utterance(event.sample, received_at)
+            await self._force_end(received_at)
         elif self._heard_speech:
             await self.end_of_speech(received_at)
+
+    async def _force_end(self, received_at: float) -> bool:
+        """Hands-free: end the utterance under way now; False if there was none."""
+        event = self._endpointer.force_end()
+        if event is None:
+            return False
+        await self._end_utterance(event.sample, received_at)
+        return True
+
+    async def _unheard_utterance(self, received_at: float) -> None:
+        """Hands-free `end_of_speech` with no speech the VAD heard (a faint voice, a client
+        with its own endpointing): the audio since the last utterance is the utterance."""
+        end = self._endpointer.position
+        pcm = self._slice(self._speech_started_at, end)
+        self._speech_started_at = end
+        if len(pcm) < MIN_PTT_BYTES or _rms(pcm) < QUIET_RMS:
+            await self.events.nothing_said()
+            return
+        await self.events.speech_started()
+        await self.events.utterance_ended(Utterance(turn=0, ended_at=received_at, pcm=pcm))
 
     # ------------------------------------------------------------------ endpointing
     async def _on_vad(self, event: VadEvent, received_at: float) -> None:
@@ -208,21 +234,25 @@ class Listener:
     def _slice(self, start_sample: int, end_sample: int) -> bytes:
         lo = max(0, (start_sample - self._buffer_origin) * 2)
         hi = max(lo, (end_sample - self._buffer_origin) * 2)
-        return bytes(self._buffer[lo:hi])[: MAX_UTTERANCE_S * ENGINE_RATE * 2]
+        return bytes(self._buffer[lo:hi])[: self.max_utterance_samples * 2]
 
     def _trim_buffer(self) -> None:
         """Keep only the pre-roll while nobody speaks; cap a runaway utterance."""
         if self.mode != "vad":
-            limit = MAX_UTTERANCE_S * ENGINE_RATE * 2
+            limit = self.max_utterance_samples * 2
             if len(self._buffer) > limit:
                 drop = len(self._buffer) - limit
                 del self._buffer[:drop]
                 self._buffer_origin += drop // 2
             return
-        keep_from = self._speech_started_at if self._endpointer.in_speech else (
-            self._endpointer.position - PREROLL_MS * ENGINE_RATE // 1000
-        )
-        keep_from = max(keep_from, self._endpointer.position - MAX_UTTERANCE_S * ENGINE_RATE)
+        # Idle, the audio since the last utterance is kept (IDLE_KEEP_S at most) for an
+        # end_of_speech the VAD did not hear; the pre-roll of the next utterance is in it.
+        position = self._endpointer.position
+        if self._endpointer.in_speech:
+            keep_from = max(self._speech_started_at, position - self.max_utterance_samples)
+        else:
+            keep_from = max(self._speech_started_at, position - IDLE_KEEP_S * ENGINE_RATE)
+            keep_from = min(keep_from, position - PREROLL_MS * ENGINE_RATE // 1000)
         drop = (keep_from - self._buffer_origin) * 2
         if drop > 0:
             del self._buffer[:drop]
@@ -264,3 +294,8 @@ class Listener:
 
     def close(self) -> None:
         self._discard_early()
+
+
+def _rms(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    return float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0

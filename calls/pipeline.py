@@ -149,6 +149,7 @@ class CallPipeline:
         self._background: set[asyncio.Task[Any]] = set()
         self._protocol_errors = 0
         self._left: asyncio.Task[None] | None = None  # the caller hung up or the socket dropped
+        self._held: tuple[str, float | None] | None = None  # words heard while the caller went on talking
         self.finished = False
         self._counted = False  # in voicebot_calls_active
 
@@ -401,18 +402,34 @@ class CallPipeline:
             await self._record_turn(utt, f"keypad {utt.keypad}", decision, timing)
             return
         confidence = None  # typed: taken at its word
+        spoken = text is None
         if text is None:
             heard, provider, timing.asr_ms = await self.listener.transcript(utt)
             text, confidence = heard.text, heard.confidence
             timing.providers["asr"] = provider
-            if not text and self.mode == "vad":
-                self._arm_silence()  # a noise blip: nothing was said, still waiting for an answer
-                return
+        text, confidence = self._with_held(text, confidence)
+        if spoken and not text and self.mode == "vad":
+            self._arm_silence()  # a noise blip: nothing was said, still waiting for an answer
+            return
+        if spoken and text and self._left is None and (self.listener.in_speech or self._utterances.qsize()):
+            # The caller went on talking while this was recognised ("yes ... I'm salaried"):
+            # nothing is said over them; the whole of it is decided when they stop.
+            self._held = (text, confidence)
+            log.debug("turn %s held: the caller is still talking", utt.turn, extra={"event": "turn.held"})
+            return
         started = time.perf_counter()
         decision = self.dialogue.handle(text, confidence)
         timing.nlu_ms = _ms(started)
         timing.providers["nlu"] = "rules"
         await self._record_turn(utt, text, decision, timing)
+
+    def _with_held(self, text: str, confidence: float | None) -> tuple[str, float | None]:
+        """`text` after the words held back while the caller was still talking (if any)."""
+        if self._held is None:
+            return text, confidence
+        (held, held_confidence), self._held = self._held, None
+        known = [c for c in (held_confidence, confidence) if c is not None]
+        return f"{held} {text}".strip(), (min(known) if known else None)
 
     async def _record_turn(self, utt: Utterance, text: str, decision: Decision, timing: _Timing) -> None:
         """The caller's words (or key) and what the bot made of them: events, rows, the reply."""

@@ -15,7 +15,8 @@ bodies. Nothing in our code or the SDKs is patched.
   odd byte offsets like a real network would. With `hold_after_pieces = n` a
   stream stops after n pieces until the test calls `.resume_streams()`, so a
   test can look at what the client has while the vendor is still "synthesizing"
-  (no timing involved).
+  (no timing involved). Likewise `hold_transcriptions = True` holds every
+  transcription until `.release_transcriptions()`: a recognition still running.
 
 Per test a service can be scripted to fail its next requests (an HTTP status,
 "hang" until the client times out, "drop" the connection, "garbage": a 502 whose
@@ -120,6 +121,7 @@ class FakeCloud:
     hang_seconds = 30.0  # a "hang" lasts this long at most (or until reset/close)
     cut_after_pieces = 2  # a "cut" speech stream breaks after this many pieces
     hold_after_pieces = 0  # >0: a speech stream waits after this many pieces for resume_streams()
+    hold_transcriptions = False  # True: transcriptions wait for release_transcriptions() before answering
     default_transcript = ""
     default_logprob = -0.1  # the recogniser's mean token log-probability when a test does not say
     no_speech_prob = 0.01  # Whisper's belief that nothing was said, in verbose_json segments
@@ -132,6 +134,7 @@ class FakeCloud:
         self._scripts: dict[Service, _Script] = {"openai": _Script(), "elevenlabs": _Script()}
         self._release = threading.Event()
         self._resume = threading.Event()
+        self._release_asr = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]
@@ -220,12 +223,19 @@ class FakeCloud:
             self._release = threading.Event()
             self._resume.set()
             self._resume = threading.Event()
+            self._release_asr.set()
+            self._release_asr = threading.Event()
 
     def resume_streams(self) -> None:
         """Let speech streams held by `hold_after_pieces` go on to the end."""
         self._resume.set()
 
+    def release_transcriptions(self) -> None:
+        """Let the transcriptions held by `hold_transcriptions` (and any later) answer."""
+        self._release_asr.set()
+
     def close(self) -> None:
+        self._release_asr.set()
         self._release.set()
         self._resume.set()
         self._server.shutdown()
@@ -252,7 +262,7 @@ class FakeCloud:
 
 
 _TUNABLES = (
-    "chunk_ms", "chunk_delay", "hang_seconds", "cut_after_pieces", "hold_after_pieces", "default_transcript",
+    "chunk_ms", "chunk_delay", "hang_seconds", "cut_after_pieces", "hold_after_pieces", "hold_transcriptions", "default_transcript",
     "default_logprob", "no_speech_prob", "transcribe_delay", "first_audio_delay",
 )
 
@@ -310,6 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
         text, logprob = self.fake._next_transcript(script)
         if self.fake.transcribe_delay:
             time.sleep(self.fake.transcribe_delay)
+        if self.fake.hold_transcriptions:
+            self.fake._release_asr.wait(self.fake.hang_seconds)
         model, response_format = rec.fields["model"], rec.fields.get("response_format", "json")
         usage = {"type": "duration", "seconds": math.ceil(seconds)}
         if response_format == "text":
