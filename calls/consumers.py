@@ -1,7 +1,11 @@
 """The call WebSocket (protocol.md §2): a thin adapter between the socket and the pipeline.
 
-`connect` authenticates the token and claims the call; frames go straight to
-`CallPipeline`. No ORM or provider code here.
+`connect` authenticates the token and claims the call (or picks it up again: a
+caller whose socket dropped may reconnect with the same token within CALL_RESUME_S
+and goes on at the question they were on); frames go straight to `CallPipeline`.
+No ORM or provider code here. `CallSocket` is what this socket and the phone
+streams (calls.telephony.consumers) share: claiming, running the pipeline, and the
+bookkeeping when the socket goes.
 
 A call socket never touches the channel layer: it needs no group and no inbox,
 and a Redis restart or network cut must not tear down live calls (channels'
@@ -21,13 +25,19 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from collections.abc import Callable
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
 
 from calls import admission, metrics, services
 from calls.drain import BUSY_MESSAGE
 from calls.live import LiveCall, live_calls
 from calls.pipeline import CallPipeline
+from calls.speaker import SYSTEM_CLOCK, Clock
+from calls.store import Store, settled
 from calls.tokens import token_matches
 
 log = logging.getLogger(__name__)
@@ -51,12 +61,62 @@ class FramesFirst:
             await super().dispatch(message)  # type: ignore[misc]
 
 
-class CallConsumer(FramesFirst, AsyncWebsocketConsumer):
-    channel_layer_alias = NO_CHANNEL_LAYER
+UNAVAILABLE_MESSAGE = "The server cannot reach its database just now; try again shortly."
+
+
+class CallSocket(FramesFirst):
+    """Consumer mixin: open a call's pipeline on this socket, and close it down when the
+    socket goes. The consumer provides `refuse(code, event)` and the pipeline's Output."""
+
     pipeline: CallPipeline | None = None
-    closed = False
     call_id: str | None = None
-    admitted: LiveCall | None = None  # this call's line in the worker's registry (calls.live)
+    line: LiveCall | None = None  # this call's line in the worker's registry (calls.live)
+    closed = False
+    clock: Clock = SYSTEM_CLOCK  # paces bot audio; tests put a fake clock here
+
+    async def join(self, call_id: str) -> bool:
+        """Claim call `call_id`, or resume it after a drop. A socket of this call that
+        dropped a moment ago may still be storing its last writes (the end among them):
+        wait for them (bounded), so the call is picked up from everything said."""
+        await settled(call_id, settings.STORE_FLUSH_S)
+        return await self.open_call(services.claim_call, call_id)
+
+    async def open_call(self, claim: Callable[..., services.CallContext], *args: Any, **kwargs: Any) -> bool:
+        """Run `claim` (a calls.services function returning the CallContext) and start the
+        pipeline. The socket is refused, saying why, when the call cannot be had."""
+        try:
+            ctx = await database_sync_to_async(claim)(*args, **kwargs)
+        except services.CallUnavailable as exc:
+            await self.refuse(exc.code)
+            return False
+        except DatabaseError as exc:
+            log.warning("cannot claim a call: database unavailable (%s)", exc)
+            metrics.refused("unavailable")
+            await self.refuse(1013, {"type": "error", "code": "unavailable", "message": UNAVAILABLE_MESSAGE, "fatal": True})
+            return False
+        self.call_id = ctx.call_id
+        if self.line is None:  # a phone stream: a line without a check (a carrier cannot be told "busy")
+            self.line = live_calls.enter(ctx.call_id)
+        self.pipeline = await CallPipeline.open(ctx, self, store=Store(key=ctx.call_id), clock=self.clock)
+        return self.pipeline is not None
+
+    async def refuse(self, code: int, event: dict[str, Any] | None = None) -> None:
+        raise NotImplementedError
+
+    async def disconnect(self, code: int) -> None:
+        """The socket went (caller left, network dropped, or we closed it). A call still
+        running ends `incomplete`/`caller_disconnected`: resumable for CALL_RESUME_S."""
+        self.closed = True
+        try:
+            if self.pipeline is not None:
+                await self.pipeline.on_disconnect()
+        finally:
+            if self.line is not None:
+                live_calls.release(self.line)
+
+
+class CallConsumer(CallSocket, AsyncWebsocketConsumer):
+    channel_layer_alias = NO_CHANNEL_LAYER
 
     async def connect(self) -> None:
         call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
@@ -69,25 +129,17 @@ class CallConsumer(FramesFirst, AsyncWebsocketConsumer):
             return
         if live_calls.draining:  # protocol §3; the call stays unclaimed for another worker
             metrics.refused("busy")
-            await self.send_event({"type": "error", "code": "busy", "message": BUSY_MESSAGE, "fatal": True})
-            await self.close(code=1013)
+            await self.refuse(1013, {"type": "error", "code": "busy", "message": BUSY_MESSAGE, "fatal": True})
             return
         # Before claiming: a busy caller keeps an unclaimed call and may retry the same URL.
-        self.admitted = admission.admit(call_id)
-        if self.admitted is None:
+        self.line = admission.admit(call_id)
+        if self.line is None:
             metrics.refused("busy")
-            await self.send_event(
-                {"type": "error", "code": "busy", "message": "This server is full; try again shortly.", "fatal": True}
+            await self.refuse(
+                1013, {"type": "error", "code": "busy", "message": "This server is full; try again shortly.", "fatal": True}
             )
-            await self.close(code=1013)
             return
-        try:
-            ctx = await database_sync_to_async(services.claim_call)(call_id)
-        except services.CallUnavailable as exc:
-            await self.close(code=exc.code)
-            return
-        self.call_id = ctx.call_id
-        self.pipeline = await CallPipeline.open(ctx, self)
+        await self.join(call_id)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.pipeline is None:
@@ -97,14 +149,10 @@ class CallConsumer(FramesFirst, AsyncWebsocketConsumer):
         elif text_data is not None:
             await self.pipeline.on_message(text_data, self.received_at or None)
 
-    async def disconnect(self, code: int) -> None:
-        self.closed = True
-        try:
-            if self.pipeline is not None:
-                await self.pipeline.on_disconnect()
-        finally:
-            if self.admitted is not None:
-                live_calls.release(self.admitted)
+    async def refuse(self, code: int, event: dict[str, Any] | None = None) -> None:
+        if event is not None:
+            await self.send_event(event)
+        await self.close(code=code)
 
     # -- calls.pipeline.Output ------------------------------------------
     async def send_event(self, event: dict[str, Any]) -> None:
@@ -119,5 +167,5 @@ class CallConsumer(FramesFirst, AsyncWebsocketConsumer):
         if not self.closed:
             self.closed = True
             await super().close(code=code)
-        if self.admitted is not None:  # the call is over: its slot is free now, not when the socket goes
-            live_calls.release(self.admitted)
+        if self.line is not None:  # the call is over: its slot is free now, not when the socket goes
+            live_calls.release(self.line)

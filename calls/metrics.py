@@ -105,7 +105,7 @@ def call_ended(bot: str, outcome: str, reason: str, duration_s: float | None) ->
 
 
 def refused(reason: str) -> None:
-    """A call was refused: `busy`, `rate_limited`, `too_many_calls` or `bad_token`."""
+    """A call was refused: `busy`, `rate_limited`, `too_many_calls`, `bad_token` or `unavailable` (no database)."""
     REFUSED.labels(reason).inc()
 
 

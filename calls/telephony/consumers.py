@@ -21,15 +21,11 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from calls import metrics, services
-from calls.consumers import NO_CHANNEL_LAYER, FramesFirst
-from calls.live import LiveCall, live_calls
-from calls.pipeline import CallPipeline
-from calls.speaker import SYSTEM_CLOCK, Clock
+from calls.consumers import NO_CHANNEL_LAYER, CallSocket
 from calls.telephony import twilio_api
 from calls.telephony.media import EXOTEL_PCM, PHONE_RATE, TWILIO_MULAW, Codec, PhoneAudioOut
 from calls.tokens import token_call_id
@@ -40,16 +36,13 @@ MARK_PREFIX = "turn-"
 PLAYED_GRACE_S = 3.0  # how long past its audio we wait for the last line's mark before hanging up anyway
 
 
-class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
-    """What Twilio's and Exotel's streams share; subclasses name the fields and the start."""
+class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
+    """What Twilio's and Exotel's streams share; subclasses name the fields and the start.
+    Claiming the call and the bookkeeping when the stream goes are `CallSocket`'s."""
 
     channel_layer_alias = NO_CHANNEL_LAYER  # a Redis fault must not touch a call (see calls.consumers)
     codec: Codec = TWILIO_MULAW
     sid_field = "streamSid"
-    pipeline: CallPipeline | None = None
-    call_id: str | None = None
-    clock: Clock = SYSTEM_CLOCK  # paces bot audio; tests put a fake clock here
-    line: LiveCall | None = None  # this call's place in the worker's registry (calls.live)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -94,10 +87,8 @@ class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
     async def on_start(self, msg: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    async def start_pipeline(self, ctx: services.CallContext) -> None:
-        self.call_id = ctx.call_id
-        self.line = live_calls.enter(ctx.call_id)
-        self.pipeline = await CallPipeline.open(ctx, self, clock=self.clock)
+    async def start_pipeline(self) -> None:
+        """The call is claimed: phone audio comes at 8 kHz."""
         if self.pipeline is not None:
             await self.pipeline.on_message(json.dumps({"type": "start", "sample_rate": PHONE_RATE}))
 
@@ -123,15 +114,9 @@ class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
                 pass
 
     async def disconnect(self, code: int) -> None:
-        self.closed = True
-        for event in self._marks.values():
+        for event in self._marks.values():  # nobody will hear the last line now
             event.set()
-        try:
-            if self.pipeline is not None:
-                await self.pipeline.on_disconnect()
-        finally:
-            if self.line is not None:
-                live_calls.release(self.line)
+        await super().disconnect(code)
 
     # ------------------------------------------------------------------ us -> carrier (calls.pipeline.Output)
     async def send_event(self, event: dict[str, Any]) -> None:
@@ -169,8 +154,9 @@ class PhoneStreamConsumer(FramesFirst, AsyncWebsocketConsumer):
     async def hang_up(self) -> None:
         """End the phone call itself once the bot's last line has played (carrier specific)."""
 
-    async def _refuse(self, code: int) -> None:
-        """Close at once, before any call is touched (bad token or key, unknown or taken call)."""
+    async def refuse(self, code: int, event: dict[str, Any] | None = None) -> None:
+        """Close at once, before any call is touched (bad token or key, unknown or taken
+        call, no database). Carriers do not read our `error` events: `event` is not sent."""
         if code == 4401:
             metrics.refused("bad_token")
         self.closed = True
@@ -219,16 +205,12 @@ class TwilioStreamConsumer(PhoneStreamConsumer):
         params = start.get("customParameters") or {}
         call_id = token_call_id(str(params.get("token", "")))
         if call_id is None:  # no valid token: no call is touched
-            await self._refuse(4401)
+            await self.refuse(4401)
             return
         self.stream_sid = str(msg.get("streamSid") or start.get("streamSid") or "")
         self.call_sid = str(start.get("callSid", ""))
-        try:
-            ctx = await database_sync_to_async(services.claim_call)(call_id)
-        except services.CallUnavailable as exc:
-            await self._refuse(exc.code)
-            return
-        await self.start_pipeline(ctx)
+        if await self.join(call_id):
+            await self.start_pipeline()
 
     async def hang_up(self) -> None:
         if self.call_sid:
@@ -249,20 +231,17 @@ class ExotelStreamConsumer(PhoneStreamConsumer):
         await self.accept()
         expected = settings.EXOTEL_STREAM_KEY
         if not (expected and hmac.compare_digest(key.encode(), expected.encode())):
-            await self._refuse(4401)
+            await self.refuse(4401)
 
     async def on_start(self, msg: dict[str, Any]) -> None:
         start = msg.get("start") or {}
         self.stream_sid = str(msg.get("stream_sid") or start.get("stream_sid") or "")
         self.call_sid = str(start.get("call_sid", ""))
-        try:
-            ctx = await database_sync_to_async(services.open_phone_call)(
-                self.bot_slug, caller_phone=str(start.get("from", "")), provider_call_id=self.call_sid
-            )
-        except services.CallUnavailable as exc:
-            await self._refuse(exc.code)
-            return
-        await self.start_pipeline(ctx)
+        opened = await self.open_call(
+            services.open_phone_call, self.bot_slug, caller_phone=str(start.get("from", "")), provider_call_id=self.call_sid
+        )
+        if opened:
+            await self.start_pipeline()
 
     def payloads(self, frames: bytes) -> list[bytes]:
         size = self.codec.frame_bytes
