@@ -285,9 +285,12 @@ class Dialogue:
     def resume(self, stored: list[StoredAnswer]) -> Decision:
         """Pick the call up where it was after the caller reconnected: answers already
         given stay given, attempts spent stay spent, and the bot asks the question the
-        caller was on (no question is asked twice once answered)."""
+        caller was on (no question is asked twice once answered). A call whose answers
+        had already decided it (the line dropped during the closing words) ends as
+        they decided, with its closing line."""
         by_key = {a.key: a for a in stored}
         self.index, self.attempts, self.pending = 0, 0, None
+        self.turns = sum(a.attempts for a in stored)
         for q in self.script.questions:
             answer = by_key.get(q.key)
             if answer is None:
@@ -296,14 +299,17 @@ class Dialogue:
                 key=q.key, question=q.prompt, order=self.index + 1, transcript=answer.transcript,
                 value=answer.value, understood=answer.understood, qualifies=answer.qualifies, attempt=answer.attempts,
             )
-            if not (answer.understood and answer.qualifies):
+            if not answer.understood:
                 self.attempts = answer.attempts
                 break
+            if not answer.qualifies:
+                return self._end("rejected", f"not_qualified:{q.key}", self.script.rejected_message, None)
             self.index += 1
-        self.turns = sum(a.attempts for a in stored)
         q = self.question
-        if q is None:  # every answer was in: nothing left to ask (the pipeline ends the call)
-            return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
+        if q is None:
+            return self._end("qualified", REASON_QUALIFIED, self.script.qualified_message, None)
+        if self.attempts > self.script.max_reasks:
+            return self._end("incomplete", f"unclear:{q.key}", self.script.incomplete_message, None)
         return self._say(q.prompt, "question")
 
     def hangup(self, reason: str = REASON_HANGUP) -> Decision:

@@ -177,25 +177,31 @@ class CallPipeline:
         bind_call(self.ctx.call_id, self.ctx.bot_slug, self.ctx.channel)
         metrics.call_started(self.ctx.bot_slug, self.ctx.channel)
         self._counted = True
-        log.info("call started (%s)", self.mode, extra={"event": "call.started"})
-        await self.out.send_event(
-            {
-                "type": "call.started",
-                "call_id": self.ctx.call_id,
-                "bot": {"slug": self.ctx.bot_slug, "name": self.ctx.bot_name},
-                "mode": self.mode,
-                "input_sample_rate": self.listener.input_rate,
-                "output_sample_rate": self.engines.output_rate,
-            }
-        )
+        resumed = self.ctx.resumed
+        log.info("call %s (%s)", "resumed" if resumed else "started", self.mode, extra={"event": "call.started"})
+        started = {
+            "type": "call.started",
+            "call_id": self.ctx.call_id,
+            "bot": {"slug": self.ctx.bot_slug, "name": self.ctx.bot_name},
+            "mode": self.mode,
+            "input_sample_rate": self.listener.input_rate,
+            "output_sample_rate": self.engines.output_rate,
+        }
+        if resumed is not None:  # protocol v1.1: the same call again after a dropped socket
+            started.update(resumed=True, answered=[a.key for a in resumed.answers if a.understood])
+        await self.out.send_event(started)
         self._spawn(
             self.cache.prefetch(self.engines.tts, self.dialogue.scripted_lines(), self.ctx.voice),
             "prompt-prefetch",
         )
         self._worker = asyncio.create_task(self._turn_worker(), name=f"call-{self.ctx.call_id}")
         loop = asyncio.get_running_loop()
-        self._deadline = loop.call_later(settings.CALL_MAX_SECONDS, self._on_deadline)
-        self._reply(0, self.dialogue.start(), None, None)
+        self._deadline = loop.call_later(resumed.seconds_left if resumed else settings.CALL_MAX_SECONDS, self._on_deadline)
+        if resumed is None:
+            self._reply(0, self.dialogue.start(), None, None)
+        else:  # on at the question the caller was on, in a turn after every stored one
+            self.turn = resumed.last_turn + 1
+            self._spawn(self._respond(self.turn, self.dialogue.resume(list(resumed.answers)), None, None), "resume")
         live_calls.add(self)
 
     @property

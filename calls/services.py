@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from bots.dialogue import REASON_HANGUP, AnswerRecord, Script
+from bots.dialogue import REASON_DISCONNECTED, REASON_HANGUP, REASON_SHUTDOWN, AnswerRecord, Script, StoredAnswer
 from bots.models import Bot
 from calls import metrics
 from calls.broadcast import LEADS_GROUP, lead_update_on_commit
@@ -35,6 +35,15 @@ class CallUnavailable(Exception):
 
 
 @dataclass(frozen=True)
+class Resumed:
+    """A call picked up again after its socket dropped: where it was."""
+
+    answers: tuple[StoredAnswer, ...]  # as stored, in question order
+    last_turn: int  # the highest turn index stored; the resumed call goes on after it
+    seconds_left: float  # of CALL_MAX_SECONDS, counted from the call's first start
+
+
+@dataclass(frozen=True)
 class CallContext:
     """What the pipeline needs to run a call, loaded once at connect."""
 
@@ -45,6 +54,7 @@ class CallContext:
     bot_slug: str
     bot_name: str
     channel: str = Call.Channel.WEB
+    resumed: Resumed | None = None
 
 
 def create_call(bot: Bot, *, mode: str, caller_name: str = "", caller_phone: str = "", client_ip: str | None = None) -> Call:
@@ -119,18 +129,39 @@ def open_calls_from(ip: str) -> int:
     )
 
 
-def claim_call(call_id: str) -> CallContext:
-    """Mark a created call active (once) and load its script.
+REASON_SERVER_RESTART = "server_restart"
+# Calls that ended only because the connection or the server went, not by anything the
+# caller or the bot decided: the caller may pick them up again within CALL_RESUME_S.
+RESUMABLE_REASONS = (REASON_DISCONNECTED, REASON_SERVER_RESTART, REASON_SHUTDOWN)
 
-    Raises CallUnavailable(4404) for an unknown call, (4409) when it is already
-    connected or finished.
+
+def claim_call(call_id: str) -> CallContext:
+    """Mark a created call active (once) and load its script; or reopen a call that
+    ended because its socket or server went (RESUMABLE_REASONS) less than
+    CALL_RESUME_S ago, within its CALL_MAX_SECONDS, with where it was (`resumed`).
+
+    Raises CallUnavailable(4404) for an unknown call, (4409) when it is connected,
+    finished, or past its resume window.
     """
     with transaction.atomic():
         now = timezone.now()
         claimed = Call.objects.filter(pk=call_id, status=Call.Status.CREATED).update(
             status=Call.Status.ACTIVE, started_at=now, worker=settings.WORKER_ID, heartbeat_at=now
         )
-        if not claimed:
+        resumed = False
+        if not claimed and settings.CALL_RESUME_S > 0:
+            resumed = bool(
+                Call.objects.filter(
+                    pk=call_id, status=Call.Status.ENDED, outcome=Call.Outcome.INCOMPLETE,
+                    end_reason__in=RESUMABLE_REASONS,
+                    ended_at__gte=now - timedelta(seconds=settings.CALL_RESUME_S),
+                    started_at__gt=now - timedelta(seconds=settings.CALL_MAX_SECONDS),
+                ).update(
+                    status=Call.Status.ACTIVE, outcome="", end_reason="", ended_at=None,
+                    worker=settings.WORKER_ID, heartbeat_at=now,
+                )
+            )
+        if not (claimed or resumed):
             if Call.objects.filter(pk=call_id).exists():
                 raise CallUnavailable(4409, "call already connected or finished")
             raise CallUnavailable(4404, "unknown call")
@@ -140,6 +171,9 @@ def claim_call(call_id: str) -> CallContext:
         if not questions:
             raise CallUnavailable(4409, "this bot has no questions")
         _broadcast_on_commit(call)
+        where = _where_it_was(call, now) if resumed else None
+    if where is not None:
+        log.info("call resumed after turn %d", where.last_turn, extra={"event": "call.resumed", "call_id": str(call.pk)})
     return CallContext(
         call_id=str(call.pk),
         script=bot.to_script(),
@@ -148,7 +182,21 @@ def claim_call(call_id: str) -> CallContext:
         bot_slug=bot.slug,
         bot_name=bot.name,
         channel=call.channel,
+        resumed=where,
     )
+
+
+def _where_it_was(call: Call, now: datetime) -> Resumed:
+    answers = tuple(
+        StoredAnswer(
+            key=a.question_key, value=a.value, understood=a.understood, qualifies=a.qualifies,
+            attempts=a.attempts, transcript=a.transcript,
+        )
+        for a in call.answers.order_by("order")
+    )
+    last_turn = call.turns.aggregate(last=Max("index"))["last"] or 0
+    elapsed = (now - call.started_at).total_seconds() if call.started_at else 0.0
+    return Resumed(answers=answers, last_turn=last_turn, seconds_left=max(1.0, settings.CALL_MAX_SECONDS - elapsed))
 
 
 def set_input_rate(call_id: str, sample_rate: int) -> None:
@@ -220,9 +268,6 @@ def _ended(call_id: str, bot: str, outcome: str, reason: str, duration: float | 
 
 def _broadcast_on_commit(call: Call, progress: str = "") -> None:
     lead_update_on_commit(str(call.pk), call.status, call.outcome, progress=progress)
-
-
-REASON_SERVER_RESTART = "server_restart"
 
 
 def close_stale_calls(*, now: datetime | None = None, worker: str = "") -> int:

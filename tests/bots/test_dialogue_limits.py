@@ -45,3 +45,13 @@ def test_resume_continues_at_the_question_where_the_caller_was(loan_script):
 def test_resume_before_any_answer_asks_the_first_question(loan_script):
     d = Dialogue(loan_script)
     assert d.resume([]).say == "Are you salaried?"
+
+
+def test_resume_of_a_call_already_decided_ends_as_its_answers_decided(loan_script):
+    rejected = Dialogue(loan_script).resume([StoredAnswer("salaried", False, True, False, 1, "no")])
+    assert (rejected.outcome, rejected.reason, rejected.say) == ("rejected", "not_qualified:salaried", loan_script.rejected_message)
+    all_in = [StoredAnswer(q.key, True, True, True, 1, "yes") for q in loan_script.questions]
+    qualified = Dialogue(loan_script).resume(all_in)
+    assert (qualified.outcome, qualified.say) == ("qualified", loan_script.qualified_message)
+    unclear = Dialogue(loan_script).resume([StoredAnswer("salaried", None, False, None, loan_script.max_reasks + 1, "?")])
+    assert (unclear.outcome, unclear.reason) == ("incomplete", "unclear:salaried")
