@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,9 +36,9 @@ from django.db import DatabaseError
 from calls import admission, metrics, services
 from calls.drain import BUSY_MESSAGE
 from calls.live import LiveCall, live_calls
-from calls.pipeline import CallPipeline
+from calls.pipeline import LEAVE_GRACE_S, CallPipeline
 from calls.speaker import SYSTEM_CLOCK, Clock
-from calls.store import Store, settled
+from calls.store import Store
 from calls.tokens import token_matches
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,10 @@ class FramesFirst:
 
 UNAVAILABLE_MESSAGE = "The server cannot reach its database just now; try again shortly."
 
+# The stores of calls whose socket went, by call id (gone with their pipeline): a socket
+# that reconnects waits for the last one's writes, its end among them.
+_dropped: weakref.WeakValueDictionary[str, Store] = weakref.WeakValueDictionary()
+
 
 class CallSocket(FramesFirst):
     """Consumer mixin: open a call's pipeline on this socket, and close it down when the
@@ -76,9 +81,11 @@ class CallSocket(FramesFirst):
 
     async def join(self, call_id: str) -> bool:
         """Claim call `call_id`, or resume it after a drop. A socket of this call that
-        dropped a moment ago may still be storing its last writes (the end among them):
-        wait for them (bounded), so the call is picked up from everything said."""
-        await settled(call_id, settings.STORE_FLUSH_S)
+        dropped a moment ago may still be finishing its last turn and storing it (the end
+        among it): wait for that (bounded), so the call is picked up from everything said."""
+        dropped = _dropped.get(call_id)
+        if dropped is not None:
+            await dropped.wait_closed(LEAVE_GRACE_S + settings.STORE_FLUSH_S)
         return await self.open_call(services.claim_call, call_id)
 
     async def open_call(self, claim: Callable[..., services.CallContext], *args: Any, **kwargs: Any) -> bool:
@@ -97,7 +104,7 @@ class CallSocket(FramesFirst):
         self.call_id = ctx.call_id
         if self.line is None:  # a phone stream: a line without a check (a carrier cannot be told "busy")
             self.line = live_calls.enter(ctx.call_id)
-        self.pipeline = await CallPipeline.open(ctx, self, store=Store(key=ctx.call_id), clock=self.clock)
+        self.pipeline = await CallPipeline.open(ctx, self, clock=self.clock)
         return self.pipeline is not None
 
     async def refuse(self, code: int, event: dict[str, Any] | None = None) -> None:
@@ -109,6 +116,7 @@ class CallSocket(FramesFirst):
         self.closed = True
         try:
             if self.pipeline is not None:
+                _dropped[self.pipeline.ctx.call_id] = self.pipeline.store
                 await self.pipeline.on_disconnect()
         finally:
             if self.line is not None:

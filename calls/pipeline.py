@@ -168,7 +168,7 @@ class CallPipeline:
             await out.send_event({"type": "error", "code": "server_error", "message": f"The call could not start: {exc}", "fatal": True})
             await out.send_event({"type": "call.ended", "outcome": "error", "reason": "server_error"})
             await out.close(1011)
-            store = kwargs.get("store") or Store(key=ctx.call_id)
+            store = kwargs.get("store") or Store()
             store.put(services.end_call, ctx.call_id, "error", "server_error")
             await store.close()
             return None

@@ -114,15 +114,11 @@ def _run_batch(batch: Sequence[Write]) -> list[tuple[Write, Exception]]:
 
 
 class Store:
-    """One call's writes. `put()` never blocks; `flush()` waits (bounded) until they landed.
-
-    `key` names the call, so a socket that reconnects to it can first wait for the
-    writes of the socket that dropped (`settled`)."""
+    """One call's writes. `put()` never blocks; `flush()` waits (bounded) until they landed."""
 
     def __init__(
         self,
         *,
-        key: str = "",
         max_pending: int | None = None,
         attempts: int | None = None,
         outage_s: float | None = None,
@@ -131,7 +127,6 @@ class Store:
         max_backoff: float = 2.0,
         pool: WriterPool | None = None,
     ) -> None:
-        self.key = key
         self.max_pending = max_pending or settings.STORE_MAX_PENDING
         self.attempts = attempts or settings.STORE_ATTEMPTS
         self.outage_s = settings.STORE_OUTAGE_S if outage_s is None else outage_s
@@ -146,6 +141,7 @@ class Store:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._closed = asyncio.Event()  # close() was called: no more writes are coming
         self.lost = 0  # rows given up on (logged)
 
     def put(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -240,20 +236,26 @@ class Store:
         """No more writes are coming: flush (bounded, as `flush`); whatever has not
         landed by then keeps being written in the background (`settle` waits for it)."""
         self._closing = True
+        self._closed.set()
         landed = await self.flush(timeout)
         self._wake.set()  # an idle writer task sees `_closing` and ends
         return landed
+
+    async def wait_closed(self, timeout: float) -> bool:
+        """Wait (at most `timeout` s) until the call closed this store and its writes landed:
+        a socket that reconnects to a call picks it up from everything the last one stored."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._closed.wait()
+                await self._idle.wait()
+            return True
+        except TimeoutError:
+            return False
 
 
 # Stores with writes under way, including those of calls already over (a database
 # outage outlasting the call): a strong reference keeps their tasks alive.
 _running: set[Store] = set()
-
-
-async def settled(key: str, timeout: float) -> bool:
-    """Wait (at most `timeout` s) until the writes queued for call `key` by sockets that
-    have gone are stored: a caller who reconnects picks the call up from what was stored."""
-    return await _wait_idle([s for s in list(_running) if s.key == key and s._closing], timeout)
 
 
 async def settle(timeout: float) -> bool:

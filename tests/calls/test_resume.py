@@ -1,6 +1,7 @@
 """Protocol v1.1 resume: a caller whose socket drops reconnects with the same token
 within CALL_RESUME_S and goes on at the question they were on, nothing lost or asked
-twice. Typed answers over the real ASGI application; the bot speaks through Piper."""
+twice. Typed answers (one spoken) over the real ASGI application; the bot speaks
+through Piper."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from calls.models import Call
 from tests.callclient import CallClient, create_call
+from tests.speech import say, silence
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
 
@@ -124,3 +126,23 @@ async def test_a_call_the_caller_hung_up_or_that_finished_is_not_resumed():
     assert (await first.until("call.ended"))["reason"] == "caller_hangup"
     await first.drain()
     assert await (await joined(created["ws_url"])).drain() == 4409
+
+
+async def test_a_reconnect_right_after_a_drop_mid_turn_keeps_the_answer_given_last():
+    """The socket goes right after `end_of_speech`: the dropped socket's pipeline goes on
+    recognising and storing that answer after its handler was cancelled (the test client
+    cancels it after 1 s), and the reconnect waits for it, then goes on after it."""
+    created = await create_call("quickrupee-loan", mode="push_to_talk")
+    first = await joined(created["ws_url"])
+    await first.until("bot.speech.ended")
+    await first.send_audio(silence(100) + say("yes I am") + silence(100))
+    await first.send(type="end_of_speech")
+    await first.close()
+    again = await joined(created["ws_url"])
+    started = await again.until("call.started")
+    assert started["resumed"] is True and started["answered"] == ["salaried"]
+    await again.say_text("about forty thousand a month")
+    await again.say_text("yes, in Mumbai")
+    assert (await again.until("call.ended"))["outcome"] == "qualified"
+    call = await stored(created["call_id"])
+    assert [(k, n) for k, _, n in call["answers"]] == [("salaried", 1), ("monthly_salary", 1), ("metro_city", 1)]

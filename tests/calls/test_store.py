@@ -11,7 +11,7 @@ from django.db import OperationalError
 
 from calls import services
 from calls.models import Call, Turn
-from calls.store import Store, settle, settled
+from calls.store import Store, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -132,10 +132,10 @@ async def test_an_outage_longer_than_store_outage_s_gives_up_and_counts_the_loss
 
 async def test_a_reconnecting_socket_waits_for_the_writes_of_the_one_that_dropped(call):
     back = threading.Event()
-    dropped = Store(key=str(call.pk), attempts=1, outage_s=60, backoff=0.001, max_backoff=0.01)
+    dropped = Store(attempts=1, outage_s=60, backoff=0.001, max_backoff=0.01)
     dropped.put(_database_down_until(back, str(call.pk)), 1)
+    assert await dropped.wait_closed(0.05) is False  # the call has not closed it yet
     assert await dropped.close(timeout=0.01) is False
-    assert await settled(str(call.pk), 0.05) is False  # still held
-    assert await settled("another-call", 0.05) is True
+    assert await dropped.wait_closed(0.05) is False  # closed, its write still held
     back.set()
-    assert await settled(str(call.pk), 10) is True
+    assert await dropped.wait_closed(10) is True
