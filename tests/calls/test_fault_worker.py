@@ -17,12 +17,12 @@ from tests.liveserver import Worker
 WORKER = {"WORKER_ID": "resume-test-worker", "STALE_SWEEP_S": "60", "SECRET_KEY": secrets.token_urlsafe(50)}
 
 
-async def until_stored(worker: Worker, call: LiveCall, timeout: float = 60) -> dict:
-    """The call as the worker's API gives it, once the restarted worker's sweep closed it (bounded)."""
+async def until_stored(worker: Worker, call: LiveCall, ready, timeout: float = 60) -> dict:
+    """The call as the worker's API gives it, once `ready(call)` holds (bounded poll)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while (stored := await stored_call(worker.url, call.created))["status"] != "ended":
-        assert loop.time() < deadline, f"still {stored['status']} {timeout} s after the restart"
+    while not ready(stored := await stored_call(worker.url, call.created)):
+        assert loop.time() < deadline, f"not there {timeout} s on: {stored['status']}, {stored['answers']}"
         await asyncio.sleep(0.1)
     return stored
 
@@ -35,10 +35,13 @@ async def test_a_call_cut_by_a_killed_worker_is_closed_at_restart_and_resumed(tm
         await call.answer(QUALIFYING_ANSWERS[0])
         await call.until("answer")
         await call.until("bot.speech.ended")  # the second question has been asked
+        # The answer's row is written just after its event (off the response path): a
+        # kill in that instant would take it along, so the kill comes once it is stored.
+        await until_stored(worker, call, lambda c: len(c["answers"]) == 1)
         worker.kill()  # SIGKILL mid-call: no drain, no goodbye
 
         restarted = await Worker(tmp_path, port=worker.port, **WORKER).ready()
-        closed = await until_stored(restarted, call)
+        closed = await until_stored(restarted, call, lambda c: c["status"] == "ended")
         assert (closed["outcome"], closed["reason"]) == ("incomplete", "server_restart")
         assert [a["question"] for a in closed["answers"]] == ["salaried"]
 
