@@ -3,6 +3,15 @@
 # config.server`: daphne with the graceful drain; default: one per core) behind
 # haproxy on HOST:PORT, on DATABASE_URL and REDIS_URL. Ctrl-C/SIGTERM drains them.
 #
+# Rolling restart (several workers): `make restart`, or SIGHUP to this script
+# (its pid is in VAR_DIR/serve/serve.pid). It applies migrations, then replaces
+# the workers one at a time without dropping a call: a new worker starts beside
+# the old one; once its /readyz answers 200, haproxy's admin socket puts the
+# server slot in drain, points it at the new worker and makes it ready again;
+# the old worker gets SIGTERM and drains (no new calls, its calls finish within
+# DRAIN_S) while the new one takes the new calls; when it has exited, the next.
+# Progress goes to VAR_DIR/serve/restart.log, the outcome to restart.status.
+#
 # Several workers need a database and a channel layer they all share: without
 # REDIS_URL the dashboard's live feed, the rate limit and admission control would
 # each see one worker only, and SQLite does not take writers from several
@@ -56,13 +65,35 @@ mkdir -p "$run_dir"
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$run_dir/metrics}"
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
-pids=()
+pids=()  # every process to watch: the serving workers and haproxy
+ctl_pid=""
+restart_wanted=0
+trap 'restart_wanted=1' HUP  # a rolling restart, once serving (see the main loop)
 cleanup() {
   trap - EXIT INT TERM
+  trap '' HUP
+  rm -f "$run_dir/serve.pid"
+  [ -z "$ctl_pid" ] || kill "$ctl_pid" 2>/dev/null || true
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  wait 2>/dev/null || true  # also a worker still draining from a rolling restart
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM
+# A step of scripts/servectl.py. In the background and waited for, so that a signal
+# to this script is handled at once, not when a step of a restart has finished.
+ctl() {
+  .venv/bin/python scripts/servectl.py "$@" &
+  ctl_pid=$!
+  local rc
+  while true; do
+    rc=0
+    wait "$ctl_pid" || rc=$?
+    # Over 128 with the step still running: SIGHUP (a restart asked for) cut the wait short.
+    [ "$rc" -gt 128 ] && kill -0 "$ctl_pid" 2>/dev/null || break
+  done
+  ctl_pid=""
+  return "$rc"
+}
 
 maxconn=$(( ($(ulimit -n) - 200) / 2 ))
 cfg="$run_dir/haproxy.cfg"
@@ -71,6 +102,8 @@ cat > "$cfg" <<CFG
 global
     # Two sockets per call (client and worker side) within the file limit.
     maxconn $maxconn
+    # The rolling restart re-points server slots here (set server ... addr/state).
+    stats socket $run_dir/haproxy.sock mode 600 level admin
 defaults
     mode http
     option forwardfor
@@ -86,20 +119,110 @@ backend workers
     balance leastconn
     # Only warmed workers (engines loaded, prompts cached) get callers.
     option httpchk GET /readyz
+    # No request rides an idle connection to a worker that a rolling restart has
+    # just replaced (it would answer "busy" while it drains); loopback connects are cheap.
+    http-reuse never
 CFG
-for i in $(seq 1 "$WORKERS"); do
-  port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# start_worker SLOT PORT ID: a worker in the background; its pid in $started.
+start_worker() {
   # haproxy appends the caller's address to X-Forwarded-For; TRUSTED_PROXIES tells
   # the workers to take the hop haproxy saw (calls/clientip.py), not one a client wrote.
-  TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}" WORKER_ID="$(hostname)-w$i" \
-    .venv/bin/python -m config.server --host 127.0.0.1 --port "$port" &
-  pids+=($!)
+  TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}" WORKER_ID="$3" \
+    .venv/bin/python -m config.server --host 127.0.0.1 --port "$2" &
+  started=$!
+}
+worker_pid=()  # slot -> pid of the worker serving it
+worker_port=()
+for i in $(seq 1 "$WORKERS"); do
+  port=$(ctl free-port)
+  # The id must be unique among live workers: a starting worker ends the calls its id
+  # left in the database (a crash), and replacements start while the old one drains.
+  start_worker "$i" "$port" "$(hostname)-w$i"
+  worker_pid[i]=$started
+  worker_port[i]=$port
+  pids+=("$started")
   echo "    server w$i 127.0.0.1:$port check inter 2s" >> "$cfg"
 done
 haproxy -c -q -f "$cfg"
+# Open the door once the workers are warm: haproxy counts a server as up until its
+# first checks fail, and would hand early callers to a worker still loading engines.
+for i in $(seq 1 "$WORKERS"); do
+  ctl wait-ready "${worker_port[i]}" "${worker_pid[i]}" "${START_S:-300}" \
+    || echo "serve: w$i is not ready; haproxy sends it callers once /readyz says so" >&2
+done
 echo "Voice bot on http://$HOST:$PORT/ ($WORKERS workers behind haproxy)"
 haproxy -db -f "$cfg" &
 pids+=($!)
-wait -n "${pids[@]}"
-echo "serve: a process exited; stopping the others" >&2
-exit 1
+
+restart_log="$run_dir/restart.log"
+restart_status="$run_dir/restart.status"
+say() { echo "serve: restart: $*" | tee -a "$restart_log"; }
+forget() { local keep=() p; for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
+
+# replace SLOT GENERATION: a new worker for slot SLOT, the old one drained and gone.
+replace() {
+  local i=$1 gen=$2 old=${worker_pid[$1]} port new t0=$SECONDS
+  port=$(ctl free-port)
+  start_worker "$i" "$port" "$(hostname)-w$i.$gen"
+  new=$started
+  pids+=("$new")
+  say "w$i: new worker (pid $new, port $port) starting beside pid $old"
+  if ! ctl wait-ready "$port" "$new" "${START_S:-300}"; then
+    kill -KILL "$new" 2>/dev/null || true
+    forget "$new"
+    say "w$i: the new worker did not become ready; pid $old keeps serving"
+    return 1
+  fi
+  # New calls to the new worker; the old one's calls go on through their tunnels.
+  ctl haproxy "$run_dir/haproxy.sock" "set server workers/w$i state drain" >/dev/null
+  ctl haproxy "$run_dir/haproxy.sock" "set server workers/w$i addr 127.0.0.1 port $port" >/dev/null
+  ctl haproxy "$run_dir/haproxy.sock" "set server workers/w$i state ready" >/dev/null
+  worker_pid[i]=$new
+  worker_port[i]=$port
+  forget "$old"  # its exit is expected now
+  kill -TERM "$old" 2>/dev/null || true
+  ctl wait-up "$run_dir/haproxy.sock" workers "w$i" 60 || say "w$i: haproxy does not see the new worker UP yet"
+  local drain="${DRAIN_S:-120}"
+  say "w$i: pid $old draining (up to DRAIN_S=$drain s)"
+  if ! ctl wait-exit "$old" "$(( ${drain%.*} + 60 ))"; then
+    say "w$i: pid $old still running after DRAIN_S + 60 s; killing it"
+    kill -KILL "$old" 2>/dev/null || true
+  fi
+  say "w$i: replaced in $(( SECONDS - t0 )) s"
+}
+
+rolling_restart() {
+  local gen=$(( ${generation:-0} + 1 )) t0=$SECONDS i
+  generation=$gen
+  echo "running $gen" > "$restart_status"
+  say "rolling restart $gen of $WORKERS workers"
+  if ! .venv/bin/python manage.py migrate --noinput -v 0 >> "$restart_log" 2>&1; then
+    say "migrations failed; no worker was touched"
+    echo "failed $gen migrations" > "$restart_status"
+    return 0
+  fi
+  for i in $(seq 1 "$WORKERS"); do
+    if ! replace "$i" "$gen"; then
+      echo "failed $gen w$i" > "$restart_status"
+      return 0
+    fi
+  done
+  say "rolling restart $gen done in $(( SECONDS - t0 )) s"
+  echo "done $gen $(( SECONDS - t0 ))" > "$restart_status"
+}
+
+echo $$ > "$run_dir/serve.pid"
+rm -f "$restart_status"
+: > "$restart_log"
+while true; do
+  if [ "$restart_wanted" = 1 ]; then
+    restart_wanted=0
+    rolling_restart
+    continue
+  fi
+  rc=0
+  wait -n "${pids[@]}" || rc=$?
+  [ "$restart_wanted" = 1 ] && continue  # the wait was cut short by SIGHUP
+  echo "serve: a process exited ($rc); stopping the others" >&2
+  exit 1
+done
