@@ -28,7 +28,14 @@ outcome, answers, turns, latency rows).
 
     .venv/bin/python bench/load.py --calls 300 --mode push_to_talk --workers 2 \\
         DATABASE_URL=... REDIS_URL=...   (in the environment)
-Loopback only; exits 1 if any call failed or any record was lost.
+
+--restart-after S runs a rolling restart (`scripts/restart.sh`, what `make restart`
+runs) S seconds after the first caller starts, while the calls go on (the drain
+then gets DRAIN_S=120 unless --server-env sets it), and reports how long it took,
+how many calls were in progress when it began and how many started during it.
+--json PATH also writes the figures as JSON.
+Loopback only; exits 1 if any call failed (a dropped call) or any record was lost,
+or the rolling restart failed.
 """
 from __future__ import annotations
 
@@ -42,6 +49,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -91,6 +99,8 @@ class CallResult:
     call_id: str = ""
     token: str = ""
     seen: dict = field(default_factory=dict)  # what the socket said, to compare with the stored call
+    started_at: float = 0.0  # wall clock, for what overlapped a rolling restart
+    ended_at: float = 0.0
 
 
 def words(pcm: bytes, level: int = 300) -> bytes:
@@ -305,10 +315,13 @@ def caller_process(base: str, indices: list[int], args: dict, out: mp.Queue, t0:
 
         async def run(i: int) -> CallResult:
             await asyncio.sleep(max(0.0, t0 + args["ramp"] * i / max(1, args["calls"]) - time.time()))
+            started = time.time()
             try:
-                return await one_call(base, bots[i % 2], VOICES[i % len(VOICES)], args["mode"], args["release_ms"], args["call_timeout"])
+                result = await one_call(base, bots[i % 2], VOICES[i % len(VOICES)], args["mode"], args["release_ms"], args["call_timeout"])
             except Exception as exc:  # report, never hang the bench
-                return CallResult(reason=f"client {type(exc).__name__}: {exc}"[:120])
+                result = CallResult(reason=f"client {type(exc).__name__}: {exc}"[:120])
+            result.started_at, result.ended_at = started, time.time()
+            return result
 
         for r in await asyncio.gather(*(run(i) for i in indices)):
             out.put(r.__dict__)
@@ -372,6 +385,37 @@ def wait_ready(base: str, proc: subprocess.Popen, seconds: float) -> None:
     raise SystemExit("the server did not come up")
 
 
+@dataclass
+class Restart:
+    """A rolling restart run the way an operator runs it (`make restart`), in a thread."""
+
+    env: dict
+    at: float  # wall clock when to start it
+    began: float = 0.0
+    ended: float = 0.0
+    exit_code: int | None = None
+    output: str = ""
+
+    def run(self) -> None:
+        time.sleep(max(0.0, self.at - time.time()))
+        self.began = time.time()
+        done = subprocess.run(
+            [str(ROOT / "scripts/restart.sh")], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=1800
+        )
+        self.ended = time.time()
+        self.exit_code, self.output = done.returncode, done.stdout + done.stderr
+
+    def figures(self, results: list[CallResult]) -> dict:
+        return {
+            "exit_code": self.exit_code,
+            "seconds": round(self.ended - self.began, 1) if self.ended else None,
+            "calls_in_progress_at_start": sum(1 for r in results if r.started_at < self.began < r.ended_at),
+            "calls_started_during": sum(1 for r in results if self.began <= r.started_at <= (self.ended or self.began)),
+            "calls_in_progress_at_end": sum(1 for r in results if r.started_at < self.ended < r.ended_at),
+            "log": self.output.splitlines()[-20:],
+        }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=20)
@@ -388,14 +432,20 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=600, help="the bench stops itself after this")
     parser.add_argument("--probe-busy", action="store_true", help="try one call more once all are running")
     parser.add_argument("--server-env", action="append", default=[], help="extra KEY=VALUE for the server")
+    parser.add_argument("--restart-after", type=float, default=None, metavar="S",
+                        help="rolling restart (make restart) S seconds after the first call starts")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here as JSON")
     args = parser.parse_args()
+    if args.restart_after is not None and args.workers < 2:
+        parser.error("--restart-after needs --workers 2 or more (a rolling restart moves callers between workers)")
 
     env = dict(os.environ)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env.update(
         HOST="127.0.0.1", PORT=str(port), WORKERS=str(args.workers), SPEECH_WARMUP="1", LOG_LEVEL="WARNING",
-        CALL_RATE_LIMIT="1000000", MAX_CALLS_PER_CLIENT="0", DRAIN_S="5",
+        CALL_RATE_LIMIT="1000000", MAX_CALLS_PER_CLIENT="0",
+        DRAIN_S="5" if args.restart_after is None else "120",  # a restart lets calls finish
     )
     for pair in args.server_env:
         key, _, value = pair.partition("=")
@@ -447,6 +497,11 @@ def main() -> int:
         ]
         for w in workers:
             w.start()
+        restart = None
+        if args.restart_after is not None:
+            restart = Restart(env, t0 + args.restart_after)
+            restarter = threading.Thread(target=restart.run, daemon=True)
+            restarter.start()
         results: list[CallResult] = []
         peak_rss = 0
         probe = ""
@@ -461,6 +516,8 @@ def main() -> int:
             except Exception:
                 pass
             peak_rss = max(peak_rss, tree_stats(server.pid)[1])
+        if restart is not None:
+            restarter.join(max(0.0, deadline - time.time()))
         cpu1, _ = tree_stats(server.pid)
         wall = time.time() - wall0
         load_after = os.getloadavg()
@@ -492,7 +549,8 @@ def main() -> int:
                 f"{name:44} {len(values):>5} {percentile(values, 50):>8.1f} {percentile(values, 95):>8.1f} "
                 f"{percentile(values, 99):>8.1f} {statistics.fmean(values):>8.1f}"
             )
-    print(f"server CPU: {(cpu1 - cpu0) / wall:.2f} cores busy on average over {wall:.0f} s; peak RSS {peak_rss / 2**20:.0f} MiB")
+    print(f"server CPU: {(cpu1 - cpu0) / wall:.2f} cores busy on average over {wall:.0f} s; peak RSS {peak_rss / 2**20:.0f} MiB"
+          + (" (workers replaced by the restart: their CPU is not counted)" if restart is not None else ""))
     print(f"machine load (1/5/15 min): before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
           f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f}  ({os.cpu_count()} cores, shared)")
     if probe:
@@ -500,7 +558,35 @@ def main() -> int:
     print(f"records lost: {len(lost)} of {len([r for r in results if r.seen])} calls ended on the socket")
     for line in lost[:10]:
         print(f"  LOST {line}")
-    return 0 if not reasons and not lost else 1
+    restarted = restart.figures(results) if restart is not None else None
+    if restarted is not None:
+        print(
+            f"rolling restart (scripts/restart.sh): exit {restarted['exit_code']} after {restarted['seconds']} s; calls in "
+            f"progress when it began {restarted['calls_in_progress_at_start']}, started during it "
+            f"{restarted['calls_started_during']}, in progress when it ended {restarted['calls_in_progress_at_end']}"
+        )
+        for line in restarted["log"]:
+            print(f"  {line}")
+    failed = args.calls - len(ok)
+    print(f"calls dropped (failed, or records lost): {failed + len(lost)}")
+    if args.json is not None:
+        figures = {
+            "calls": args.calls, "mode": args.mode, "workers": args.workers, "backend": backend, "engines": engines,
+            "completed": len(ok), "failed": failed, "reasons": dict(reasons), "records_lost": len(lost),
+            "dropped": failed + len(lost),
+            "client_ms": summary(client), "server_ms": summary(server_ms),
+            "cpu_cores_busy": round((cpu1 - cpu0) / wall, 2), "peak_rss_mib": round(peak_rss / 2**20),
+            "restart": restarted,
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    restart_ok = restarted is None or restarted["exit_code"] == 0
+    return 0 if not reasons and not lost and restart_ok else 1
+
+
+def summary(values: list[float]) -> dict | None:
+    if not values:
+        return None
+    return {"n": len(values), **{f"p{q}": round(percentile(values, q), 1) for q in (50, 95, 99)}}
 
 
 if __name__ == "__main__":
