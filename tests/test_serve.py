@@ -31,3 +31,11 @@ def test_several_workers_on_sqlite_are_refused():
 def test_a_bad_worker_count_is_refused(workers):
     result = serve(WORKERS=workers)
     assert result.returncode == 2 and "WORKERS" in result.stderr
+
+
+def test_restart_without_a_running_serve_says_so(tmp_path):
+    """`make restart` (scripts/restart.sh) needs a `make serve` with several workers to restart."""
+    restart = Path(__file__).resolve().parent.parent / "scripts" / "restart.sh"
+    result = subprocess.run([str(restart)], env={**os.environ, "VAR_DIR": str(tmp_path)}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "make serve" in result.stderr

@@ -15,36 +15,18 @@ Calls wait for events (a worker draining, a worker replaced), never for time.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from tests.liveclient import QUALIFYING_ANSWERS, LiveCall, stored_call
 from tests.liveserver import Worker, free_port
 
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/12"  # a logical database no other test uses
 CALLS_PER_PHASE = 25
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL database of its own for the workers, dropped afterwards."""
-    import psycopg
-
-    name = f"voicebot_rolling_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(PG_ADMIN_URL)
-    yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Balancer:
