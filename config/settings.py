@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 
 from config.logs import logging_config
-from config.secret_key import read_key_file
+from config.keyfile import read_key_file
 
 from config.env import (
     ImproperSetting,

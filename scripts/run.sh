@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh run
 if [ -z "${SECRET_KEY:-}" ] && [ -z "${SECRET_KEY_FILE:-}" ]; then
   export SECRET_KEY_FILE="${VAR_DIR:-var}/secret-key"
-  .venv/bin/python -m config.secret_key "$SECRET_KEY_FILE"
+  .venv/bin/python -m config.keyfile "$SECRET_KEY_FILE"
 fi
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py ensure_admin

@@ -34,11 +34,11 @@ def test_debug_0_without_secret_key_refuses_to_serve(tmp_path):
 
 def test_make_run_generates_a_private_key_once_and_the_server_starts_with_it(tmp_path):
     key_file = tmp_path / "secret-key"
-    assert _run(["-m", "config.secret_key", str(key_file)], _env()).returncode == 0
+    assert _run(["-m", "config.keyfile", str(key_file)], _env()).returncode == 0
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     first = key_file.read_text()
     assert len(first.strip()) >= 50
-    assert _run(["-m", "config.secret_key", str(key_file)], _env()).returncode == 0
+    assert _run(["-m", "config.keyfile", str(key_file)], _env()).returncode == 0
     assert key_file.read_text() == first  # kept across starts: sessions and tokens survive a restart
     env = _env(DEBUG="0", SECRET_KEY_FILE=str(key_file), VAR_DIR=str(tmp_path))
     result = _run(["-c", "import config.asgi; from django.conf import settings; print(settings.SECRET_KEY)"], env)

@@ -138,3 +138,13 @@ def test_kubernetes_service_pdb_hpa_and_ingress_point_at_the_workers():
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == "voicebot" and backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
     assert int(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 600
+
+
+def test_tracked_files_named_like_secrets_are_examples_with_placeholders_only():
+    """A file called secret* in the repository alarms whoever reads it (and secret
+    scanners): the only one is the Kubernetes example, named so, holding placeholders."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    named = [path for path in tracked if "secret" in Path(path).name.lower()]
+    assert named == ["deploy/k8s/examples/secret.example.yaml"], named
+    values = yaml.safe_load((ROOT / named[0]).read_text())["stringData"]
+    assert all(value == "" or "replace" in value or ".example." in value for value in values.values()), values

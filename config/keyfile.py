@@ -5,7 +5,9 @@ caller's name, phone and transcript, so a production server never falls back to 
 known key: `make run` creates a random one in VAR_DIR on first start (created
 with O_EXCL and mode 0600, never rewritten) and points SECRET_KEY_FILE at it.
 
-    python -m config.secret_key PATH    # create PATH if missing, print nothing
+    python -m config.keyfile PATH    # create PATH if missing, print nothing
+
+(Named keyfile, not secret_key: it holds no key, only the code that makes and reads one.)
 """
 from __future__ import annotations
 
@@ -42,5 +44,5 @@ def ensure_key_file(path: Path) -> bool:
 
 if __name__ == "__main__":  # pragma: no cover - exercised through scripts/run.sh
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m config.secret_key PATH")
+        sys.exit("usage: python -m config.keyfile PATH")
     ensure_key_file(Path(sys.argv[1]))
