@@ -6,7 +6,7 @@ import stat
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,48 @@ def test_generated_password_is_written_privately_and_not_printed(settings, tmp_p
     assert get_user_model().objects.get(username=username).check_password(password)
 
 
-def test_an_existing_password_file_is_never_overwritten(settings, tmp_path, monkeypatch):
+def test_an_old_password_file_without_its_admin_gets_a_new_admin_and_is_kept_aside(settings, tmp_path, monkeypatch):
+    """`make run` on a new database with an old var/: no refusal, a new admin, both files."""
     monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
     settings.VAR_DIR = tmp_path
-    planted = tmp_path / "admin-password.txt"
-    planted.write_text("planted\n")
-    with pytest.raises(CommandError):
-        call_command("ensure_admin", stdout=io.StringIO())
-    assert planted.read_text() == "planted\n"
-    assert not get_user_model().objects.filter(is_superuser=True).exists()  # rolled back
+    path = tmp_path / "admin-password.txt"
+    path.write_text("admin\nthe-old-databases-password\n")
+    out = io.StringIO()
+    call_command("ensure_admin", stdout=out)
+
+    username, password = path.read_text().split()
+    assert password != "the-old-databases-password"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert get_user_model().objects.get(username=username, is_superuser=True).check_password(password)
+    (kept,) = tmp_path.glob("admin-password.*.old.txt")
+    assert kept.read_text() == "admin\nthe-old-databases-password\n"
+    printed = out.getvalue()
+    assert str(path) in printed and str(kept) in printed and password not in printed
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["admin-password.txt", kept.name])  # no temp file left
+
+
+def test_a_planted_symlink_is_never_written_through(settings, tmp_path, monkeypatch):
+    monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
+    settings.VAR_DIR = tmp_path / "var"
+    settings.VAR_DIR.mkdir()
+    target = tmp_path / "somewhere-else.txt"
+    target.write_text("not yours\n")
+    (settings.VAR_DIR / "admin-password.txt").symlink_to(target)
+    call_command("ensure_admin", stdout=io.StringIO())
+
+    assert target.read_text() == "not yours\n"
+    path = settings.VAR_DIR / "admin-password.txt"
+    assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    username, password = path.read_text().split()
+    assert get_user_model().objects.get(username=username).check_password(password)
+
+
+def test_an_existing_admin_leaves_everything_as_it_is(settings, tmp_path, monkeypatch, admin_user):
+    monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
+    settings.VAR_DIR = tmp_path
+    path = tmp_path / "admin-password.txt"
+    path.write_text("admin\nstill-valid\n")
+    call_command("ensure_admin", stdout=io.StringIO())
+    assert path.read_text() == "admin\nstill-valid\n"
+    assert list(tmp_path.iterdir()) == [path]
+    assert get_user_model().objects.filter(is_superuser=True).count() == 1
