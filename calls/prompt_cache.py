@@ -58,6 +58,7 @@ class PromptCache:
         self._memory: OrderedDict[str, bytes] = OrderedDict()
         self._memory_bytes = 0
         self._in_flight: set[str] = set()
+        self._prefetches: set[asyncio.Task[None]] = set()  # outlive the call that started them
         self._live = 0  # foreground syntheses running: prefetch waits for them
         self._writes = 0
 
@@ -124,6 +125,10 @@ class PromptCache:
 
     async def prefetch(self, tts: TTSProvider, texts: list[str], voice: str = "") -> None:
         """Make sure every line is cached, one at a time, giving way to live speech. Never raises."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._prefetches.add(task)
+            task.add_done_callback(self._prefetches.discard)
         for text in dict.fromkeys(t for t in texts if t and t.strip()):
             try:
                 await self._wait_for_quiet()
@@ -136,6 +141,17 @@ class PromptCache:
                 raise
             except Exception:
                 log.warning("prompt cache: prefetch of %r with %s failed", text[:60], tts.name, exc_info=True)
+
+    async def stop_prefetching(self) -> None:
+        """Cancel the prefetches running on this event loop and wait until they are gone.
+        A call leaves its prefetch running when it ends, since the cache serves every
+        call; a test that fakes the vendor stops it before the next test's fake starts."""
+        loop = asyncio.get_running_loop()
+        running = [t for t in self._prefetches if not t.done() and t.get_loop() is loop]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
     async def _wait_for_quiet(self) -> None:
         loop = asyncio.get_running_loop()

@@ -260,9 +260,11 @@ def _test_prompt_cache(tmp_path_factory):
 
 
 @pytest.fixture
-def cloud_settings(settings, fake_cloud, tmp_path):
+async def cloud_settings(settings, fake_cloud, tmp_path):
     """Run the server's providers against the local fake of OpenAI and ElevenLabs,
-    with an empty prompt cache so every line really goes to the (fake) vendor."""
+    with an empty prompt cache so every line really goes to the (fake) vendor.
+    Afterwards it stops the prompt prefetches the test's calls left running (they
+    outlive a call), so they do not reach the next test's fake."""
     from calls.prompt_cache import prompt_cache
     from calls.providers import registry
 
@@ -272,5 +274,6 @@ def cloud_settings(settings, fake_cloud, tmp_path):
     prompt_cache.clear_memory()
     registry.reset_registry()
     yield fake_cloud
+    await prompt_cache.stop_prefetching()
     registry.reset_registry()
     prompt_cache.clear_memory()
