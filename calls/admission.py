@@ -94,6 +94,13 @@ def _on_change() -> None:
         _ensure_publisher().poke()
 
 
+def announce() -> None:
+    """Publish this worker's free lines from now on (a no-op once publishing). Called
+    when the worker is ready: one that has had no call yet must count too, or a full
+    worker answers "busy" to a POST although an idle one has every line free."""
+    _on_change()
+
+
 def _redis() -> Any:
     import redis
 

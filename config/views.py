@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from bots.models import Bot
+from calls import admission
 from calls import metrics as call_metrics
 from calls.api import _bearer, error
 from config import readiness
@@ -42,6 +43,8 @@ def ready(request: HttpRequest) -> JsonResponse:
     """Readiness: 200 once engines and prompts are warm and the database (and Redis) answer, else 503."""
     results = readiness.checks()
     ok = readiness.is_ready(results)
+    if ok:
+        admission.announce()
     response = JsonResponse({"ready": ok, "checks": results}, status=200 if ok else 503)
     response["Cache-Control"] = "no-store"
     # A 503 here is an expected answer to a probe, not a server error: keep it out of
