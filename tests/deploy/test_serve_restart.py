@@ -4,8 +4,9 @@ Issue 14's test: a rolling restart under `make serve` with `bench/load.py` runni
 at 50 calls drops 0 calls. The bench starts the production setup itself
 (scripts/serve.sh: two workers behind haproxy, on a PostgreSQL database of the
 test's own and Redis, cloud speech on its loopback stand-in), runs 50 typed
-callers started over 40 s, each listening to every bot line for as long as it
-plays, and 8 s in runs scripts/restart.sh, what `make restart` runs, as an operator
+callers started over 80 s (longer than the restart takes here, so both workers
+have calls when they are replaced), each listening to every bot line for as long
+as it plays, and 10 s in runs scripts/restart.sh, what `make restart` runs, as an operator
 would. The bench exits 0 only if every call qualified, every stored record matches
 what its socket said, and the restart reported success. The workers' own log shows
 that the replaced workers had calls in progress and let all of them finish.
@@ -45,7 +46,7 @@ def test_make_restart_with_bench_load_at_50_typed_calls_drops_none(tmp_path, pg_
     bench = subprocess.run(
         [
             PYTHON, "bench/load.py", "--calls", str(CALLS), "--mode", "text", "--workers", "2",
-            "--ramp", "40", "--restart-after", "8", "--max-seconds", "600",
+            "--ramp", "80", "--restart-after", "10", "--max-seconds", "600",
             "--json", str(figures_path), "--server-env", "LOG_LEVEL=INFO",
         ],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=840,
