@@ -4,7 +4,9 @@ network edge (see tests/fakecloud.py).
 Markers (pytest.ini):
 
 - `speech`: real speech through the real engines (Whisper, Piper, Silero, espeak-ng
-  clips), including tests whose bot merely *speaks* its lines through Piper. Slow.
+  clips), including tests whose bot merely *speaks* its lines through Piper, and the
+  tests that start server processes (tests/liveserver.py, `make serve`), whose bots
+  speak through espeak-ng. Slow.
 - `browser`: drives a real Chromium against a real daphne server. Slow.
 - `backend`: not written by hand; added at collection (see below). These are the
   only tests the second CI pass (PostgreSQL + Redis) runs: `pytest --backend-only`

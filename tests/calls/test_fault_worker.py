@@ -10,8 +10,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+import pytest
+
 from tests.liveclient import QUALIFYING_ANSWERS, LiveCall, stored_call
 from tests.liveserver import Worker
+
+# `speech`: the worker's bot speaks through espeak-ng (tests/liveserver.py); server processes, not in the quick check.
+pytestmark = pytest.mark.speech
 
 # The same worker before and after: its name, and its key (the token must still be valid).
 WORKER = {"WORKER_ID": "resume-test-worker", "STALE_SWEEP_S": "60", "SECRET_KEY": secrets.token_urlsafe(50)}

@@ -15,6 +15,9 @@ import pytest
 from tests.liveclient import QUALIFYING_ANSWERS, Busy, LiveCall, create_call
 from tests.liveserver import Worker
 
+# `speech`: the worker's bot speaks through espeak-ng (tests/liveserver.py); server processes, not in the quick check.
+pytestmark = pytest.mark.speech
+
 
 @pytest.fixture
 async def worker(tmp_path) -> AsyncIterator[Worker]:

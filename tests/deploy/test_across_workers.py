@@ -18,9 +18,8 @@ import json
 import os
 import secrets
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -29,26 +28,12 @@ from websockets.asyncio.client import connect
 from tests.liveclient import QUALIFYING_ANSWERS, LiveCall, typed_call
 from tests.liveserver import PYTHON, ROOT, Worker
 
-pytestmark = pytest.mark.backend  # its own PostgreSQL database and Redis index, through server processes
+# Its own PostgreSQL database and Redis index whatever the pass, so it runs once (not
+# `backend`); `speech`: the workers' bots speak through espeak-ng, not in the quick check.
+pytestmark = pytest.mark.speech
 
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a logical database no other test uses
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL database of its own for the workers, dropped afterwards."""
-    import psycopg
-
-    name = f"voicebot_across_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(PG_ADMIN_URL)
-    yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -25,6 +25,9 @@ import pytest
 from tests.liveclient import QUALIFYING_ANSWERS, LiveCall, stored_call
 from tests.liveserver import Worker, free_port
 
+# `speech`: the workers' bots speak through espeak-ng (tests/liveserver.py); slow, so not in the quick check.
+pytestmark = pytest.mark.speech
+
 REDIS_URL = "redis://127.0.0.1:6379/12"  # a logical database no other test uses
 CALLS_PER_PHASE = 25
 

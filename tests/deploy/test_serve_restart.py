@@ -24,6 +24,10 @@ import pytest
 
 from tests.liveserver import PYTHON, ROOT
 
+# `speech`: the bot speaks every line through the cloud stand-in, which synthesizes it with espeak-ng;
+# the quick check (-m "not speech and not browser") leaves out this two-minute run.
+pytestmark = pytest.mark.speech
+
 # A logical database no other test uses (the bench's workers share it); flushed.
 REDIS_URL = os.environ.get("TEST_SERVE_REDIS_URL", "redis://127.0.0.1:6379/11")
 CALLS = 50
