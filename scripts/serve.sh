@@ -58,7 +58,8 @@ if [ "$WORKERS" -eq 1 ]; then
   exec .venv/bin/python -m config.server --host "$HOST" --port "$PORT"
 fi
 
-run_dir="${VAR_DIR:-var}/serve"
+# Absolute: haproxy reads a relative `stats socket` path as host:port and refuses the config.
+run_dir="$(realpath -m "${VAR_DIR:-var}")/serve"
 mkdir -p "$run_dir"
 # One /metrics for all workers (prometheus-client multiprocess mode): the workers share
 # a directory of sample files, emptied at each start so old processes' counts go.

@@ -46,7 +46,8 @@ def redis_url():
 def test_make_restart_with_bench_load_at_50_typed_calls_drops_none(tmp_path, pg_url, redis_url):
     figures_path = tmp_path / "figures.json"
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL", "VAR_DIR")}
-    env.update(DATABASE_URL=pg_url, REDIS_URL=redis_url, VAR_DIR=str(tmp_path))
+    # VAR_DIR relative to the checkout, as `make serve` uses its default `var`.
+    env.update(DATABASE_URL=pg_url, REDIS_URL=redis_url, VAR_DIR=os.path.relpath(tmp_path, ROOT))
     bench = subprocess.run(
         [
             PYTHON, "bench/load.py", "--calls", str(CALLS), "--mode", "text", "--workers", "2",
