@@ -147,6 +147,16 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     for _key, _value in {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
                          "keepalives_count": 3, "tcp_user_timeout": 15000}.items():
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault(_key, _value)
+    # psycopg's connection pool, per process: a request, a claim or a heartbeat borrows a
+    # connection for its duration instead of opening one (Django's ASGI handler runs each
+    # request's sync code on a thread of its own, so CONN_MAX_AGE cannot keep them), and
+    # a burst of new calls waits for a free connection instead of exhausting the server's
+    # max_connections ("too many clients", seen at 300 calls with 2 workers). 0: no pool.
+    DB_POOL_SIZE = env_int("DB_POOL_SIZE", 12, minimum=0)
+    if DB_POOL_SIZE:
+        DATABASES["default"]["OPTIONS"].setdefault(
+            "pool", {"min_size": 2, "max_size": DB_POOL_SIZE, "timeout": env_float("DB_POOL_TIMEOUT_S", 10.0)}
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 # Calls' rows are written by a small pool of writer threads that keep their

@@ -179,6 +179,28 @@ def _no_confidence_checks(settings):
     settings.ASR_CONFIRM_BELOW = 0.0
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):  # noqa: F811 - extends pytest-django's fixture of the same name
+    """pytest-django's test databases, and at the end psycopg's connection pools closed
+    first (DB_POOL_SIZE): a pool keeps idle connections, and PostgreSQL refuses to drop
+    a database that is "being accessed by other users"."""
+    yield
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        if getattr(conn, "pool", None) is None:
+            continue
+        conn.close_pool()  # idle connections; one a long-lived thread still holds is ended below
+        import psycopg
+
+        params = {k: v for k, v in conn.get_connection_params().items() if k in ("host", "port", "user", "password")}
+        with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [conn.settings_dict["NAME"]],
+            )
+
+
 @pytest.fixture(autouse=True)
 def _close_writer_connections():
     """Call rows are written by calls.store's writer threads, which keep their
