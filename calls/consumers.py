@@ -56,7 +56,9 @@ class FramesFirst:
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message["type"] == "websocket.receive":
-            self.received_at = time.perf_counter()
+            # The production server stamps the frame when it was read off the socket
+            # (config.server); other servers: now.
+            self.received_at = message.get("received_at") or time.perf_counter()
             await self.receive(text_data=message.get("text"), bytes_data=message.get("bytes"))  # type: ignore[attr-defined]
         else:
             await super().dispatch(message)  # type: ignore[misc]

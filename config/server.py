@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import urllib.request
 
 from config.env import env_bool, env_int, env_str
@@ -94,6 +95,31 @@ class DrainOnSignal:
 CLOSE_HANDSHAKE_TIMEOUT_S = 10
 
 
+def stamp_received_frames() -> None:
+    """Stamp each WebSocket frame with the time daphne read it off the socket.
+
+    daphne queues a frame for the consumer (one asyncio.Queue per connection); when
+    the worker is busy, frames wait there, and a stamp taken when the consumer picks
+    one up hides that wait. `received_at` (an extra key in the ASGI message) lets
+    `calls.consumers.FramesFirst` time `response_ms` from the frame's arrival
+    (protocol §3), so the server's figure includes its own queueing.
+    """
+    from daphne.ws_protocol import WebSocketProtocol
+
+    def on_message(self: WebSocketProtocol, payload: bytes, isBinary: bool) -> None:  # noqa: N803 - autobahn's name
+        if self.muted:
+            return
+        self.last_ping = time.time()
+        message = {"type": "websocket.receive", "received_at": time.perf_counter()}
+        if isBinary:
+            message["bytes"] = payload
+        else:
+            message["text"] = payload.decode("utf8")
+        self.application_queue.put_nowait(message)
+
+    WebSocketProtocol.onMessage = on_message
+
+
 def allow_registered_close_codes() -> None:
     """Let daphne close a socket with any registered close code the protocol uses.
 
@@ -123,6 +149,7 @@ def serve(args: argparse.Namespace) -> int:
     from twisted.internet import reactor
 
     allow_registered_close_codes()
+    stamp_received_frames()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 

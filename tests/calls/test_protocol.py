@@ -312,3 +312,22 @@ async def test_a_caller_still_typing_is_not_hurried(settings, short_bot):
     await client.send(type="text", text="yes")  # within the timeout: no reminder
     assert (await client.until("bot.speech.started"))["text"] == "Soon?"
     await client.close()
+
+
+async def test_response_ms_counts_from_when_the_server_read_the_frame():
+    """The production server stamps each frame when it reads it off the socket
+    (config.server, `received_at` in the ASGI message): a message that waited inside
+    the worker before the call got to it is timed from its arrival (protocol §3)."""
+    import json
+    import time
+
+    client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
+    await client.until("bot.speech.ended")
+    waited = 0.4  # as if it had sat in the worker's queue this long
+    await client.comm.send_input(
+        {"type": "websocket.receive", "text": json.dumps({"type": "text", "text": "yes I am"}),
+         "received_at": time.perf_counter() - waited}
+    )
+    (latency,) = [await client.until("latency")]
+    assert latency["response_ms"] >= waited * 1000
+    await client.close()
