@@ -209,14 +209,21 @@ class CallPipeline:
         """False once the call is over or the caller has left (their last turns may still be finishing)."""
         return not self.finished and self._left is None
 
-    async def on_message(self, raw: str, received_at: float | None = None) -> None:
-        """A text frame from the client (JSON), received at `received_at` (perf_counter)."""
-        received_at = time.perf_counter() if received_at is None else received_at
+    async def _take_message(self) -> bool:
+        """Whether a text/control message or keypad digit is taken: the call still takes
+        input and the message is within the call's rate (else the caller is told)."""
         if not self.taking_input:
-            return
+            return False
         refusal = self.limits.message()
         if refusal is not None:
             await self._refuse(refusal)
+            return False
+        return True
+
+    async def on_message(self, raw: str, received_at: float | None = None) -> None:
+        """A text frame from the client (JSON), received at `received_at` (perf_counter)."""
+        received_at = time.perf_counter() if received_at is None else received_at
+        if not await self._take_message():
             return
         try:
             msg = json.loads(raw)
@@ -321,11 +328,7 @@ class CallPipeline:
     async def on_dtmf(self, digit: str, received_at: float | None = None) -> None:
         """A keypad digit from a phone line: 1 yes / 2 no on a yes/no question, an answer
         like a spoken one; a key that means nothing now is ignored."""
-        if not self.taking_input:
-            return
-        refusal = self.limits.message()
-        if refusal is not None:
-            await self._refuse(refusal)
+        if not await self._take_message():
             return
         if self.dialogue.keypad_answer(digit) is None:
             return
