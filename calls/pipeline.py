@@ -162,10 +162,11 @@ class CallPipeline:
             pipeline = cls(ctx, out, **kwargs)
             await pipeline.start()
             return pipeline
-        except Exception as exc:
-            log.exception("call %s could not start", ctx.call_id)
-            # The caller hears first; the write may wait on the database (calls.store).
-            await out.send_event({"type": "error", "code": "server_error", "message": f"The call could not start: {exc}", "fatal": True})
+        except Exception:
+            error_id = log_failure(f"call {ctx.call_id} could not start", logger=log)
+            # The caller hears first (the cause stays in the log); the write may wait on the database (calls.store).
+            message = public_message("The call could not start.", error_id)
+            await out.send_event({"type": "error", "code": "server_error", "message": message, "fatal": True})
             await out.send_event({"type": "call.ended", "outcome": "error", "reason": "server_error"})
             await out.close(1011)
             store = kwargs.get("store") or Store()
@@ -385,9 +386,9 @@ class CallPipeline:
                 await self._handle_utterance(utterance)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a bug must not leave the caller hanging silently
-                log.exception("call %s: turn %s failed", self.ctx.call_id, utterance.turn)
-                await self._fatal("server_error", f"The server failed on this turn: {exc}", 1011)
+            except Exception:  # a bug must not leave the caller hanging silently; its detail goes to the log only
+                error_id = log_failure(f"call {self.ctx.call_id}: turn {utterance.turn} failed", logger=log)
+                await self._fatal("server_error", public_message("The server failed on this turn.", error_id), 1011)
             finally:
                 self._utterances.task_done()
 
