@@ -11,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE="${1:-${IMAGE:-localhost/voicebot:latest}}"
+# The caller side (tests/liveclient.py) runs from the host's virtualenv: make it on a fresh
+# clone (nothing to do after `make test`, which CI runs first).
+scripts/setup.sh test >/dev/null
 PORT="${SMOKE_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 PODMAN=(podman); [ "$(id -u)" -eq 0 ] || PODMAN=(sudo podman)
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
