@@ -421,6 +421,11 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--mode", choices=["push_to_talk", "vad", "text"], default="push_to_talk")
     parser.add_argument("--workers", type=int, default=2, help="WORKERS for scripts/serve.sh")
+    parser.add_argument(
+        "--server-cmd", default="",
+        help="run this shell command as the server instead of scripts/serve.sh (it gets HOST, PORT and "
+             "WORKERS in its environment), e.g. to compare an ASGI server's own multi-worker mode",
+    )
     parser.add_argument("--local", action="store_true", help="no cloud stand-in: local speech engines")
     parser.add_argument("--asr-ms", type=float, default=150, help="stand-in transcription time")
     parser.add_argument("--tts-ms", type=float, default=80, help="stand-in time to first speech")
@@ -468,10 +473,9 @@ def main() -> int:
     log_path = Path(env.get("VAR_DIR") or ROOT / "var") / "bench-server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     server_log = open(log_path, "w")
-    print(f"server: scripts/serve.sh, WORKERS={args.workers}, on {base} (log: {log_path})", flush=True)
-    server = subprocess.Popen(
-        [str(ROOT / "scripts/serve.sh")], env=env, cwd=ROOT, start_new_session=True, stdout=server_log, stderr=subprocess.STDOUT
-    )
+    command = ["sh", "-c", args.server_cmd] if args.server_cmd else [str(ROOT / "scripts/serve.sh")]
+    print(f"server: {args.server_cmd or 'scripts/serve.sh'}, WORKERS={args.workers}, on {base} (log: {log_path})", flush=True)
+    server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True, stdout=server_log, stderr=subprocess.STDOUT)
     started = time.time()
     try:
         wait_ready(base, server, 180)
