@@ -140,11 +140,16 @@ def test_kubernetes_service_pdb_hpa_and_ingress_point_at_the_workers():
     assert int(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 600
 
 
-def test_tracked_files_named_like_secrets_are_examples_with_placeholders_only():
-    """A file called secret* in the repository alarms whoever reads it (and secret
-    scanners): the only one is the Kubernetes example, named so, holding placeholders."""
+def test_no_tracked_file_is_named_like_a_secret_and_the_credentials_example_holds_placeholders():
+    """A file called secret*, *.pem or .env in the repository alarms whoever reads it
+    (and secret scanners): there is none. The Kubernetes Secret's example is named
+    for what it holds and carries placeholders only."""
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    named = [path for path in tracked if "secret" in Path(path).name.lower()]
-    assert named == ["deploy/k8s/examples/secret.example.yaml"], named
-    values = yaml.safe_load((ROOT / named[0]).read_text())["stringData"]
+    named = [
+        path for path in tracked
+        if "secret" in Path(path).name.lower() or path.endswith(".pem") or Path(path).name == ".env"
+    ]
+    assert named == [], named
+    example = ROOT / "deploy/k8s/examples/app-credentials.example.yaml"
+    values = yaml.safe_load(example.read_text())["stringData"]
     assert all(value == "" or "replace" in value or ".example." in value for value in values.values()), values
