@@ -121,11 +121,8 @@ class Listener:
 
     # ------------------------------------------------------------------ input
     async def feed(self, data: bytes, received_at: float) -> None:
-        """One binary frame: caller PCM s16le mono at the input rate."""
-        problem = frame_error(data)
-        if problem is not None:
-            await self.events.error(*problem)
-            return
+        """One well-formed binary frame (`frame_error` is None: the pipeline checks it
+        before the call's audio pace counts it): caller PCM s16le mono at the input rate."""
         self.audio_started = True
         pcm = self._resampler.process(data)
         if not pcm:
