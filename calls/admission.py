@@ -95,10 +95,12 @@ def _on_change() -> None:
 
 
 def announce() -> None:
-    """Publish this worker's free lines from now on (a no-op once publishing). Called
-    when the worker is ready: one that has had no call yet must count too, or a full
-    worker answers "busy" to a POST although an idle one has every line free."""
-    _on_change()
+    """Publish this worker's free lines from now on (a no-op once publishing: the
+    publisher writes on start, on every change and every HEARTBEAT_S, not per call of
+    this). Called when the worker is ready: one that has had no call yet must count too,
+    or a full worker answers "busy" to a POST although an idle one has every line free."""
+    if settings.REDIS_URL:
+        _ensure_publisher()
 
 
 def _redis() -> Any:

@@ -23,10 +23,9 @@ import json
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
-
-from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
