@@ -223,6 +223,18 @@ def brief_bots(db):
 
 
 @pytest.fixture
+async def call_bots(brief_bots):
+    """The shipped bots for whole calls over the socket; afterwards the database
+    connections the consumer's threads hold are closed, so the test database can be
+    flushed and dropped."""
+    from channels.db import database_sync_to_async
+    from django.db import connections
+
+    yield brief_bots
+    await database_sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
 def loan_bot(brief_bots):
     return brief_bots["quickrupee-loan"]
 

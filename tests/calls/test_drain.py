@@ -15,15 +15,7 @@ from calls.live import live_calls
 from calls.models import Answer, Call
 from tests.callclient import CallClient, application, create_call
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _bots(brief_bots):
-    yield brief_bots
-    from django.db import connections
-
-    await database_sync_to_async(connections.close_all)()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 
 
 @pytest.fixture

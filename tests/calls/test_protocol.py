@@ -14,16 +14,7 @@ from calls.models import Answer, Call, LatencySample, Turn
 from calls.tokens import make_token
 from tests.callclient import CallClient, create_call
 
-pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-async def _bots(brief_bots):
-    yield brief_bots
-    # Close the connection the consumer's DB thread holds, so the test DB can be dropped.
-    from django.db import connections
-
-    await database_sync_to_async(connections.close_all)()
+pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 
 
 @database_sync_to_async

@@ -8,20 +8,13 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 from django.utils import timezone
 
 from calls.models import Call
 from tests.callclient import CallClient, create_call
 from tests.speech import say, silence
 
-pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-async def _bots(brief_bots):
-    yield brief_bots
-    await database_sync_to_async(connections.close_all)()
+pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 
 
 @database_sync_to_async

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from channels.db import database_sync_to_async
-from django.db import connections
 
 from calls.listener import ENGINE_RATE, Listener, Utterance
 from tests.callclient import CallClient
@@ -20,18 +18,12 @@ from tests.speech import say, silence
 pytestmark = pytest.mark.speech
 
 
-@pytest.fixture
-async def _bots(brief_bots):
-    yield brief_bots
-    await database_sync_to_async(connections.close_all)()
-
-
 def between(client: CallClient, first: dict, last: dict) -> list[str]:
     return client.types()[client.events.index(first) + 1 : client.events.index(last)]
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_reply_waits_while_the_caller_is_still_talking(cloud_settings, _bots):
+async def test_a_reply_waits_while_the_caller_is_still_talking(cloud_settings, call_bots):
     """ "Yes ... I'm salaried": the caller goes on after a pause long enough to end the
     utterance. The first part's recognition comes back while they are still talking: no
     reply is spoken over them, and the whole of it is one answer."""
@@ -57,7 +49,7 @@ async def test_a_reply_waits_while_the_caller_is_still_talking(cloud_settings, _
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_end_of_speech_in_hands_free_is_recognised_when_the_vad_heard_nothing(settings, _bots):
+async def test_end_of_speech_in_hands_free_is_recognised_when_the_vad_heard_nothing(settings, call_bots):
     settings.VAD_THRESHOLD = 1.01  # a voice the VAD never takes for speech (too faint, far from the mic)
     client = await CallClient.start("quickrupee-loan", mode="vad")
     await client.until("bot.speech.ended", turn=0)
@@ -70,7 +62,7 @@ async def test_end_of_speech_in_hands_free_is_recognised_when_the_vad_heard_noth
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_end_of_speech_over_silence_is_no_turn(_bots):
+async def test_end_of_speech_over_silence_is_no_turn(call_bots):
     client = await CallClient.start("quickrupee-loan", mode="vad")
     await client.until("bot.speech.ended", turn=0)
     await client.send_audio(silence(1000))

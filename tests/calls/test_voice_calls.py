@@ -6,19 +6,12 @@ import contextlib
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 
 from calls.models import Call, LatencySample
 from tests.callclient import CallClient
 from tests.speech import say, silence
 
-pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-async def _bots(brief_bots):
-    yield brief_bots
-    await database_sync_to_async(connections.close_all)()
+pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 
 
 async def speak_ptt(client: CallClient, text: str, *, rate: int = 16000, voice: str = "en-us") -> None:
