@@ -96,6 +96,7 @@ class CallResult:
     reason: str = ""
     client_ms: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
+    stages: dict = field(default_factory=dict)  # server latency stages (asr, nlu, tts_first_audio) per turn
     call_id: str = ""
     token: str = ""
     seen: dict = field(default_factory=dict)  # what the socket said, to compare with the stored call
@@ -167,6 +168,9 @@ async def one_call(base: str, bot: str, voice: str, mode: str, release_ms: int, 
                 line_ended.set()
             elif kind == "latency" and event.get("response_ms") is not None:
                 result.server_ms.append(event["response_ms"])
+                for stage in ("asr", "nlu", "tts_first_audio"):
+                    if event.get(f"{stage}_ms") is not None:
+                        result.stages.setdefault(stage, []).append(event[f"{stage}_ms"])
             elif kind == "call.ended":
                 done.set()
 
@@ -309,7 +313,7 @@ async def verify(base: str, results: list[CallResult]) -> list[str]:
     return lost
 
 
-def caller_process(base: str, indices: list[int], args: dict, out: mp.Queue, t0: float) -> None:
+def caller_process(base: str, indices: list[int], args: dict, out: mp.Queue, cpu_out: mp.Queue, t0: float) -> None:
     async def main() -> None:
         bots = list(ANSWERS)
 
@@ -327,6 +331,8 @@ def caller_process(base: str, indices: list[int], args: dict, out: mp.Queue, t0:
             out.put(r.__dict__)
 
     asyncio.run(main())
+    used = os.times()
+    cpu_out.put(used.user + used.system)
 
 
 # ---------------------------------------------------------------------- server process tree
@@ -490,13 +496,15 @@ def main() -> int:
                     say(text, voice=voice)
         load_before = os.getloadavg()
         cpu0, _ = tree_stats(server.pid)
+        cloud0 = tree_stats(cloud.pid)[0] if cloud is not None else 0.0
         wall0 = time.time()
         procs = args.procs or max(1, -(-args.calls // 150))
         queue: mp.Queue = mp.Queue()
+        cpu_queue: mp.Queue = mp.Queue()
         t0 = time.time() + 1.0
         opts = {k: getattr(args, k) for k in ("calls", "mode", "ramp", "release_ms", "call_timeout")}
         workers = [
-            mp.Process(target=caller_process, args=(base, list(range(p, args.calls, procs)), opts, queue, t0), daemon=True)
+            mp.Process(target=caller_process, args=(base, list(range(p, args.calls, procs)), opts, queue, cpu_queue, t0), daemon=True)
             for p in range(procs)
         ]
         for w in workers:
@@ -523,6 +531,13 @@ def main() -> int:
         if restart is not None:
             restarter.join(max(0.0, deadline - time.time()))
         cpu1, _ = tree_stats(server.pid)
+        cloud1 = tree_stats(cloud.pid)[0] if cloud is not None else 0.0
+        callers_cpu = 0.0
+        for _ in workers:
+            try:
+                callers_cpu += cpu_queue.get(timeout=5)
+            except Exception:  # a caller process that did not finish: its CPU is not counted
+                pass
         wall = time.time() - wall0
         load_after = os.getloadavg()
         for w in workers:
@@ -547,7 +562,10 @@ def main() -> int:
     print(f"completed: {len(ok)}   failed: {args.calls - len(ok)}" + (f"  {dict(reasons)}" if reasons else ""))
     print(f"{'measure':44} {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8}")
     start = {"push_to_talk": "end_of_speech", "vad": "end of words", "text": "text sent"}[args.mode]
-    for name, values in ((f"client: {start} -> first bot audio", client), ("server: response_ms", server_ms)):
+    stage_ms = {stage: [v for r in ok for v in r.stages.get(stage, [])] for stage in ("asr", "nlu", "tts_first_audio")}
+    rows = [(f"client: {start} -> first bot audio", client), ("server: response_ms", server_ms)]
+    rows += [(f"  server stage: {stage}_ms", values) for stage, values in stage_ms.items()]
+    for name, values in rows:
         if values:
             print(
                 f"{name:44} {len(values):>5} {percentile(values, 50):>8.1f} {percentile(values, 95):>8.1f} "
@@ -555,6 +573,7 @@ def main() -> int:
             )
     print(f"server CPU: {(cpu1 - cpu0) / wall:.2f} cores busy on average over {wall:.0f} s; peak RSS {peak_rss / 2**20:.0f} MiB"
           + (" (workers replaced by the restart: their CPU is not counted)" if restart is not None else ""))
+    print(f"load generator CPU: callers {callers_cpu / wall:.2f} cores, cloud stand-in {(cloud1 - cloud0) / wall:.2f} cores")
     print(f"machine load (1/5/15 min): before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
           f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f}  ({os.cpu_count()} cores, shared)")
     if probe:
@@ -579,7 +598,9 @@ def main() -> int:
             "completed": len(ok), "failed": failed, "reasons": dict(reasons), "records_lost": len(lost),
             "dropped": failed + len(lost),
             "client_ms": summary(client), "server_ms": summary(server_ms),
-            "cpu_cores_busy": round((cpu1 - cpu0) / wall, 2), "peak_rss_mib": round(peak_rss / 2**20),
+            "stages_ms": {stage: summary(values) for stage, values in stage_ms.items()},
+            "cpu_cores_busy": round((cpu1 - cpu0) / wall, 2),
+            "callers_cpu_cores": round(callers_cpu / wall, 2), "stand_in_cpu_cores": round((cloud1 - cloud0) / wall, 2), "peak_rss_mib": round(peak_rss / 2**20),
             "restart": restarted,
         }
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

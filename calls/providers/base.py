@@ -90,8 +90,16 @@ class VADStream(ABC):
 
     @abstractmethod
     def probability(self, window: bytes) -> float:
-        """Speech probability of one window of `window_samples` 16 kHz samples.
-        Cheap (well under a millisecond) but CPU: call it from a worker thread."""
+        """Speech probability of one window of `window_samples` 16 kHz samples (offline
+        tools and tests; a call's audio goes through `probabilities`)."""
+
+    async def probabilities(self, pcm: bytes) -> list[float]:
+        """Speech probability of each window in `pcm` (whole windows), in order. A
+        provider may run many calls' windows together (Silero batches them)."""
+        size = 2 * self.window_samples
+        return [self.probability(pcm[i : i + size]) for i in range(0, len(pcm), size)]
+
+    window_samples: int = 512
 
     @abstractmethod
     def reset(self) -> None:

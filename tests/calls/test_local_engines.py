@@ -322,6 +322,134 @@ def test_vad_reset_forgets_the_past(vad) -> None:
         stream.probability(bytes(100))
 
 
+@pytest.fixture(scope="session")
+def shipped_silero():
+    """The Silero graph exactly as faster-whisper ships it (one call, rows as time)."""
+    import onnxruntime
+
+    from calls.providers.silero_vad import default_model_path
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(default_model_path()), providers=["CPUExecutionProvider"], sess_options=opts)
+
+
+def shipped_probabilities(session, pcm: bytes) -> list[float]:
+    """Window by window through the shipped graph, carrying state and context by hand."""
+    h = c = np.zeros((1, 1, 128), dtype=np.float32)
+    context = np.zeros((1, 64), dtype=np.float32)
+    out = []
+    for w in windows(pcm):
+        audio = (np.frombuffer(w, dtype="<i2").astype(np.float32) / 32768.0).reshape(1, 512)
+        prob, h, c = session.run(None, {"input": np.concatenate([context, audio], axis=1), "h": h, "c": c})
+        context = audio[:, -64:]
+        out.append(float(np.asarray(prob).reshape(-1)[0]))
+    return out
+
+
+class CountingSession:
+    """The real ONNX session, counting its runs (how many batches the calls' windows took)."""
+
+    def __init__(self, session) -> None:
+        self.session, self.runs, self.rows = session, 0, []
+
+    def run(self, outputs, feeds):
+        self.runs += 1
+        self.rows.append(len(feeds["input"]))
+        return self.session.run(outputs, feeds)
+
+
+@pytest.mark.speech
+def test_vad_batched_across_calls_matches_the_shipped_model_window_by_window(vad, shipped_silero) -> None:
+    from calls.providers.silero_vad import _Batcher
+
+    clips = [
+        say("about forty thousand a month", voice="en-gb-x-rp"),
+        silence(300) + say("yes I am", voice="en+f3"),
+        noise(900, level=0.02),
+    ]
+    clips = [pcm[: len(pcm) - len(pcm) % 1024] for pcm in clips]
+    expected = [shipped_probabilities(shipped_silero, pcm) for pcm in clips]
+    counting = CountingSession(vad.session)
+    batcher = _Batcher(counting)
+    streams = [vad.new_stream() for _ in clips]
+    got: list[list[float]] = [[] for _ in clips]
+
+    async def calls_in_step() -> None:
+        # Each pass of the loop, every call hands over its next 20 ms-ish chunk: one
+        # window, two, or (the last call, a 64 ms frame sent in two parts) two submissions.
+        for step in range(0, max(len(p) for p in clips), 2048):
+            jobs = []
+            for i, pcm in enumerate(clips):
+                chunk = np.frombuffer(pcm[step : step + 2048], dtype="<i2").reshape(-1, 512)
+                if not len(chunk):
+                    continue
+                if i == 2 and len(chunk) == 2:
+                    jobs += [(i, batcher.submit(streams[i], chunk[:1])), (i, batcher.submit(streams[i], chunk[1:]))]
+                else:
+                    jobs.append((i, batcher.submit(streams[i], chunk)))
+            for i, probs in zip([i for i, _ in jobs], await asyncio.gather(*(f for _, f in jobs))):
+                got[i] += probs
+
+    asyncio.run(calls_in_step())
+    for mine, shipped in zip(got, expected):
+        assert mine == pytest.approx(shipped, abs=1e-5)
+    assert max(got[0]) > 0.8 > max(got[2])  # the speech is heard, the noise is not
+    passes = -(-max(len(p) for p in clips) // 2048)
+    assert counting.runs <= 2 * passes  # one batch per pass (two rounds when a call sent two windows)
+    assert max(counting.rows) == 3  # the three calls shared a run
+
+
+def mixed(a: bytes, b: bytes) -> bytes:
+    n = min(len(a), len(b)) // 1024 * 1024
+    x = np.frombuffer(a[:n], dtype="<i2").astype(np.int32) + np.frombuffer(b[:n], dtype="<i2")
+    return np.clip(x, -32768, 32767).astype("<i2").tobytes()
+
+
+@pytest.mark.speech
+def test_vad_stream_probabilities_batch_the_calls_of_one_event_loop(vad) -> None:
+    speech = say("yes I am", voice="en+f3")
+    speech = mixed(speech, noise(len(speech) // 32, level=0.01))  # a room's noise floor: no window is silent
+    quiet = noise(1000, level=0.02)
+    quiet = quiet[: len(quiet) // 1024 * 1024]
+    alone = [list(run(vad.new_stream(), pcm)) for pcm in (speech, quiet)]
+
+    async def together() -> list[list[float]]:
+        return list(await asyncio.gather(*(vad.new_stream().probabilities(pcm) for pcm in (speech, quiet))))
+
+    assert [p == pytest.approx(a, abs=1e-5) for p, a in zip(asyncio.run(together()), alone)] == [True, True]
+    with pytest.raises(ValueError):
+        asyncio.run(vad.new_stream().probabilities(bytes(100)))
+
+
+@pytest.mark.speech
+def test_vad_skips_the_model_on_long_digital_silence_and_starts_afresh_after_it(vad) -> None:
+    from calls.providers.silero_vad import QUIET_WINDOWS, SileroVAD
+
+    counting = CountingSession(vad.session)
+    muted = SileroVAD()
+    muted.session = counting  # the real model, its runs counted
+    speech = mixed(say("yes I am"), noise(2000, level=0.01))
+    part = speech[1024 * 8 : 1024 * 20]
+
+    async def call() -> tuple[list[float], list[float], int, int]:
+        stream = muted.new_stream()
+        await stream.probabilities(speech[: 1024 * 8])
+        gap = await stream.probabilities(silence(32 * (QUIET_WINDOWS + 4)) + part)  # the mic muted a moment
+        runs = counting.runs
+        tail = await stream.probabilities(silence(640))
+        tail_runs = counting.runs - runs
+        await stream.probabilities(silence(320))
+        return gap, tail, tail_runs, counting.runs - runs - tail_runs
+
+    gap, tail, tail_runs, later_runs = asyncio.run(call())
+    assert gap[QUIET_WINDOWS : QUIET_WINDOWS + 4] == [0.0] * 4  # past the first quiet windows: not asked
+    assert gap[QUIET_WINDOWS + 4 :] == pytest.approx(list(run(vad.new_stream(), part)), abs=1e-5)  # then as a new call
+    assert max(gap) > 0.5
+    assert tail_runs == QUIET_WINDOWS and tail[QUIET_WINDOWS:] == [0.0] * (20 - QUIET_WINDOWS)
+    assert later_runs == 0  # silence went on: the model was never asked
+
+
 # ---------------------------------------------------------------------------- registry
 @pytest.fixture
 def fresh_registry():
