@@ -54,6 +54,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,7 +76,7 @@ def free_port() -> int:
 
 
 # ---------------------------------------------------------------------- the cloud stand-in
-def run_fake_cloud(port_out: mp.Queue, transcript: str, asr_s: float, tts_s: float) -> None:
+def run_fake_cloud(port_out: mp.Queue, transcript: str, asr_s: float, tts_s: float, done: Any) -> None:
     from tests.fakecloud import FakeCloud
 
     fake = FakeCloud()
@@ -85,7 +86,8 @@ def run_fake_cloud(port_out: mp.Queue, transcript: str, asr_s: float, tts_s: flo
     fake.chunk_delay = 0.0  # the speech itself streams as fast as the link allows
     fake._server.handle_error = lambda request, address: None  # a caller hanging up mid-stream is normal here
     port_out.put((fake.openai_url, fake.elevenlabs_url))
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    done.wait()  # (an mp.Event: the bench is over) then what it was asked, and by how much
+    port_out.put({service: len(fake.requests_for(service)) for service in ("openai", "elevenlabs")})
     fake.close()
 
 
@@ -113,19 +115,33 @@ def words(pcm: bytes, level: int = 300) -> bytes:
     return pcm[loud[0] * 2 : (loud[-1] + 1) * 2] if loud.size else pcm
 
 
-async def one_call(base: str, bot: str, voice: str, mode: str, release_ms: int, timeout: float) -> CallResult:
+def http_client(base: str):  # -> httpx.AsyncClient
+    """One per caller process: making an httpx client costs about 25 ms of CPU (its TLS
+    context), which at 30 new calls a second would be most of a core of the load
+    generator's, taken from the server under test on the same machine."""
+    import httpx
+
+    return httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=None, max_keepalive_connections=50))
+
+
+async def one_call(base: str, bot: str, voice: str, mode: str, release_ms: int, timeout: float, http=None) -> CallResult:
+    """One caller's whole call; `http` is the process's shared client (one of its own if None)."""
     import httpx
     import websockets
 
     from tests.speech import say, silence
 
     result = CallResult()
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        try:
-            response = await http.post("/api/calls/", json={"bot": bot, "mode": "vad" if mode == "vad" else "push_to_talk"})
-        except httpx.HTTPError as exc:
-            result.reason = f"http {type(exc).__name__}"
-            return result
+    own = http is None
+    http = http_client(base) if own else http
+    try:
+        response = await http.post("/api/calls/", json={"bot": bot, "mode": "vad" if mode == "vad" else "push_to_talk"})
+    except httpx.HTTPError as exc:
+        result.reason = f"http {type(exc).__name__}"
+        return result
+    finally:
+        if own:
+            await http.aclose()
     if response.status_code != 201:
         code = ""
         try:
@@ -316,19 +332,23 @@ async def verify(base: str, results: list[CallResult]) -> list[str]:
 def caller_process(base: str, indices: list[int], args: dict, out: mp.Queue, cpu_out: mp.Queue, t0: float) -> None:
     async def main() -> None:
         bots = list(ANSWERS)
+        http = http_client(base)
 
         async def run(i: int) -> CallResult:
             await asyncio.sleep(max(0.0, t0 + args["ramp"] * i / max(1, args["calls"]) - time.time()))
             started = time.time()
             try:
-                result = await one_call(base, bots[i % 2], VOICES[i % len(VOICES)], args["mode"], args["release_ms"], args["call_timeout"])
+                result = await one_call(base, bots[i % 2], VOICES[i % len(VOICES)], args["mode"], args["release_ms"], args["call_timeout"], http)
             except Exception as exc:  # report, never hang the bench
                 result = CallResult(reason=f"client {type(exc).__name__}: {exc}"[:120])
             result.started_at, result.ended_at = started, time.time()
             return result
 
-        for r in await asyncio.gather(*(run(i) for i in indices)):
-            out.put(r.__dict__)
+        try:
+            for r in await asyncio.gather(*(run(i) for i in indices)):
+                out.put(r.__dict__)
+        finally:
+            await http.aclose()
 
     asyncio.run(main())
     used = os.times()
@@ -464,7 +484,10 @@ def main() -> int:
     cloud = None
     if not args.local:
         urls: mp.Queue = mp.Queue()
-        cloud = mp.Process(target=run_fake_cloud, args=(urls, args.transcript, args.asr_ms / 1000, args.tts_ms / 1000), daemon=True)
+        cloud_done = mp.Event()
+        cloud = mp.Process(
+            target=run_fake_cloud, args=(urls, args.transcript, args.asr_ms / 1000, args.tts_ms / 1000, cloud_done), daemon=True
+        )
         cloud.start()
         openai_url, elevenlabs_url = urls.get(timeout=30)
         from tests.fakecloud import ELEVENLABS_KEY, OPENAI_KEY
@@ -545,7 +568,13 @@ def main() -> int:
         lost = asyncio.run(verify(base, results))
     finally:
         stop(server)
+        requests: dict[str, int] = {}
         if cloud is not None:
+            cloud_done.set()
+            try:
+                requests = urls.get(timeout=5)
+            except Exception:
+                pass
             cloud.terminate()
 
     missing = args.calls - len(results)
@@ -571,9 +600,16 @@ def main() -> int:
                 f"{name:44} {len(values):>5} {percentile(values, 50):>8.1f} {percentile(values, 95):>8.1f} "
                 f"{percentile(values, 99):>8.1f} {statistics.fmean(values):>8.1f}"
             )
+    by_answer = [[r.client_ms[k] for r in ok if len(r.client_ms) > k] for k in range(max((len(r.client_ms) for r in ok), default=0))]
+    if len(by_answer) > 1:  # the first answers come while later callers are still connecting (the ramp)
+        print("client p95 by answer: " + ", ".join(f"#{k + 1} {percentile(v, 95):.0f} ms" for k, v in enumerate(by_answer) if v))
     print(f"server CPU: {(cpu1 - cpu0) / wall:.2f} cores busy on average over {wall:.0f} s; peak RSS {peak_rss / 2**20:.0f} MiB"
           + (" (workers replaced by the restart: their CPU is not counted)" if restart is not None else ""))
     print(f"load generator CPU: callers {callers_cpu / wall:.2f} cores, cloud stand-in {(cloud1 - cloud0) / wall:.2f} cores")
+    turns = sum(len(r.server_ms) for r in results)
+    if requests and turns:  # early recognition at a caller's pause costs a request even when the caller goes on
+        print(f"cloud requests: {requests['openai']} transcriptions ({requests['openai'] / turns:.2f} per answered turn), "
+              f"{requests['elevenlabs']} speech")
     print(f"machine load (1/5/15 min): before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
           f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f}  ({os.cpu_count()} cores, shared)")
     if probe:
@@ -601,7 +637,7 @@ def main() -> int:
             "stages_ms": {stage: summary(values) for stage, values in stage_ms.items()},
             "cpu_cores_busy": round((cpu1 - cpu0) / wall, 2),
             "callers_cpu_cores": round(callers_cpu / wall, 2), "stand_in_cpu_cores": round((cloud1 - cloud0) / wall, 2), "peak_rss_mib": round(peak_rss / 2**20),
-            "restart": restarted,
+            "restart": restarted, "cloud_requests": requests,
         }
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     restart_ok = restarted is None or restarted["exit_code"] == 0

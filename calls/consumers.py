@@ -23,11 +23,13 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.layers import get_channel_layer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -49,9 +51,28 @@ NO_CHANNEL_LAYER = "none"  # an alias CHANNEL_LAYERS does not define: get_channe
 class FramesFirst:
     """Consumer mixin: a client frame goes straight to `receive()`, stamped `received_at`.
 
-    Other messages (connect, disconnect, channel-layer events) take Channels' usual path."""
+    Other messages (connect, disconnect, channel-layer events) take Channels' usual path.
+    A consumer without a channel layer also skips Channels' receive loop
+    (`await_many_dispatch`: a task and an `asyncio.wait` per message, so a message
+    took three trips round the event loop). Here the next message is awaited
+    straight off the server's queue: frames already queued are taken at once, and
+    a call keeps up with its 50 frames a second however long a loaded worker's loop
+    turn is (bench/load.py, 300 calls: frames had waited 1-2 s inside the server)."""
 
     received_at: float = 0.0
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Any) -> None:
+        if get_channel_layer(self.channel_layer_alias) is not None:  # type: ignore[attr-defined]
+            await super().__call__(scope, receive, send)  # type: ignore[misc]
+            return
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message["type"] == "websocket.receive":

@@ -9,12 +9,18 @@ VAD runs on the event loop, never through a hop to a worker thread per frame
 (that made every call queue behind the executor): the windows every call
 delivers within 10 ms go through Silero as one batch
 (`calls.providers.silero_vad`), which costs about half as much per window.
+Each call's VAD runs in its own task, beside the socket's frame handling: had
+each frame waited for its batch, a call could take at most one frame per batch
+cycle, and once a loaded worker's cycle passed 20 ms (the frame interval)
+frames queued up by the second (bench/load.py, 300 calls: a frame waited 1 s
+p50 before the pipeline saw it). The task takes every window pending at once.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -37,6 +43,7 @@ MAX_UTTERANCE_S = 30  # an utterance is ended here even if the VAD still hears s
 IDLE_KEEP_S = 10  # hands-free: audio kept since the last utterance, for an end_of_speech the VAD did not hear
 QUIET_RMS = 30  # below this RMS (about -60 dBFS) buffered audio holds nothing to recognise
 MIN_PTT_BYTES = int(ENGINE_RATE * 2 * 0.1)  # under 100 ms between releases: nothing was said
+MAX_VAD_BACKLOG_S = 2.0  # audio a call's VAD task may fall behind before feeding waits for it
 
 Recognised = tuple[Transcript, str, float]  # what was heard, provider, milliseconds
 
@@ -105,6 +112,12 @@ class Listener:
         )
         self._window_bytes = vad.window_samples * 2
         self._vad_pending = bytearray()  # 16 kHz audio not yet run through VAD
+        self._vad_task: asyncio.Task[None] | None = None  # runs the pending windows through VAD
+        self._vad_taken = 0  # samples taken off _vad_pending so far
+        self._vad_total = 0  # samples ever put on _vad_pending (less any dropped)
+        self._marks: deque[tuple[int, float]] = deque()  # (_vad_total after a frame, its received_at)
+        self._vad_failed = False
+        self._max_backlog_bytes = int(MAX_VAD_BACKLOG_S * ENGINE_RATE * 2)
         self._buffer = bytearray()  # 16 kHz audio of the current (or next) utterance
         self._buffer_origin = 0  # absolute sample index of _buffer[0]
         self._speech_started_at = 0  # absolute sample of the current utterance's start
@@ -123,29 +136,70 @@ class Listener:
     # ------------------------------------------------------------------ input
     async def feed(self, data: bytes, received_at: float) -> None:
         """One well-formed binary frame (`frame_error` is None: the pipeline checks it
-        before the call's audio pace counts it): caller PCM s16le mono at the input rate."""
+        before the call's audio pace counts it): caller PCM s16le mono at the input rate.
+
+        The frame is buffered and handed to this call's VAD task; the caller's next
+        frame is not held up by the VAD (only when the task is more than
+        MAX_VAD_BACKLOG_S behind does feeding wait for it)."""
         self.audio_started = True
         pcm = self._resampler.process(data)
         if not pcm:
             return
         self._buffer += pcm
         self._vad_pending += pcm
-        usable = len(self._vad_pending) - len(self._vad_pending) % self._window_bytes
-        if not usable:
-            return
-        view = bytes(self._vad_pending[:usable])
-        del self._vad_pending[:usable]
-        for probability in await self._vad_stream.probabilities(view):
-            for event in self._endpointer.push(probability):
-                await self._on_vad(event, received_at)
-            if self.mode == "vad" and self._endpointer.in_speech and (
-                self._endpointer.position - self._speech_started_at >= self.max_utterance_samples
-            ):  # speech that never pauses (a TV, a crowd) must not hold the turn open
-                await self._force_end(received_at)
-        self._trim_buffer()
+        self._vad_total += len(pcm) // 2
+        self._marks.append((self._vad_total, received_at))
+        if len(self._vad_pending) >= self._window_bytes and (self._vad_task is None or self._vad_task.done()):
+            self._vad_task = asyncio.create_task(self._run_vad(), name="vad")
+        if len(self._vad_pending) > self._max_backlog_bytes:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """Until every whole window fed so far has been through the VAD (and its events
+        handled). Cancelling the waiter does not stop the VAD task."""
+        task = self._vad_task
+        if task is not None and not task.done():
+            await asyncio.wait([task])
+
+    async def _run_vad(self) -> None:
+        """This call's VAD task: all the whole windows pending go through the model in one
+        submission (`probabilities`, batched with other calls'), again until none are
+        left. Each window's events carry the receive time of the frame that completed it."""
+        while len(self._vad_pending) >= self._window_bytes:
+            usable = len(self._vad_pending) - len(self._vad_pending) % self._window_bytes
+            view = bytes(self._vad_pending[:usable])
+            del self._vad_pending[:usable]
+            first = self._vad_taken
+            self._vad_taken += usable // 2
+            try:
+                probabilities = await self._vad_stream.probabilities(view)
+            except Exception as exc:  # a broken VAD must not end the call: its windows count as silence
+                probabilities = [0.0] * (usable // self._window_bytes)
+                log.error("VAD failed", exc_info=exc, extra={"event": "vad.failed"})
+                if not self._vad_failed:  # told once; end_of_speech still ends a turn
+                    self._vad_failed = True
+                    await self.events.error("vad_failed", "Voice detection failed on the server; send end_of_speech to end a turn.")
+            window = self._window_bytes // 2
+            for k, probability in enumerate(probabilities):
+                received_at = self._received_at(first + (k + 1) * window)
+                for event in self._endpointer.push(probability):
+                    await self._on_vad(event, received_at)
+                if self.mode == "vad" and self._endpointer.in_speech and (
+                    self._endpointer.position - self._speech_started_at >= self.max_utterance_samples
+                ):  # speech that never pauses (a TV, a crowd) must not hold the turn open
+                    await self._force_end(received_at)
+            self._trim_buffer()
+
+    def _received_at(self, sample: int) -> float:
+        """When the frame holding VAD sample `sample` (counted from the call's start) came in."""
+        marks = self._marks
+        while len(marks) > 1 and marks[0][0] < sample:
+            marks.popleft()
+        return marks[0][1] if marks else time.perf_counter()
 
     async def end_of_speech(self, received_at: float) -> None:
         """The client's `end_of_speech`: what was buffered is recognised, whatever the VAD made of it."""
+        await self.settle()
         if self.mode == "vad":
             if not await self._force_end(received_at):
                 await self._unheard_utterance(received_at)
@@ -160,6 +214,8 @@ class Listener:
         self._heard_speech = False
         self._buffer.clear()
         self._vad_pending.clear()
+        self._vad_total = self._vad_taken
+        self._marks.clear()
         self._endpointer.reset_position(self._endpointer.position)
         self._buffer_origin = self._endpointer.position
         if len(pcm) < MIN_PTT_BYTES:
@@ -172,6 +228,7 @@ class Listener:
     async def flush(self, received_at: float) -> None:
         """The caller left: speech under way (hands-free) or not yet released (push-to-talk)
         ends here as an utterance, so it is still recognised and stored."""
+        await self.settle()
         if self.mode == "vad":
             await self._force_end(received_at)
         elif self._heard_speech:
@@ -291,6 +348,8 @@ class Listener:
 
     def close(self) -> None:
         self._discard_early()
+        if self._vad_task is not None:
+            self._vad_task.cancel()
 
 
 def _rms(pcm: bytes) -> float:

@@ -30,18 +30,30 @@ from calls.routing import websocket_urlpatterns as call_routes  # noqa: E402
 from config.origin import OriginCheck  # noqa: E402
 from config.warmup import start_warmup  # noqa: E402
 
-websocket_routes = list(call_routes)
 try:
     from dashboard.routing import websocket_urlpatterns as dashboard_routes  # noqa: E402
-
-    websocket_routes += dashboard_routes
 except ImportError:  # pragma: no cover - dashboard routes are optional during development
-    pass
+    dashboard_routes = []
+
+CALL_SOCKET_PREFIXES = ("/ws/calls/", "/ws/telephony/")
+call_sockets = URLRouter(call_routes)
+staff_sockets = AuthMiddlewareStack(URLRouter(dashboard_routes))
+
+
+async def websockets(scope, receive, send):
+    """Call and phone sockets are authorised by their call token or carrier signature and
+    need no session: they skip Channels' cookie, session and auth middleware, whose
+    session wrapper checks the session on every frame sent (a few % of a loaded
+    worker's CPU at 5 bot-audio chunks a second per call). Staff sockets keep it."""
+    if scope["path"].startswith(CALL_SOCKET_PREFIXES):
+        return await call_sockets(scope, receive, send)
+    return await staff_sockets(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_routes))),
+        "websocket": OriginCheck(websockets),
     }
 )
 

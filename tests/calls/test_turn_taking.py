@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calls.listener import ENGINE_RATE, Listener, Utterance
+import asyncio
+
+from calls.listener import ENGINE_RATE, MAX_VAD_BACKLOG_S, Listener, Utterance
+from calls.providers.base import ProviderError, VADProvider, VADStream
 from tests.callclient import CallClient
 from tests.speech import say, silence
 
@@ -121,6 +124,118 @@ async def test_speech_that_never_pauses_is_cut_at_the_longest_utterance():
     step = ENGINE_RATE * 2 // 50  # 20 ms frames
     for i in range(0, len(tv), step):
         await listener.feed(tv[i : i + step], received_at=i / 2 / ENGINE_RATE)
+    await listener.settle()
     assert heard.starts >= 1 and len(heard.utterances) >= 3  # the turn was ended, again and again
     assert all(len(u.pcm) <= 3 * ENGINE_RATE * 2 for u in heard.utterances)
+    listener.close()
+
+
+class Gated(VADProvider):
+    """The real Silero VAD, behind a gate the test opens (or a failure it turns on):
+    what the listener does while the model has not answered yet."""
+
+    def __init__(self) -> None:
+        from calls.providers.registry import get_vad
+
+        self.real = get_vad()
+        self.name, self.sample_rate, self.window_samples = "gated", self.real.sample_rate, self.real.window_samples
+        self.open = asyncio.Event()
+        self.submissions: list[int] = []  # windows per model submission
+        self.broken = False
+
+    def new_stream(self) -> VADStream:
+        vad, real = self, self.real.new_stream()
+
+        class Stream(VADStream):
+            def probability(self, window: bytes) -> float:
+                return real.probability(window)
+
+            async def probabilities(self, pcm: bytes) -> list[float]:
+                await vad.open.wait()
+                if vad.broken:
+                    raise ProviderError("model session failed", provider="gated")
+                vad.submissions.append(len(pcm) // 2 // vad.window_samples)
+                return await real.probabilities(pcm)
+
+            def reset(self) -> None:
+                real.reset()
+
+        return Stream()
+
+
+class HeardErrors(Heard):
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[str] = []
+
+    async def error(self, code: str, message: str) -> None:
+        self.errors.append(code)
+
+
+def frames(pcm: bytes, start: float = 0.0) -> list[tuple[bytes, float]]:
+    """20 ms frames of `pcm`, each with the time it was received (its end, in audio time)."""
+    step = ENGINE_RATE * 2 // 50
+    return [(pcm[i : i + step], start + (i + step) / 2 / ENGINE_RATE) for i in range(0, len(pcm), step)]
+
+
+@pytest.mark.django_db  # settings only; no rows
+async def test_frames_are_not_held_up_by_the_vad():
+    """A frame is taken as soon as it arrives, even while the VAD has not answered for
+    the ones before (a loaded worker's batch cycle); the VAD then catches up on every
+    pending window at once, and the end of speech is still dated by when its frame came in."""
+    vad = Gated()
+    heard = Heard()
+    listener = Listener(heard, vad=vad, asr=[], mode="vad")
+    words = say("yes I am")
+    for frame, received_at in frames(words + silence(600)):
+        await listener.feed(frame, received_at)  # returns at once: the VAD is still shut
+    assert heard.starts == 0 and not heard.utterances and vad.submissions == []
+    vad.open.set()
+    await listener.settle()
+    assert heard.starts == 1 and len(heard.utterances) == 1
+    assert len(vad.submissions) <= 2  # the backlog went through the model together, not window by window
+    samples = np.frombuffer(words, dtype="<i2")
+    spoken_until = np.nonzero(np.abs(samples) > 300)[0][-1] / ENGINE_RATE  # espeak's quiet tail left out
+    assert abs(heard.utterances[0].ended_at - spoken_until) < 0.1  # when the frame with the last words came in
+    listener.close()
+
+
+@pytest.mark.django_db
+async def test_feeding_waits_once_the_vad_is_far_behind():
+    """The audio waiting for the VAD is bounded: past MAX_VAD_BACKLOG_S the socket's next
+    frame waits for the VAD to catch up."""
+    vad = Gated()
+    listener = Listener(Heard(), vad=vad, asr=[], mode="vad")
+    backlog = frames(silence(int(MAX_VAD_BACKLOG_S * 1000) + 100))
+    fed = 0
+    stalled: asyncio.Task[None] | None = None
+    for frame, received_at in backlog:
+        stalled = asyncio.ensure_future(listener.feed(frame, received_at))
+        for _ in range(5):  # give it every chance to finish
+            await asyncio.sleep(0)
+        if not stalled.done():
+            break
+        fed += 1
+    assert stalled is not None and not stalled.done()
+    assert fed * 0.02 >= MAX_VAD_BACKLOG_S - 0.05  # it took up to the bound without waiting
+    vad.open.set()
+    await stalled
+    await listener.settle()
+    listener.close()
+
+
+@pytest.mark.django_db
+async def test_a_broken_vad_is_reported_once_and_push_to_talk_goes_on():
+    vad = Gated()
+    vad.broken = True
+    vad.open.set()
+    heard = HeardErrors()
+    listener = Listener(heard, vad=vad, asr=[], mode="push_to_talk")
+    for turn in range(2):
+        for frame, received_at in frames(say("yes I am") + silence(300), start=turn * 3.0):
+            await listener.feed(frame, received_at)
+        await listener.end_of_speech(turn * 3.0 + 2.5)
+    assert heard.errors == ["vad_failed"]  # told once, not per window
+    assert [u.ended_at for u in heard.utterances] == [2.5, 5.5]  # both turns still recognised
+    assert all(len(u.pcm) > ENGINE_RATE for u in heard.utterances)
     listener.close()
