@@ -13,9 +13,15 @@ token log-probabilities when asked (`include=["logprobs"]`), averaged here.
 
 The SDK's own retries are off (`max_retries=0`): calls/providers/retry.py owns
 the policy (one quick retry, then the local fallback).
+
+The SDK's HTTP client gets a transport that sends the upload in one piece: left
+to itself it writes the multipart body part by part, a socket write (and its
+timeout and cancel-scope bookkeeping) for each: 2.9 ms of CPU per transcription
+request instead of 2.1, on the event loop every call's audio shares.
 """
 from __future__ import annotations
 
+import httpx2
 import openai
 from django.conf import settings
 
@@ -34,6 +40,16 @@ from calls.providers.retry import (
 
 # Whisper rejects audio under 0.1 s with a 400; such a blip carries no answer anyway.
 MIN_AUDIO_SECONDS = 0.1
+CONNECTION_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)  # the SDK's own defaults
+
+
+class WholeBodyTransport(httpx2.AsyncHTTPTransport):
+    """The SDK's transport, with a request body read into memory before it is sent, so it
+    goes in one write (an answer's WAV is some tens of kB, already in memory)."""
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        return await super().handle_async_request(request)
 
 
 class OpenAIASR(ASRProvider):
@@ -71,6 +87,7 @@ class OpenAIASR(ASRProvider):
             base_url=self.base_url,
             timeout=self._call.policy.timeout,
             max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(transport=WholeBodyTransport(limits=CONNECTION_LIMITS)),
         )
 
     async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
