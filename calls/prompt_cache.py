@@ -131,8 +131,13 @@ class PromptCache:
             task.add_done_callback(self._prefetches.discard)
         for text in dict.fromkeys(t for t in texts if t and t.strip()):
             try:
+                # Cached lines first, without waiting: a worker busy with live speech never
+                # goes quiet, and every call's prefetch re-checking it 20 times a second for
+                # lines it already has was a load of its own (bench/load.py, 300 calls).
+                if await self._known(tts, text, voice):
+                    continue
                 await self._wait_for_quiet()
-                if cache_key(tts, text, voice) in self._in_flight or await self.get(tts, text, voice) is not None:
+                if await self._known(tts, text, voice):  # made meanwhile, by a call or another prefetch
                     continue
                 async with aclosing(self._stream_and_store(tts, text, voice)) as stream:
                     async for _ in stream:
@@ -152,6 +157,10 @@ class PromptCache:
             task.cancel()
         if running:
             await asyncio.wait(running)
+
+    async def _known(self, tts: TTSProvider, text: str, voice: str) -> bool:
+        """Cached, or being made right now."""
+        return cache_key(tts, text, voice) in self._in_flight or await self.get(tts, text, voice) is not None
 
     async def _wait_for_quiet(self) -> None:
         loop = asyncio.get_running_loop()

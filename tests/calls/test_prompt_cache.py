@@ -123,6 +123,25 @@ async def test_prefetch_gives_way_to_live_speech(cache, tts) -> None:
     assert order == ["live done", "prefetch done"]
 
 
+async def test_prefetch_of_cached_lines_does_not_wait_for_live_speech(cache, tts) -> None:
+    """A loaded worker always has a line being spoken: lines already cached are passed over
+    at once, not after waiting for a quiet moment that never comes."""
+    await drain(cache, tts, "Are you employed?")
+    gate = asyncio.Event()
+
+    async def live() -> None:
+        async for _ in cache.synthesize_cached(tts, "A live answer. With two sentences."):
+            await gate.wait()  # still speaking until the test says so
+
+    live_task = asyncio.create_task(live())
+    await asyncio.sleep(0)  # live synthesis has started
+    calls_before = list(tts.calls)
+    await cache.prefetch(tts, ["Are you employed?"])  # returns while the live line is still going
+    assert not live_task.done() and tts.calls == calls_before
+    gate.set()
+    await live_task
+
+
 async def test_memory_tier_is_bounded(tmp_path, tts) -> None:
     cache = PromptCache(tmp_path, max_memory_bytes=1000)
     for i in range(5):
