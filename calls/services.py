@@ -212,20 +212,22 @@ def mark_interrupted(call_id: str, index: int) -> None:
 
 
 def record_answer(call_id: str, record: AnswerRecord) -> None:
-    Answer.objects.update_or_create(
-        call_id=call_id,
-        question_key=record.key,
-        defaults={
-            "question_text": record.question,
-            "order": record.order,
-            "transcript": record.transcript,
-            "value": record.value,
-            "understood": record.understood,
-            "qualifies": record.qualifies,
-            "attempts": record.attempt,
-            "confidence": record.confidence,
-        },
-    )
+    """The question's answer, replaced by a later attempt. An UPDATE, then an INSERT when
+    there was no row: not `update_or_create`, whose savepoints and SELECT ... FOR UPDATE
+    cost a loaded worker twice the statements for nothing, since one call's writes are
+    made one batch at a time (calls.store) and (call, question) is unique."""
+    fields = {
+        "question_text": record.question,
+        "order": record.order,
+        "transcript": record.transcript,
+        "value": record.value,
+        "understood": record.understood,
+        "qualifies": record.qualifies,
+        "attempts": record.attempt,
+        "confidence": record.confidence,
+    }
+    if not Answer.objects.filter(call_id=call_id, question_key=record.key).update(**fields):
+        Answer.objects.create(call_id=call_id, question_key=record.key, **fields)
 
 
 def add_latency(call_id: str, turn: int, stages: dict[str, float | None], providers: dict[str, str]) -> None:
