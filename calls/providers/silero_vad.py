@@ -109,18 +109,17 @@ class SileroStream(VADStream):
         if not len(windows):
             return []
         level = windows.astype(np.float32)
-        quiet = np.einsum("ij,ij->i", level, level) < QUIET_ENERGY  # RMS under QUIET_RMS, in two numpy calls
-        skip = np.zeros(len(windows), dtype=bool)
+        quiet = (np.einsum("ij,ij->i", level, level) < QUIET_ENERGY).tolist()  # RMS under QUIET_RMS
+        skip: list[bool] = []  # (plain lists: a call submits one or two windows at a time)
         run = self._quiet_run
-        for i, q in enumerate(quiet):
+        for q in quiet:
             run = run + 1 if q else 0
-            skip[i] = run > QUIET_WINDOWS
-        if not skip.any() or self._pending:  # (a stream with windows in flight is not reset under them)
-            self._quiet_run = run
-            return await self._submit(windows)
+            skip.append(run > QUIET_WINDOWS)
         self._quiet_run = run
+        if True not in skip or self._pending:  # (a stream with windows in flight is not reset under them)
+            return await self._submit(windows)
         out = [0.0] * len(windows)
-        first, last = int(np.nonzero(skip)[0][0]), int(np.nonzero(skip)[0][-1])
+        first, last = skip.index(True), len(skip) - 1 - skip[::-1].index(True)
         if first:  # sound, or a short gap, before the silence
             out[:first] = await self._submit(windows[:first])
         self.reset()
