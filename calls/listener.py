@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -44,6 +44,7 @@ IDLE_KEEP_S = 10  # hands-free: audio kept since the last utterance, for an end_
 QUIET_RMS = 30  # below this RMS (about -60 dBFS) buffered audio holds nothing to recognise
 MIN_PTT_BYTES = int(ENGINE_RATE * 2 * 0.1)  # under 100 ms between releases: nothing was said
 MAX_VAD_BACKLOG_S = 2.0  # audio a call's VAD task may fall behind before feeding waits for it
+MARKS_KEEP_S = 2  # how far back frames' receive times are kept (well past the VAD hangover)
 
 Recognised = tuple[Transcript, str, float]  # what was heard, provider, milliseconds
 
@@ -115,7 +116,10 @@ class Listener:
         self._vad_task: asyncio.Task[None] | None = None  # runs the pending windows through VAD
         self._vad_taken = 0  # samples taken off _vad_pending so far
         self._vad_total = 0  # samples ever put on _vad_pending (less any dropped)
-        self._marks: deque[tuple[int, float]] = deque()  # (_vad_total after a frame, its received_at)
+        # Each frame's end (in _vad_total samples) and when it was received, for the frames
+        # of the last MARKS_KEEP_S: an utterance's end is dated by the frame that held it.
+        self._mark_ends: list[int] = []
+        self._mark_times: list[float] = []
         self._vad_failed = False
         self._max_backlog_bytes = int(MAX_VAD_BACKLOG_S * ENGINE_RATE * 2)
         self._buffer = bytearray()  # 16 kHz audio of the current (or next) utterance
@@ -148,7 +152,8 @@ class Listener:
         self._buffer += pcm
         self._vad_pending += pcm
         self._vad_total += len(pcm) // 2
-        self._marks.append((self._vad_total, received_at))
+        self._mark_ends.append(self._vad_total)
+        self._mark_times.append(received_at)
         if len(self._vad_pending) >= self._window_bytes and (self._vad_task is None or self._vad_task.done()):
             self._vad_task = asyncio.create_task(self._run_vad(), name="vad")
         if len(self._vad_pending) > self._max_backlog_bytes:
@@ -181,21 +186,33 @@ class Listener:
                     await self.events.error("vad_failed", "Voice detection failed on the server; send end_of_speech to end a turn.")
             window = self._window_bytes // 2
             for k, probability in enumerate(probabilities):
-                received_at = self._received_at(first + (k + 1) * window)
-                for event in self._endpointer.push(probability):
-                    await self._on_vad(event, received_at)
+                events = self._endpointer.push(probability)
+                if events:  # dated by the frame that completed this window
+                    received_at = self._received_at(first + (k + 1) * window)
+                    for event in events:
+                        await self._on_vad(event, received_at)
                 if self.mode == "vad" and self._endpointer.in_speech and (
                     self._endpointer.position - self._speech_started_at >= self.max_utterance_samples
                 ):  # speech that never pauses (a TV, a crowd) must not hold the turn open
-                    await self._force_end(received_at)
+                    await self._force_end(self._received_at(first + (k + 1) * window))
             self._trim_buffer()
+            self._forget_marks()
 
     def _received_at(self, sample: int) -> float:
-        """When the frame holding VAD sample `sample` (counted from the call's start) came in."""
-        marks = self._marks
-        while len(marks) > 1 and marks[0][0] < sample:
-            marks.popleft()
-        return marks[0][1] if marks else time.perf_counter()
+        """When the frame holding VAD sample `sample` - 1 (counted from the call's start) came in."""
+        i = bisect_left(self._mark_ends, sample)
+        if i < len(self._mark_times):
+            return self._mark_times[i]
+        return self._mark_times[-1] if self._mark_times else time.perf_counter()
+
+    def _forget_marks(self) -> None:
+        """Keep the marks of the last MARKS_KEEP_S of audio the VAD has seen (an utterance
+        ends a hangover after its last words; a max-length cut looks back no further)."""
+        horizon = self._vad_taken - MARKS_KEEP_S * ENGINE_RATE
+        drop = bisect_left(self._mark_ends, horizon)
+        if drop > 64:  # in steps, not per frame
+            del self._mark_ends[:drop]
+            del self._mark_times[:drop]
 
     async def end_of_speech(self, received_at: float) -> None:
         """The client's `end_of_speech`: what was buffered is recognised, whatever the VAD made of it."""
@@ -215,7 +232,8 @@ class Listener:
         self._buffer.clear()
         self._vad_pending.clear()
         self._vad_total = self._vad_taken
-        self._marks.clear()
+        self._mark_ends.clear()
+        self._mark_times.clear()
         self._endpointer.reset_position(self._endpointer.position)
         self._buffer_origin = self._endpointer.position
         if len(pcm) < MIN_PTT_BYTES:
@@ -278,8 +296,10 @@ class Listener:
     async def _end_utterance(self, end_sample: int, received_at: float) -> None:
         # The end was seen `hangover` after the last speech, in the frame received at
         # `received_at`; the frame that held the last speech arrived that much earlier.
-        audio_after = (self._endpointer.position - end_sample) / ENGINE_RATE
-        ended_at = received_at - max(0.0, audio_after)
+        if self._mark_ends and self._mark_ends[0] < end_sample:  # the frame with the last words
+            ended_at = min(received_at, self._received_at(end_sample))
+        else:  # (its mark is gone): as long before this frame as the audio after the words lasts
+            ended_at = received_at - max(0.0, (self._endpointer.position - end_sample) / ENGINE_RATE)
         pcm = self._slice(self._speech_started_at, end_sample)
         early, self._early = self._early, None
         self._speech_started_at = end_sample

@@ -72,7 +72,7 @@ class DrainOnSignal:
 
         if self.task is not None:
             log.warning("%s again: stopping now", signal.Signals(sig).name)
-            self.server.stop()
+            self._stop()
             return
         log.info("%s: draining (up to %.0f s), then stopping", signal.Signals(sig).name, self.drain_s)
         self.task = asyncio.ensure_future(self._drain_then_stop())
@@ -89,7 +89,16 @@ class DrainOnSignal:
             if not await settle(settings.STORE_OUTAGE_S):
                 log.error("stopping with call writes still unstored (the database is down)")
         finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        """Stop the server; a stop already under way (a second signal during the first) is fine."""
+        from twisted.internet.error import ReactorNotRunning
+
+        try:
             self.server.stop()
+        except ReactorNotRunning:
+            pass
 
 
 CLOSE_HANDSHAKE_TIMEOUT_S = 10
