@@ -76,6 +76,8 @@ class FramesFirst:
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message["type"] == "websocket.receive":
+            if getattr(self, "closed", False):  # refused or over: a frame still in flight is not taken
+                return
             # The production server stamps the frame when it was read off the socket
             # (config.server); other servers: now.
             self.received_at = message.get("received_at") or time.perf_counter()

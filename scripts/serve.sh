@@ -120,8 +120,11 @@ backend workers
     balance leastconn
     # Only warmed workers (engines loaded, prompts cached) get callers.
     option httpchk GET /readyz
-    # No request rides an idle connection to a worker that a rolling restart has
-    # just replaced (it would answer "busy" while it drains); loopback connects are cheap.
+    # No request rides a connection to a worker that a rolling restart has just
+    # replaced (it would answer "busy" while it drains): a kept-alive client (a browser,
+    # the bench) has each request balanced afresh, over a new worker connection (the
+    # worker side is closed after each response; loopback connects are cheap).
+    option http-server-close
     http-reuse never
 CFG
 # start_worker SLOT PORT ID: a worker in the background; its pid in $started.

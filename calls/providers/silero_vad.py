@@ -119,12 +119,16 @@ class SileroStream(VADStream):
         if True not in skip or self._pending:  # (a stream with windows in flight is not reset under them)
             return await self._submit(windows)
         out = [0.0] * len(windows)
-        first, last = skip.index(True), len(skip) - 1 - skip[::-1].index(True)
-        if first:  # sound, or a short gap, before the silence
-            out[:first] = await self._submit(windows[:first])
-        self.reset()
-        if last + 1 < len(windows):  # sound after the silence
-            out[last + 1 :] = await self._submit(windows[last + 1 :])
+        i = 0
+        while i < len(windows):  # runs of skipped and of modelled windows, in order
+            j = i
+            while j < len(windows) and skip[j] == skip[i]:
+                j += 1
+            if skip[i]:  # silence: probability 0, and the stream starts afresh when sound comes back
+                self.reset()
+            else:  # sound, or a short gap, before, between or after the silences
+                out[i:j] = await self._submit(windows[i:j])
+            i = j
         return out
 
     async def _submit(self, windows: np.ndarray) -> list[float]:

@@ -450,6 +450,26 @@ def test_vad_skips_the_model_on_long_digital_silence_and_starts_afresh_after_it(
     assert later_runs == 0  # silence went on: the model was never asked
 
 
+@pytest.mark.speech
+def test_vad_hears_speech_between_two_silences_in_one_submission(vad) -> None:
+    """A burst (a phone carrier sends faster than real time; a call's VAD catching up):
+    silence, words, silence in one submission. The silences skip the model; the words
+    between them do not (they are run as a new call's would be)."""
+    words = say("yes I am")
+    words = mixed(words, noise(len(words) // 32, level=0.01))  # a room's noise floor: no window of it is silent
+    words = words[: len(words) // 1024 * 1024]
+    burst = silence(640) + words + silence(640)
+
+    async def call() -> list[float]:
+        return await vad.new_stream().probabilities(burst)
+
+    probs = asyncio.run(call())
+    quiet = 640 // 32
+    assert probs[:quiet][-4:] == [0.0] * 4 and probs[-4:] == [0.0] * 4
+    assert probs[quiet : quiet + len(words) // 1024] == pytest.approx(list(run(vad.new_stream(), words)), abs=1e-5)
+    assert max(probs) > 0.8
+
+
 # ---------------------------------------------------------------------------- registry
 @pytest.fixture
 def fresh_registry():
