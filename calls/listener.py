@@ -169,7 +169,15 @@ class Listener:
     async def _run_vad(self) -> None:
         """This call's VAD task: all the whole windows pending go through the model in one
         submission (`probabilities`, batched with other calls'), again until none are
-        left. Each window's events carry the receive time of the frame that completed it."""
+        left. Each window's events carry the receive time of the frame that completed it.
+        A failure in what the events set off is logged here (nobody awaits this task);
+        the next frame starts the task again."""
+        try:
+            await self._vad_windows()
+        except Exception:
+            log.exception("call %s: handling the caller's audio failed", self.call_id, extra={"event": "vad.task_failed"})
+
+    async def _vad_windows(self) -> None:
         while len(self._vad_pending) >= self._window_bytes:
             usable = len(self._vad_pending) - len(self._vad_pending) % self._window_bytes
             view = bytes(self._vad_pending[:usable])
