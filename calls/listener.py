@@ -115,9 +115,9 @@ class Listener:
         self._vad_pending = bytearray()  # 16 kHz audio not yet run through VAD
         self._vad_task: asyncio.Task[None] | None = None  # runs the pending windows through VAD
         self._vad_taken = 0  # samples taken off _vad_pending so far
-        self._vad_total = 0  # samples ever put on _vad_pending (less any dropped)
-        # Each frame's end (in _vad_total samples) and when it was received, for the frames
-        # of the last MARKS_KEEP_S: an utterance's end is dated by the frame that held it.
+        # Each frame's end (in samples put on _vad_pending, less any dropped: _vad_taken plus
+        # what is pending) and when it was received, for the frames of the last MARKS_KEEP_S:
+        # an utterance's end is dated by the frame that held it.
         self._mark_ends: list[int] = []
         self._mark_times: list[float] = []
         self._vad_failed = False
@@ -151,8 +151,7 @@ class Listener:
             return
         self._buffer += pcm
         self._vad_pending += pcm
-        self._vad_total += len(pcm) // 2
-        self._mark_ends.append(self._vad_total)
+        self._mark_ends.append(self._vad_taken + len(self._vad_pending) // 2)
         self._mark_times.append(received_at)
         if len(self._vad_pending) >= self._window_bytes and (self._vad_task is None or self._vad_task.done()):
             self._vad_task = asyncio.create_task(self._run_vad(), name="vad")
@@ -239,7 +238,6 @@ class Listener:
         self._heard_speech = False
         self._buffer.clear()
         self._vad_pending.clear()
-        self._vad_total = self._vad_taken
         self._mark_ends.clear()
         self._mark_times.clear()
         self._endpointer.reset_position(self._endpointer.position)
@@ -303,11 +301,8 @@ class Listener:
 
     async def _end_utterance(self, end_sample: int, received_at: float) -> None:
         # The end was seen `hangover` after the last speech, in the frame received at
-        # `received_at`; the frame that held the last speech arrived that much earlier.
-        if self._mark_ends and self._mark_ends[0] < end_sample:  # the frame with the last words
-            ended_at = min(received_at, self._received_at(end_sample))
-        else:  # (its mark is gone): as long before this frame as the audio after the words lasts
-            ended_at = received_at - max(0.0, (self._endpointer.position - end_sample) / ENGINE_RATE)
+        # `received_at`; the speech ended when the frame that held its last window came in.
+        ended_at = min(received_at, self._received_at(end_sample))
         pcm = self._slice(self._speech_started_at, end_sample)
         early, self._early = self._early, None
         self._speech_started_at = end_sample

@@ -26,6 +26,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from calls.liveness import start_janitor  # noqa: E402
+from calls.routing import CALL_SOCKET_PREFIXES  # noqa: E402
 from calls.routing import websocket_urlpatterns as call_routes  # noqa: E402
 from config.origin import OriginCheck  # noqa: E402
 from config.warmup import start_warmup  # noqa: E402
@@ -35,12 +36,11 @@ try:
 except ImportError:  # pragma: no cover - dashboard routes are optional during development
     dashboard_routes = []
 
-CALL_SOCKET_PREFIXES = ("/ws/calls/", "/ws/telephony/")
 call_sockets = URLRouter(call_routes)
 staff_sockets = AuthMiddlewareStack(URLRouter(dashboard_routes))
 
 
-async def websockets(scope, receive, send):
+async def websocket_app(scope, receive, send):
     """Call and phone sockets are authorised by their call token or carrier signature and
     need no session: they skip Channels' cookie, session and auth middleware, whose
     session wrapper checks the session on every frame sent (a few % of a loaded
@@ -53,7 +53,7 @@ async def websockets(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": OriginCheck(websockets),
+        "websocket": OriginCheck(websocket_app),
     }
 )
 
