@@ -356,31 +356,88 @@ def caller_process(base: str, indices: list[int], args: dict, out: mp.Queue, cpu
 
 
 # ---------------------------------------------------------------------- server process tree
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            children.setdefault(int(raw[raw.rindex(")") + 2 :].split()[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+class Scheduling:
+    """Where the CPU went while the calls ran: the workers' event-loop threads' time on a
+    CPU and waiting in the run queue for one (/proc/<pid>/schedstat, nanoseconds), and the
+    whole machine's split (/proc/stat). Waiting shows a machine short of CPU, which the
+    server's own latency figures cannot tell from slow code."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.loops = [p for p in descendants(server_pid) if b"config.server" in _cmdline(p)]
+        self.start = (self._loops(), self._machine(), time.monotonic())
+
+    def _loops(self) -> tuple[int, int]:
+        on_cpu = waiting = 0
+        for pid in self.loops:  # a worker's main thread runs its event loop
+            try:
+                with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
+                    ran, waited, _ = (int(x) for x in f.read().split())
+            except OSError:  # a worker replaced (rolling restart): not counted
+                continue
+            on_cpu, waiting = on_cpu + ran, waiting + waited
+        return on_cpu, waiting
+
+    @staticmethod
+    def _machine() -> list[int]:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+
+    def report(self) -> dict[str, float]:
+        (ran0, waited0), machine0, t0 = self.start
+        ran1, waited1 = self._loops()
+        machine1, t1 = self._machine(), time.monotonic()
+        wall = max(t1 - t0, 1e-9) * max(len(self.loops), 1)
+        ticks = [b - a for a, b in zip(machine0, machine1)]
+        cores = (os.cpu_count() or 1) / max(sum(ticks), 1)
+        user, nice, system, idle, iowait, irq, softirq, steal = (t * cores for t in ticks)
+        return {
+            "loop_on_cpu": (ran1 - ran0) / 1e9 / wall, "loop_waiting_for_cpu": (waited1 - waited0) / 1e9 / wall,
+            "machine_user": user + nice, "machine_system": system + irq + softirq, "machine_idle": idle + iowait,
+            "machine_steal": steal,
+        }
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def tree_stats(pid: int) -> tuple[float, int]:
     """(CPU seconds used, RSS bytes) summed over `pid` and its descendants."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, tuple[float, int]] = {}
     tick = os.sysconf("SC_CLK_TCK")
     page = os.sysconf("SC_PAGE_SIZE")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    total_cpu, total_rss = 0.0, 0
+    for p in descendants(pid):
         try:
-            with open(f"/proc/{entry}/stat") as f:
+            with open(f"/proc/{p}/stat") as f:
                 raw = f.read()
         except OSError:
             continue
         fields = raw[raw.rindex(")") + 2 :].split()
-        ppid = int(fields[1])
-        children.setdefault(ppid, []).append(int(entry))
-        stats[int(entry)] = ((int(fields[11]) + int(fields[12])) / tick, int(fields[21]) * page)
-    total_cpu, total_rss, todo = 0.0, 0, [pid]
-    while todo:
-        p = todo.pop()
-        cpu, rss = stats.get(p, (0.0, 0))
-        total_cpu += cpu
-        total_rss += rss
-        todo += children.get(p, [])
+        total_cpu += (int(fields[11]) + int(fields[12])) / tick
+        total_rss += int(fields[21]) * page
     return total_cpu, total_rss
 
 
@@ -519,6 +576,7 @@ def main() -> int:
                     say(text, voice=voice)
         load_before = os.getloadavg()
         cpu0, _ = tree_stats(server.pid)
+        scheduling = Scheduling(server.pid)
         cloud0 = tree_stats(cloud.pid)[0] if cloud is not None else 0.0
         wall0 = time.time()
         procs = args.procs or max(1, -(-args.calls // 150))
@@ -562,6 +620,7 @@ def main() -> int:
             except Exception:  # a caller process that did not finish: its CPU is not counted
                 pass
         wall = time.time() - wall0
+        sched = scheduling.report()
         load_after = os.getloadavg()
         for w in workers:
             w.terminate()
@@ -606,6 +665,9 @@ def main() -> int:
     print(f"server CPU: {(cpu1 - cpu0) / wall:.2f} cores busy on average over {wall:.0f} s; peak RSS {peak_rss / 2**20:.0f} MiB"
           + (" (workers replaced by the restart: their CPU is not counted)" if restart is not None else ""))
     print(f"load generator CPU: callers {callers_cpu / wall:.2f} cores, cloud stand-in {(cloud1 - cloud0) / wall:.2f} cores")
+    print(f"workers' event loops: on a CPU {sched['loop_on_cpu']:.0%} of the time, waiting in the run queue for one "
+          f"{sched['loop_waiting_for_cpu']:.0%}; machine: user {sched['machine_user']:.2f}, kernel "
+          f"{sched['machine_system']:.2f}, idle {sched['machine_idle']:.2f}, steal {sched['machine_steal']:.2f} cores")
     turns = sum(len(r.server_ms) for r in results)
     if requests and turns:  # early recognition at a caller's pause costs a request even when the caller goes on
         print(f"cloud requests: {requests['openai']} transcriptions ({requests['openai'] / turns:.2f} per answered turn), "
@@ -636,6 +698,7 @@ def main() -> int:
             "client_ms": summary(client), "server_ms": summary(server_ms),
             "stages_ms": {stage: summary(values) for stage, values in stage_ms.items()},
             "cpu_cores_busy": round((cpu1 - cpu0) / wall, 2),
+            "scheduling": {k: round(v, 3) for k, v in sched.items()},
             "callers_cpu_cores": round(callers_cpu / wall, 2), "stand_in_cpu_cores": round((cloud1 - cloud0) / wall, 2), "peak_rss_mib": round(peak_rss / 2**20),
             "restart": restarted, "cloud_requests": requests,
         }

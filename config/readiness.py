@@ -8,7 +8,9 @@ could name hosts or users), and the whole answer is 200 only when all are ok.
 """
 from __future__ import annotations
 
+import functools
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -21,6 +23,7 @@ OK = "ok"
 DRAINING = "draining"
 UNAVAILABLE = "unavailable"
 REDIS_TIMEOUT_S = 1.0
+REDIS_CLIENT_NAME = "voicebot-readyz"  # how the probe's connection shows in Redis' CLIENT LIST
 
 
 def database() -> str:
@@ -33,17 +36,21 @@ def database() -> str:
         return UNAVAILABLE
 
 
-def redis() -> str:
+@functools.lru_cache(maxsize=1)
+def _redis_client(url: str) -> Any:
+    """One client (and connection pool) per process: a load balancer probes every
+    worker every 2 s, and a new client per probe opened a connection and read the
+    package metadata redis-py sends with it, each time."""
     import redis as redis_py
 
+    return redis_py.Redis.from_url(
+        url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S, client_name=REDIS_CLIENT_NAME
+    )
+
+
+def redis() -> str:
     try:
-        client = redis_py.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
-        )
-        try:
-            client.ping()
-        finally:
-            client.close()
+        _redis_client(settings.REDIS_URL).ping()
         return OK
     except Exception:
         log.warning("readiness: Redis does not answer", exc_info=True, extra={"event": "readyz.redis"})

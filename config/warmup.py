@@ -13,6 +13,8 @@ import threading
 
 from django.conf import settings
 
+from config import heap
+
 log = logging.getLogger(__name__)
 _started = False
 
@@ -65,6 +67,7 @@ async def warm(lines: list[tuple[str, list[str]]]) -> None:
         state.prompt_cache = FAILED
         raise
     state.prompt_cache = READY
+    heap.freeze()  # what the engines loaded lives as long as the process
 
 
 def start_warmup() -> None:

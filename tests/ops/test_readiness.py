@@ -1,12 +1,13 @@
 """/readyz says when a worker may take callers; /healthz stays liveness."""
 from __future__ import annotations
 
+import gc
 import os
 import socket
 
 import pytest
 
-from config import warmup
+from config import readiness, warmup
 
 
 @pytest.fixture
@@ -77,6 +78,30 @@ def test_redis_that_answers_is_ready(client, warm_state, settings):
 
 
 @pytest.mark.django_db
+def test_probes_share_one_redis_connection_and_survive_a_dropped_one(client, warm_state, settings):
+    """A load balancer probes every 2 s: each probe must not open a connection of its own,
+    and a connection Redis dropped (a restart) must not leave the worker unready."""
+    import redis as redis_py
+
+    warm_state.engines = warm_state.prompt_cache = "ready"
+    settings.REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    admin = redis_py.Redis.from_url(settings.REDIS_URL)
+
+    def probe_connections() -> list[dict]:
+        return [c for c in admin.client_list() if c.get("name") == readiness.REDIS_CLIENT_NAME]
+
+    try:
+        for _ in range(5):
+            assert client.get("/readyz").json()["checks"]["redis"] == "ok"
+        assert len(probe_connections()) == 1
+        admin.client_kill_filter(_id=probe_connections()[0]["id"])
+        assert client.get("/readyz").json()["checks"]["redis"] == "ok"
+        assert len(probe_connections()) == 1
+    finally:
+        admin.close()
+
+
+@pytest.mark.django_db
 def test_warm_up_switched_off_does_not_hold_readiness(client, settings):
     settings.SPEECH_WARMUP = False
     settings.REDIS_URL = ""
@@ -89,5 +114,11 @@ def test_warm_up_switched_off_does_not_hold_readiness(client, settings):
 async def test_warm_up_marks_engines_then_prompts_ready(warm_state, settings):
     """The real warm-up with nothing to synthesize: engines load, the cache step finishes."""
     warm_state.engines = warm_state.prompt_cache = "pending"
-    await warmup.warm([])
-    assert (warm_state.engines, warm_state.prompt_cache) == ("ready", "ready")
+    gc.unfreeze()
+    try:
+        await warmup.warm([])
+        assert (warm_state.engines, warm_state.prompt_cache) == ("ready", "ready")
+        # What start-up loaded is out of the collector's full passes (config.heap).
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
