@@ -66,8 +66,8 @@ async def warm(lines: list[tuple[str, list[str]]]) -> None:
     except BaseException:
         state.prompt_cache = FAILED
         raise
+    heap.freeze()  # what the engines loaded lives as long as the process (before ready: the pass stops the loop)
     state.prompt_cache = READY
-    heap.freeze()  # what the engines loaded lives as long as the process
 
 
 def start_warmup() -> None:
