@@ -356,9 +356,9 @@ def caller_process(base: str, indices: list[int], args: dict, out: mp.Queue, cpu
 
 
 # ---------------------------------------------------------------------- server process tree
-def descendants(pid: int) -> list[int]:
-    """`pid` and every process below it."""
-    children: dict[int, list[int]] = {}
+def proc_stats() -> dict[int, list[str]]:
+    """Every process's /proc/<pid>/stat fields from the state on (index 1 is the parent)."""
+    stats: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -366,7 +366,15 @@ def descendants(pid: int) -> list[int]:
                     raw = f.read()
             except OSError:
                 continue
-            children.setdefault(int(raw[raw.rindex(")") + 2 :].split()[1]), []).append(int(entry))
+            stats[int(entry)] = raw[raw.rindex(")") + 2 :].split()
+    return stats
+
+
+def descendants(pid: int, stats: dict[int, list[str]] | None = None) -> list[int]:
+    """`pid` and every process below it (from `stats`, read now if not given)."""
+    children: dict[int, list[int]] = {}
+    for child, fields in (proc_stats() if stats is None else stats).items():
+        children.setdefault(int(fields[1]), []).append(child)
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
@@ -428,16 +436,13 @@ def tree_stats(pid: int) -> tuple[float, int]:
     """(CPU seconds used, RSS bytes) summed over `pid` and its descendants."""
     tick = os.sysconf("SC_CLK_TCK")
     page = os.sysconf("SC_PAGE_SIZE")
+    stats = proc_stats()
     total_cpu, total_rss = 0.0, 0
-    for p in descendants(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                raw = f.read()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        total_cpu += (int(fields[11]) + int(fields[12])) / tick
-        total_rss += int(fields[21]) * page
+    for p in descendants(pid, stats):
+        fields = stats.get(p)
+        if fields is not None:
+            total_cpu += (int(fields[11]) + int(fields[12])) / tick
+            total_rss += int(fields[21]) * page
     return total_cpu, total_rss
 
 

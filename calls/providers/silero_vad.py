@@ -216,7 +216,6 @@ class SileroVAD(VADProvider):
     def __init__(self, model_path: str | Path | None = None) -> None:
         self.model_path = str(model_path or default_model_path())
         self.session = self._load(self.model_path)
-        self._last_batcher: tuple[weakref.ref[asyncio.AbstractEventLoop], _Batcher] | None = None
 
     @classmethod
     def _load(cls, path: str):  # -> onnxruntime.InferenceSession
@@ -242,15 +241,10 @@ class SileroVAD(VADProvider):
 
     def batcher(self) -> _Batcher:
         """This event loop's batcher over the shared session."""
-        loop = asyncio.get_running_loop()
-        last = self._last_batcher
-        if last is not None and last[0]() is loop:  # every window asks: skip the weak-keyed lookup
-            return last[1]
-        per_model = self._batchers.setdefault(loop, {})
+        per_model = self._batchers.setdefault(asyncio.get_running_loop(), {})
         batcher = per_model.get(self.model_path)
         if batcher is None:
             batcher = per_model[self.model_path] = _Batcher(self.session)
-        self._last_batcher = (weakref.ref(loop), batcher)
         return batcher
 
     def new_stream(self) -> SileroStream:
