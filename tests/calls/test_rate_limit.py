@@ -73,3 +73,36 @@ def test_a_dead_cache_fails_open_with_a_log_line_not_an_html_500(client, loan_bo
     finally:
         if listener is not None:
             listener.close()
+
+
+@pytest.fixture
+def redis_rate_limit(settings, limit_of_two):
+    """The rate limit on the shipped Redis cache configuration (Redis runs in every test
+    run, whatever REDIS_URL the run has), fresh: no cache object made before the test."""
+    from config.settings import REDIS_CONNECT_TIMEOUT_S, REDIS_HEALTH_CHECK_S, REDIS_TIMEOUT_S, redis_cache
+
+    settings.CALL_RATE_LIMIT = 1000
+    settings.CACHES = {"default": redis_cache("redis://127.0.0.1:6379/0", REDIS_CONNECT_TIMEOUT_S, REDIS_TIMEOUT_S, REDIS_HEALTH_CHECK_S)}
+    caches["default"].clear()
+
+
+def _redis_connections_received() -> int:
+    import redis
+
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        return int(client.info("stats")["total_connections_received"])
+    finally:
+        client.close()
+
+
+@pytest.mark.django_db(transaction=True)  # the view runs on another thread's connection
+async def test_call_starts_share_one_redis_connection_for_the_rate_limit(async_client, loan_bot, redis_rate_limit):
+    """Each request under ASGI has a cache object of its own; they must not each open a
+    Redis connection (they did: one TCP connect and handshake per call started)."""
+    before = _redis_connections_received()
+    for _ in range(6):
+        response = await async_client.post("/api/calls/", data={"bot": "quickrupee-loan"}, content_type="application/json")
+        assert response.status_code == 201
+    # one for the shared pool and one for this count; none per call
+    assert _redis_connections_received() - before <= 2
