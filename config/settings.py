@@ -203,20 +203,26 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+
+def redis_cache(url: str, connect_timeout_s: float, timeout_s: float, health_check_s: int) -> dict[str, object]:
+    """The CACHES entry for a Redis cache, on one connection pool per process
+    (config.redis_pool), not one per request."""
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "pool_class": "config.redis_pool.SharedConnectionPool",
+            "socket_connect_timeout": connect_timeout_s,
+            "socket_timeout": timeout_s,
+            "health_check_interval": health_check_s,
+        },
+    }
+
+
 # Cache: backs the per-client call rate limit, shared across processes with Redis.
 # Short timeouts: when Redis is down the limiter fails open within a second.
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {
-                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_S,
-                "socket_timeout": REDIS_TIMEOUT_S,
-                "health_check_interval": REDIS_HEALTH_CHECK_S,
-            },
-        }
-    }
+    CACHES = {"default": redis_cache(REDIS_URL, REDIS_CONNECT_TIMEOUT_S, REDIS_TIMEOUT_S, REDIS_HEALTH_CHECK_S)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
