@@ -97,6 +97,7 @@ class CallResult:
     ok: bool = False
     reason: str = ""
     client_ms: list[float] = field(default_factory=list)
+    answered_at: list[float] = field(default_factory=list)  # wall clock of each client_ms's start (the timeline)
     server_ms: list[float] = field(default_factory=list)
     stages: dict = field(default_factory=dict)  # server latency stages (asr, nlu, tts_first_audio) per turn
     call_id: str = ""
@@ -235,6 +236,7 @@ async def one_call(base: str, bot: str, voice: str, mode: str, release_ms: int, 
             state["listening"] = False
             if replied.is_set() and first_audio:
                 result.client_ms.append((first_audio[-1] - spoken_end) * 1000)
+                result.answered_at.append(time.time() - (time.perf_counter() - spoken_end))
             if done.is_set():
                 break
         await done.wait()
@@ -274,6 +276,22 @@ async def one_call(base: str, bot: str, voice: str, mode: str, release_ms: int, 
         return result
     result.ok = True
     return result
+
+
+TIMELINE_S = 5  # seconds per step of the latency timeline
+
+
+def latency_timeline(ok: list[CallResult]) -> list[tuple[float, int, float]]:
+    """(seconds from the first call's start, answers, client p95) per TIMELINE_S of the run,
+    by when the caller finished speaking."""
+    if not ok:
+        return []
+    t0 = min(r.started_at for r in ok)
+    steps: dict[int, list[float]] = {}
+    for r in ok:
+        for at, ms in zip(r.answered_at, r.client_ms):
+            steps.setdefault(int((at - t0) // TIMELINE_S), []).append(ms)
+    return [(k * TIMELINE_S, len(v), percentile(v, 95)) for k, v in sorted(steps.items())]
 
 
 async def probe_one_more(base: str) -> str:
@@ -667,6 +685,10 @@ def main() -> int:
     by_answer = [[r.client_ms[k] for r in ok if len(r.client_ms) > k] for k in range(max((len(r.client_ms) for r in ok), default=0))]
     if len(by_answer) > 1:  # the first answers come while later callers are still connecting (the ramp)
         print("client p95 by answer: " + ", ".join(f"#{k + 1} {percentile(v, 95):.0f} ms" for k, v in enumerate(by_answer) if v))
+    timeline = latency_timeline(ok)
+    if timeline:  # where in the run the slow answers came: the ramp, the peak, the calls ending
+        print("client p95 over time (s from the first call: answers, p95 ms): "
+              + ", ".join(f"{t:.0f}-{t + TIMELINE_S:.0f}: {n}, {p95:.0f}" for t, n, p95 in timeline))
     print(f"server CPU: {(cpu1 - cpu0) / wall:.2f} cores busy on average over {wall:.0f} s; peak RSS {peak_rss / 2**20:.0f} MiB"
           + (" (workers replaced by the restart: their CPU is not counted)" if restart is not None else ""))
     print(f"load generator CPU: callers {callers_cpu / wall:.2f} cores, cloud stand-in {(cloud1 - cloud0) / wall:.2f} cores")
@@ -701,6 +723,7 @@ def main() -> int:
             "completed": len(ok), "failed": failed, "reasons": dict(reasons), "records_lost": len(lost),
             "dropped": failed + len(lost),
             "client_ms": summary(client), "server_ms": summary(server_ms),
+            "client_p95_timeline": [{"from_s": t, "answers": n, "p95": round(p95, 1)} for t, n, p95 in latency_timeline(ok)],
             "stages_ms": {stage: summary(values) for stage, values in stage_ms.items()},
             "cpu_cores_busy": round((cpu1 - cpu0) / wall, 2),
             "scheduling": {k: round(v, 3) for k, v in sched.items()},
