@@ -5,10 +5,10 @@ backend makes a connection pool per cache object. Under ASGI every API request
 has a context of its own, so every `POST /api/calls/` opened a new Redis connection
 for the rate limit and dropped it after: a TCP connect, the HELLO and CLIENT
 SETINFO round trips, and redis-py reading its own package metadata, each time
-(about 1.3 ms against 0.1 ms for a command on a pooled connection; `bench/load.py`
-counted one new Redis connection per call started). redis-py's pools are
-thread-safe and reset themselves in a forked child, so the whole process can share
-one pool per URL and options; Django's `pool_class` option points here.
+(about 1.3 ms against 0.1 ms for a command on a pooled connection; during a
+`bench/load.py` run Redis counted one new connection per call started). redis-py's
+pools are thread-safe and reset themselves in a forked child, so the whole process
+can share one pool per URL and options; Django's `pool_class` option points here.
 """
 from __future__ import annotations
 
