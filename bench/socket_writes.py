@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.load import free_port, tree_stats  # noqa: E402  (the load bench's port and /proc readers)
 
 SERVER = r"""
 import asyncio, sys
@@ -50,17 +51,6 @@ async def app(scope, receive, send):
 
 Server(application=app, endpoints=build_endpoint_description_strings(host="127.0.0.1", port=port)).run()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def process_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def take_all(url: str, conns: int) -> int:
@@ -101,9 +91,9 @@ def run_once(write_through: bool, conns: int, rate: float, seconds: float) -> fl
     try:
         url = f"ws://127.0.0.1:{port}/"
         asyncio.run(until_up(url))
-        before = process_cpu(server.pid)
+        before, _ = tree_stats(server.pid)
         messages = asyncio.run(take_all(url, conns))
-        return (process_cpu(server.pid) - before) / max(1, messages) * 1e6
+        return (tree_stats(server.pid)[0] - before) / max(1, messages) * 1e6
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -77,21 +77,25 @@ def test_a_dead_cache_fails_open_with_a_log_line_not_an_html_500(client, loan_bo
             listener.close()
 
 
+RATE_LIMIT_REDIS_URL = "redis://127.0.0.1:6379/14"  # a logical database no other test uses (clear() empties it)
+
+
 @pytest.fixture
-def redis_rate_limit(settings, limit_of_two):
+def redis_rate_limit(settings):
     """The rate limit on the shipped Redis cache configuration (Redis runs in every test
     run, whatever REDIS_URL the run has), fresh: no cache object made before the test."""
     from config.settings import REDIS_CONNECT_TIMEOUT_S, REDIS_HEALTH_CHECK_S, REDIS_TIMEOUT_S, redis_cache
 
     settings.CALL_RATE_LIMIT = 1000
-    settings.CACHES = {"default": redis_cache("redis://127.0.0.1:6379/0", REDIS_CONNECT_TIMEOUT_S, REDIS_TIMEOUT_S, REDIS_HEALTH_CHECK_S)}
+    settings.CALL_RATE_WINDOW = 3600
+    settings.CACHES = {"default": redis_cache(RATE_LIMIT_REDIS_URL, REDIS_CONNECT_TIMEOUT_S, REDIS_TIMEOUT_S, REDIS_HEALTH_CHECK_S)}
     caches["default"].clear()
 
 
 def _redis_connections_received() -> int:
     import redis
 
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(RATE_LIMIT_REDIS_URL)
     try:
         return int(client.info("stats")["total_connections_received"])
     finally:
