@@ -21,11 +21,14 @@ request instead of 2.1, on the event loop every call's audio shares.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import httpx2
 import openai
 from django.conf import settings
 
 from calls.audio import wav_bytes
+from calls.providers.asyncio_net import AsyncioBackend
 from calls.providers.base import ASRProvider, ProviderError, Transcript
 from calls.providers.retry import (
     CircuitBreaker,
@@ -45,7 +48,12 @@ CONNECTION_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connection
 
 class WholeBodyTransport(httpx2.AsyncHTTPTransport):
     """The SDK's transport, with a request body read into memory before it is sent, so it
-    goes in one write (an answer's WAV is some tens of kB, already in memory)."""
+    goes in one write (an answer's WAV is some tens of kB, already in memory), and its
+    sockets on asyncio streams (calls.providers.asyncio_net: half the loop turns)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pool._network_backend = AsyncioBackend()  # every pool kind (direct, HTTP or SOCKS proxy) has one
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
