@@ -14,8 +14,10 @@ import pytest
 import asyncio
 
 from calls.listener import ENGINE_RATE, MAX_VAD_BACKLOG_S, Listener, Utterance
-from calls.providers.base import ProviderError, VADProvider, VADStream
+from calls.providers.base import ASRProvider, ProviderError, Transcript, VADProvider, VADStream
+from calls.providers.openai_asr import OpenAIASR
 from tests.callclient import CallClient
+from tests.fakecloud import OPENAI_KEY, FakeCloud
 from tests.speech import say, silence
 
 pytestmark = pytest.mark.speech
@@ -238,4 +240,46 @@ async def test_a_broken_vad_is_reported_once_and_push_to_talk_goes_on():
     assert heard.errors == ["vad_failed"]  # told once, not per window
     assert [u.ended_at for u in heard.utterances] == [2.5, 5.5]  # both turns still recognised
     assert all(len(u.pcm) > ENGINE_RATE for u in heard.utterances)
+    listener.close()
+
+
+class Watched(ASRProvider):
+    """The real OpenAI provider (on the fake cloud), telling the test when a recognition finished."""
+
+    def __init__(self, fake: FakeCloud) -> None:
+        self.real = OpenAIASR(api_key=OPENAI_KEY, base_url=fake.openai_url)
+        self.name, self.sample_rate = self.real.name, self.real.sample_rate
+        self.finished = asyncio.Event()
+
+    async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
+        heard = await self.real.transcribe(pcm, language=language, hint=hint)
+        self.finished.set()
+        return heard
+
+
+@pytest.mark.django_db  # settings only; no rows
+async def test_a_vad_far_behind_does_not_hold_up_recognition(fake_cloud: FakeCloud):
+    """Push-to-talk on a loaded worker: at `end_of_speech` the VAD has not judged the
+    caller's words yet. Recognition of the whole utterance starts after EOS_VAD_WAIT_S
+    without it, and its result is the answer once the VAD has caught up."""
+    fake_cloud.default_transcript = "Yes, I am."
+    vad = Gated()  # shut: the VAD answers for nothing until the test opens it
+    asr = Watched(fake_cloud)
+    heard = Heard()
+    listener = Listener(heard, vad=vad, asr=[asr], mode="push_to_talk")
+    for frame, received_at in frames(say("yes I am") + silence(300)):
+        await listener.feed(frame, received_at)
+    released = asyncio.ensure_future(listener.end_of_speech(2.0))
+    async with asyncio.timeout(30):  # a guard, not a timing
+        await asr.finished.wait()  # recognised ...
+    assert vad.submissions == [] and not heard.utterances  # ... while the VAD has still judged nothing
+    vad.open.set()
+    await released
+    [utterance] = heard.utterances
+    assert utterance.early_asr is not None
+    for _ in range(5):  # a few loop turns: the answer is in hand, no recognition is waited for
+        await asyncio.sleep(0)
+    assert utterance.early_asr.done()
+    text, provider, _ = utterance.early_asr.result()
+    assert (text.text, provider) == ("Yes, I am.", "openai-whisper")
     listener.close()
