@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make restart`: a rolling restart of the workers `make serve` runs, dropping no call
-# (after a `git pull`, say). It sends SIGHUP to scripts/serve.sh, which applies
+# (after a `git pull`, say). It sends SIGUSR1 to scripts/serve.sh, which applies
 # migrations and replaces the workers one at a time (see there), then follows its
 # progress until it is done. Exit 0 when every worker was replaced, 1 when one
 # could not be (the old one keeps serving), 2 when there is nothing to restart.
@@ -23,7 +23,7 @@ if [ "$state" = running ]; then
   exit 2
 fi
 shown=$(wc -l < "$log_file" 2>/dev/null || echo 0)
-kill -HUP "$pid"
+kill -USR1 "$pid"  # not SIGHUP: under nohup, serve.sh could not trap it
 while true; do
   sleep 1
   lines=$(wc -l < "$log_file" 2>/dev/null || echo 0)

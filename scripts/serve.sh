@@ -3,7 +3,9 @@
 # config.server`: daphne with the graceful drain; default: one per core) behind
 # haproxy on HOST:PORT, on DATABASE_URL and REDIS_URL. Ctrl-C/SIGTERM drains them.
 #
-# Rolling restart (several workers): `make restart`, or SIGHUP to this script
+# Rolling restart (several workers): `make restart`, or SIGUSR1 to this script
+# (SIGHUP too, unless it was started under nohup: bash cannot trap a signal it
+# started with ignored, so `make restart` sends SIGUSR1)
 # (its pid is in VAR_DIR/serve/serve.pid). It applies migrations, then replaces
 # the workers one at a time without dropping a call: a new worker starts beside
 # the old one; once its /readyz answers 200, haproxy's admin socket puts the
@@ -69,10 +71,10 @@ find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
 pids=()  # every process to watch: the serving workers and haproxy
 ctl_pid=""
 restart_wanted=0
-trap 'restart_wanted=1' HUP  # a rolling restart, once serving (see the main loop)
+trap 'restart_wanted=1' USR1 HUP  # a rolling restart, once serving (see the main loop)
 cleanup() {
   trap - EXIT INT TERM
-  trap '' HUP
+  trap '' USR1 HUP
   rm -f "$run_dir/serve.pid"
   [ -z "$ctl_pid" ] || kill "$ctl_pid" 2>/dev/null || true
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -89,7 +91,7 @@ ctl() {
   while true; do
     rc=0
     wait "$ctl_pid" || rc=$?
-    # Over 128 with the step still running: SIGHUP (a restart asked for) cut the wait short.
+    # Over 128 with the step still running: SIGUSR1/SIGHUP (a restart asked for) cut the wait short.
     [ "$rc" -gt 128 ] && kill -0 "$ctl_pid" 2>/dev/null || break
   done
   ctl_pid=""
@@ -226,7 +228,7 @@ while true; do
   fi
   rc=0
   wait -n "${pids[@]}" || rc=$?
-  [ "$restart_wanted" = 1 ] && continue  # the wait was cut short by SIGHUP
+  [ "$restart_wanted" = 1 ] && continue  # the wait was cut short by SIGUSR1/SIGHUP
   echo "serve: a process exited ($rc); stopping the others" >&2
   exit 1
 done

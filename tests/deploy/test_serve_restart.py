@@ -7,7 +7,8 @@ test's own and Redis, cloud speech on its loopback stand-in), runs 50 typed
 callers started over 80 s (longer than the restart takes here, so both workers
 have calls when they are replaced), each listening to every bot line for as long
 as it plays, and 10 s in runs scripts/restart.sh, what `make restart` runs, as an operator
-would. The bench exits 0 only if every call qualified, every stored record matches
+would, with everything started as under nohup (SIGHUP ignored). The bench exits 0
+only if every call qualified, every stored record matches
 what its socket said, and the restart reported success. The workers' own log shows
 that the replaced workers had calls in progress and let all of them finish.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 
 import pytest
@@ -55,6 +57,9 @@ def test_make_restart_with_bench_load_at_50_typed_calls_drops_none(tmp_path, pg_
             "--json", str(figures_path), "--server-env", "LOG_LEVEL=INFO",
         ],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=840,
+        # As an operator who started it under nohup: SIGHUP ignored, which bash cannot
+        # trap (a restart signalled with it was lost and the bench waited for ever).
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
     )
     report = bench.stdout[-4000:] + bench.stderr[-2000:]
     assert figures_path.exists(), report
