@@ -546,6 +546,8 @@ def main() -> int:
     parser.add_argument("--restart-after", type=float, default=None, metavar="S",
                         help="rolling restart (make restart) S seconds after the first call starts")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here as JSON")
+    parser.add_argument("--start-at", type=float, default=None, metavar="EPOCH",
+                        help="start the callers at this Unix time, once set up (bench/compare.py runs two benches in step)")
     args = parser.parse_args()
     if args.restart_after is not None and args.workers < 2:
         parser.error("--restart-after needs --workers 2 or more (a rolling restart moves callers between workers)")
@@ -597,6 +599,12 @@ def main() -> int:
             for voice in VOICES:
                 for text in answers:
                     say(text, voice=voice)
+        if args.start_at is not None:
+            late = time.time() - args.start_at
+            if late > 0:
+                print(f"set-up ended {late:.0f} s after --start-at: starting now", flush=True)
+            else:
+                time.sleep(-late)
         load_before = os.getloadavg()
         cpu0, _ = tree_stats(server.pid)
         scheduling = Scheduling(server.pid)
