@@ -1,6 +1,7 @@
 """The cloud SDKs' sockets on asyncio streams (calls/providers/asyncio_net.py), on real
 loopback sockets: a write does not wait for a turn of the event loop, a connection the
-server closed while idle is not reused, and failures arrive as httpcore's error types
+server closed while idle is not reused, HTTPS works as the vendors' APIs use it, and
+failures arrive as httpcore's error types
 (which httpx and the vendor SDKs map to theirs). Whole transcriptions through the
 OpenAI SDK on this backend, with retries, drops and timeouts, are in
 test_cloud_providers.py."""
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+import subprocess
 
 import httpcore2
 import httpx2
@@ -89,4 +92,47 @@ async def test_a_kept_alive_connection_the_server_closed_is_not_reused() -> None
     assert (await client.get(url)).text == "ok"
     assert connections == 2
     await client.aclose()
+    server.close()
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for localhost (openssl, from Debian's base system)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-days", "1"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+async def test_https_as_the_real_apis_use_it(certificate) -> None:
+    """TLS on the same connection after connecting (httpcore's start_tls), kept alive
+    across requests; a certificate the client does not trust is a connect error."""
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    connections = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_tls)
+    url = f"https://localhost:{server.sockets[0].getsockname()[1]}/"
+    trusting = httpx2.AsyncClient(transport=WholeBodyTransport(verify=ssl.create_default_context(cafile=str(cert))))
+    assert [(await trusting.get(url)).text for _ in range(3)] == ["ok"] * 3
+    assert connections == 1  # one TLS connection, reused
+    await trusting.aclose()
+    strict = httpx2.AsyncClient(transport=WholeBodyTransport())
+    with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        await strict.get(url)
+    await strict.aclose()
     server.close()
