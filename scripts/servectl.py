@@ -3,7 +3,7 @@
 serve.sh supervises the processes; the steps that talk to them (haproxy's admin
 socket, a worker's /readyz, waiting with a deadline) are here, in plain Python
 with no dependency, so the shell script stays readable and each step has one
-place. Used by the rolling restart (`make restart`, or SIGHUP to serve.sh).
+place. Used by the rolling restart (`make restart`, or SIGUSR1 to serve.sh).
 
     servectl.py free-port
     servectl.py haproxy SOCKET COMMAND...          # prints haproxy's answer
