@@ -38,9 +38,8 @@ SOCKET_OPTION = tuple[Any, ...]  # (level, option, value[, length]) as httpcore 
 
 _READ_ERRORS: dict[type[Exception], type[Exception]] = {TimeoutError: ReadTimeout, OSError: ReadError}
 _WRITE_ERRORS: dict[type[Exception], type[Exception]] = {TimeoutError: WriteTimeout, OSError: WriteError}
-_CONNECT_ERRORS: dict[type[Exception], type[Exception]] = {
-    TimeoutError: ConnectTimeout, OSError: ConnectError, ssl.SSLError: ConnectError,
-}
+# (ssl.SSLError, a failed handshake or certificate, is an OSError: a ConnectError.)
+_CONNECT_ERRORS: dict[type[Exception], type[Exception]] = {TimeoutError: ConnectTimeout, OSError: ConnectError}
 
 
 class AsyncioStream(AsyncNetworkStream):
