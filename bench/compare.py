@@ -20,6 +20,11 @@ does, it does to both.
 - The base side uses the database `<name>_compare` beside DATABASE_URL's (created if
   missing) and the next Redis database number, so the two never share rows or
   admission counts. Without DATABASE_URL both use SQLite files of their own.
+- Both sides start from the same bot audio: each gets its own copy of this tree's
+  prompt cache (PROMPT_CACHE_DIR, else var/prompt-cache; an empty one each if there
+  is none). The base side's fresh worktree would otherwise synthesize lines this tree
+  has cached (41 speech requests against 0 in a 150-call run), and a side that
+  synthesizes answers later.
 - Arguments after `--` go to both `bench/load.py` runs.
 Loopback only, like bench/load.py; prints both sides' figures and the differences.
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,12 +92,16 @@ def main() -> int:
         env_base["DATABASE_URL"] = side_database(os.environ["DATABASE_URL"])
     if os.environ.get("REDIS_URL"):
         env_base["REDIS_URL"] = side_redis(os.environ["REDIS_URL"])
+    cached = Path(os.environ.get("PROMPT_CACHE_DIR") or ROOT / "var" / "prompt-cache")
     start_at = time.time() + SETUP_S
     runs = []
     try:
         for name, root, env in (("base", tree, env_base), ("here", ROOT, env_here)):
             # This tree's bench (the same callers on both sides) against each side's server.
-            env = {**env, "VAR_DIR": str(root / "var")}
+            prompts = out / f"{name}-prompt-cache"
+            if cached.is_dir():
+                shutil.copytree(cached, prompts)
+            env = {**env, "VAR_DIR": str(root / "var"), "PROMPT_CACHE_DIR": str(prompts)}
             command = [
                 sys.executable, "bench/load.py", "--calls", str(args.calls), "--workers", str(args.workers),
                 "--server-cmd", f"exec {root / 'scripts/serve.sh'}",
