@@ -100,3 +100,46 @@ class Endpointer:
         self._speech_run = self._silence_run = 0
         self._tentative = False
         return event
+
+
+class PauseLevel:
+    """Push-to-talk, once the model has heard the caller begin: a window is speech while
+    its level stays within `drop_db` of the loudest window of this press, and a pause
+    once the level has stayed further down (or under `floor_rms`, digital near-silence)
+    for more than `hold_ms`, the way the model carries speech across a short gap.
+
+    Why not the model: the button already bounds the utterance, so past the start the
+    VAD only looks for a pause at which to start recognition early, and a voice's level
+    falling and staying down is such a pause in a headset or a quiet room. Where the
+    room's noise is within `drop_db` of the voice no pause is found, and recognition
+    starts at the release, as it does when the caller lets go at once. Scores are 1.0
+    (speech) or 0.0 (pause), for `Endpointer.push`."""
+
+    def __init__(self, *, drop_db: float = 25.0, floor_rms: float = 30.0, hold_ms: int = 96, window_ms: float = 32.0) -> None:
+        self.ratio = 10 ** (-drop_db / 20)
+        self.floor_rms = floor_rms
+        self.hold_windows = max(0, round(hold_ms / window_ms))
+        self.reset()
+
+    def reset(self) -> None:
+        """A new press: its loudest window so far is forgotten."""
+        self.peak = 0.0
+        self._low_run = 0
+
+    def observe(self, levels: list[float]) -> None:
+        """Windows the model judged: their level still counts, for the peak and for a pause
+        under way when the level takes over (a batch of windows the model judged may end
+        in the pause itself; the next window must not look like speech resuming)."""
+        self.scores(levels)
+
+    def scores(self, levels: list[float]) -> list[float]:
+        """1.0 or 0.0 for each window's RMS level, in order."""
+        out = []
+        for level in levels:
+            self.peak = max(self.peak, level)
+            if level >= max(self.floor_rms, self.peak * self.ratio):
+                self._low_run = 0
+            else:
+                self._low_run += 1
+            out.append(1.0 if self._low_run <= self.hold_windows else 0.0)
+        return out

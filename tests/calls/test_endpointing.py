@@ -1,5 +1,5 @@
 """Endpointing from speech probabilities, without audio engines."""
-from calls.endpointing import Endpointer
+from calls.endpointing import Endpointer, PauseLevel
 
 
 def feed(ep: Endpointer, probs: list[float]) -> list[tuple[int, str, int]]:
@@ -38,3 +38,28 @@ def test_force_end_only_when_speaking():
     feed(ep, [0.9] * 5)
     event = ep.force_end()
     assert event.kind == "end" and event.sample == 5 * 512 and not ep.in_speech
+
+
+def test_a_pause_is_the_level_staying_well_below_the_voice():
+    pause = PauseLevel(drop_db=25, hold_ms=96, window_ms=32)
+    pause.observe([40.0, 3000.0])  # the model's windows at the start of the press set the voice's level
+    # 3000 → 150 is 26 dB down: a gap of 3 windows (96 ms) is still speech, the 4th is a pause
+    assert pause.scores([2500.0, 150.0, 150.0, 150.0, 150.0, 150.0, 2800.0]) == [1, 1, 1, 1, 0, 0, 1]
+
+
+def test_a_pause_the_model_already_judged_goes_on_when_the_level_takes_over():
+    pause = PauseLevel(drop_db=25, hold_ms=96, window_ms=32)
+    pause.observe([3000.0, 2800.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # one batch: the words, then 5 windows of pause
+    assert pause.scores([0.0, 0.0, 2600.0]) == [0.0, 0.0, 1.0]  # still a pause, until the voice is back
+
+
+def test_noise_within_the_drop_of_the_voice_is_never_a_pause():
+    pause = PauseLevel(drop_db=25, hold_ms=96, window_ms=32)
+    assert pause.scores([3000.0] + [200.0] * 20) == [1.0] * 21  # 23.5 dB down: a noisy room, no early start
+
+
+def test_digital_silence_is_a_pause_even_after_a_quiet_voice_and_a_press_forgets_its_level():
+    pause = PauseLevel(drop_db=25, floor_rms=30, hold_ms=0, window_ms=32)
+    assert pause.scores([400.0, 20.0]) == [1.0, 0.0]  # under the floor, though within 25 dB of the voice
+    pause.reset()
+    assert pause.scores([200.0, 100.0]) == [1.0, 1.0]  # the last press's voice no longer counts

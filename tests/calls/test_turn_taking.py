@@ -283,3 +283,125 @@ async def test_a_vad_far_behind_does_not_hold_up_recognition(fake_cloud: FakeClo
     text, provider, _ = utterance.early_asr.result()
     assert (text.text, provider) == ("Yes, I am.", "openai-whisper")
     listener.close()
+
+
+class Counted(VADProvider):
+    """The real Silero VAD, counting the windows each call's stream submits to it."""
+
+    def __init__(self) -> None:
+        from calls.providers.registry import get_vad
+
+        self.real = get_vad()
+        self.name, self.sample_rate, self.window_samples = "counted", self.real.sample_rate, self.real.window_samples
+        self.windows = 0
+        self.resets = 0
+
+    def new_stream(self) -> VADStream:
+        vad, real = self, self.real.new_stream()
+
+        class Stream(VADStream):
+            def probability(self, window: bytes) -> float:
+                return real.probability(window)
+
+            async def probabilities(self, pcm: bytes) -> list[float]:
+                vad.windows += len(pcm) // 2 // vad.window_samples
+                return await real.probabilities(pcm)
+
+            def reset(self) -> None:
+                vad.resets += 1
+                real.reset()
+
+        return Stream()
+
+
+class Recorded(ASRProvider):
+    """A recogniser that keeps the audio it was given (the listener's decisions are under test)."""
+
+    name, sample_rate = "recorded", ENGINE_RATE
+
+    def __init__(self) -> None:
+        self.heard: list[bytes] = []
+
+    async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
+        self.heard.append(pcm)
+        return Transcript("yes I am")
+
+
+def spoken_end(pcm: bytes) -> int:
+    """Byte offset just past the last loud sample (espeak's clips end in a quiet tail)."""
+    loud = np.nonzero(np.abs(np.frombuffer(pcm, dtype="<i2")) > 300)[0]
+    return int(loud[-1] + 1) * 2
+
+
+async def press(listener: Listener, pcm: bytes, start: float = 0.0) -> None:
+    """The caller's frames in order, each judged before the next comes in (as when a
+    worker keeps up with real time)."""
+    for frame, received_at in frames(pcm, start):
+        await listener.feed(frame, received_at)
+        await listener.settle()
+
+
+@pytest.mark.django_db  # settings only; no rows
+async def test_push_to_talk_asks_the_model_only_until_the_caller_begins():
+    """The model hears the caller start (barge-in, user.speech.started); after that a pause
+    before the release is found by the level, and recognition still starts at it."""
+    vad, asr, heard = Counted(), Recorded(), Heard()
+    listener = Listener(heard, vad=vad, asr=[asr], mode="push_to_talk")
+    words = say("about fifty thousand a month", voice="en-us")
+    pcm = silence(100) + words + silence(600)  # the caller lets go 600 ms after the last word
+    await press(listener, pcm)
+    windows = len(pcm) // 2 // vad.window_samples
+    assert heard.starts == 1
+    assert vad.windows < windows / 3  # the lead-in and the first words; not the rest of the press
+    assert len(asr.heard) == 1 and len(asr.heard[0]) >= spoken_end(pcm)  # recognition began at the pause, with every word
+    await listener.end_of_speech(len(pcm) / 2 / ENGINE_RATE)
+    [utterance] = heard.utterances
+    assert utterance.early_asr is not None and (await utterance.early_asr)[0].text == "yes I am"
+    assert len(asr.heard) == 1  # what began at the pause is the answer: nothing recognised again
+
+    # The next press: the model starts afresh and hears this caller begin again.
+    before = vad.resets
+    await press(listener, silence(100) + say("yes I am") + silence(150), start=10.0)
+    assert vad.resets == before + 1 and heard.starts == 2
+    listener.close()
+
+
+@pytest.mark.django_db  # settings only; no rows
+async def test_push_to_talk_speech_after_a_pause_discards_what_began_at_the_pause():
+    vad, asr, heard = Counted(), Recorded(), Heard()
+    listener = Listener(heard, vad=vad, asr=[asr], mode="push_to_talk")
+    first = silence(100) + say("yes", voice="en-us") + silence(400)
+    await press(listener, first)
+    assert len(asr.heard) == 1  # recognition began at the pause ...
+    pcm = first + say("I live in Mumbai", voice="en-us") + silence(300)
+    await press(listener, pcm[len(first) :], start=len(first) / 2 / ENGINE_RATE)
+    await listener.end_of_speech(5.0)
+    [utterance] = heard.utterances
+    assert heard.starts == 2  # the model heard the caller begin again
+    assert len(utterance.pcm) == len(pcm)
+    assert utterance.early_asr is not None
+    await utterance.early_asr
+    assert len(asr.heard) == 2 and len(asr.heard[-1]) >= spoken_end(pcm)  # ... and the answer is all of it
+    listener.close()
+
+
+@pytest.mark.django_db  # settings only; no rows
+async def test_push_to_talk_a_press_judged_in_one_batch_keeps_its_pause():
+    """A worker that falls behind judges a whole press at once: the model hears the start
+    and the pause in one batch, and the level taking over must not hear the pause as the
+    caller going on (which would throw away the recognition begun at it)."""
+    vad, asr, heard = Counted(), Recorded(), Heard()
+    listener = Listener(heard, vad=vad, asr=[asr], mode="push_to_talk")
+    pcm = silence(100) + say("about forty thousand a month") + silence(100)
+    for frame, received_at in frames(pcm):
+        await listener.feed(frame, received_at)  # no settle: one batch for the VAD
+    await listener.settle()
+    for frame, received_at in frames(silence(200), len(pcm) / 2 / ENGINE_RATE):  # still held, silent
+        await listener.feed(frame, received_at)
+        await listener.settle()
+    await listener.end_of_speech(5.0)
+    [utterance] = heard.utterances
+    assert utterance.early_asr is not None
+    await utterance.early_asr
+    assert len(asr.heard) == 1  # begun at the pause, and it stood
+    listener.close()
