@@ -143,6 +143,7 @@ class Gated(VADProvider):
         self.name, self.sample_rate, self.window_samples = "gated", self.real.sample_rate, self.real.window_samples
         self.open = asyncio.Event()
         self.submissions: list[int] = []  # windows per model submission
+        self.resets = 0  # streams started afresh
         self.broken = False
 
     def new_stream(self) -> VADStream:
@@ -160,6 +161,7 @@ class Gated(VADProvider):
                 return await real.probabilities(pcm)
 
             def reset(self) -> None:
+                vad.resets += 1
                 real.reset()
 
         return Stream()
@@ -285,33 +287,16 @@ async def test_a_vad_far_behind_does_not_hold_up_recognition(fake_cloud: FakeClo
     listener.close()
 
 
-class Counted(VADProvider):
-    """The real Silero VAD, counting the windows each call's stream submits to it."""
+class Counted(Gated):
+    """The real Silero VAD with the gate open: counts the windows each call's stream submits."""
 
     def __init__(self) -> None:
-        from calls.providers.registry import get_vad
+        super().__init__()
+        self.open.set()
 
-        self.real = get_vad()
-        self.name, self.sample_rate, self.window_samples = "counted", self.real.sample_rate, self.real.window_samples
-        self.windows = 0
-        self.resets = 0
-
-    def new_stream(self) -> VADStream:
-        vad, real = self, self.real.new_stream()
-
-        class Stream(VADStream):
-            def probability(self, window: bytes) -> float:
-                return real.probability(window)
-
-            async def probabilities(self, pcm: bytes) -> list[float]:
-                vad.windows += len(pcm) // 2 // vad.window_samples
-                return await real.probabilities(pcm)
-
-            def reset(self) -> None:
-                vad.resets += 1
-                real.reset()
-
-        return Stream()
+    @property
+    def windows(self) -> int:
+        return sum(self.submissions)
 
 
 class Recorded(ASRProvider):
