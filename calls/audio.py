@@ -153,6 +153,12 @@ def duration_ms(pcm: bytes, sample_rate: int) -> float:
     return len(pcm) / SAMPLE_WIDTH / sample_rate * 1000
 
 
+def window_rms(windows: np.ndarray) -> np.ndarray:
+    """RMS level of each row of int16 samples (one VAD window a row), as float32."""
+    level = windows.astype(np.float32)
+    return np.sqrt(np.einsum("ij,ij->i", level, level) / windows.shape[1])
+
+
 def rms_dbfs(pcm: bytes) -> float:
     """Loudness of s16le PCM in dBFS (0 = full-scale square wave; silence -> -120)."""
     samples = _to_int16(pcm)

@@ -29,7 +29,7 @@ import numpy as np
 from django.conf import settings
 
 from calls import metrics
-from calls.audio import StreamResampler
+from calls.audio import StreamResampler, window_rms
 from calls.endpointing import Endpointer, PauseLevel, VadEvent
 from calls.providers.base import ASRProvider, ProviderError, Transcript, VADProvider
 
@@ -217,8 +217,7 @@ class Listener:
         (bench/load.py, 300 push-to-talk calls)."""
         if self.mode == "vad":
             return await self._vad_stream.probabilities(view)
-        windows = np.frombuffer(view, dtype="<i2").reshape(-1, self._window_bytes // 2).astype(np.float32)
-        levels = np.sqrt(np.einsum("ij,ij->i", windows, windows) / windows.shape[1]).tolist()
+        levels = window_rms(np.frombuffer(view, dtype="<i2").reshape(-1, self._window_bytes // 2)).tolist()
         if self._endpointer.in_speech:
             self._model_behind = True
             return self._pause_level.scores(levels)

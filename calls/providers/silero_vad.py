@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from calls.audio import window_rms
 from calls.providers.base import ProviderError, VADProvider, VADStream
 
 WINDOW_SAMPLES = 512  # at 16 kHz: 32 ms
@@ -35,7 +36,6 @@ CONTEXT_SAMPLES = 64
 _STATE_SHAPE = (1, 1, 128)
 QUIET_DBFS = -60.0  # a window quieter than this is silence (a muted or noise-suppressed microphone)
 QUIET_RMS = 32768 * 10 ** (QUIET_DBFS / 20)
-QUIET_ENERGY = QUIET_RMS**2 * WINDOW_SAMPLES  # a window's sum of squares at that RMS
 QUIET_WINDOWS = 8  # after this many quiet windows in a row (256 ms) the model is skipped
 BATCH_WAIT_S = 0.01  # windows wait this long for other calls' windows to share a model run
 
@@ -108,8 +108,7 @@ class SileroStream(VADStream):
         windows = samples.reshape(-1, WINDOW_SAMPLES)
         if not len(windows):
             return []
-        level = windows.astype(np.float32)
-        quiet = (np.einsum("ij,ij->i", level, level) < QUIET_ENERGY).tolist()  # RMS under QUIET_RMS
+        quiet = (window_rms(windows) < QUIET_RMS).tolist()
         skip: list[bool] = []  # (plain lists: a call submits one or two windows at a time)
         run = self._quiet_run
         for q in quiet:
