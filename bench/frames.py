@@ -1,6 +1,6 @@
 """What a caller's audio frame costs a worker's event loop: the listener alone.
 
-N calls speak at once: every 20 ms each call's listener (`calls.listener.Listener`,
+N calls speak at once: every 20 ms each call's listener (`calls.runtime.listener.Listener`,
 hands-free or push-to-talk) is fed one 20 ms frame of real speech (espeak-ng), in real
 time, through the shipped Silero VAD and its cross-call batching. The same loop is
 run once more without the listener, and its CPU is taken off, so the figure is the
@@ -48,8 +48,8 @@ class Heard:
 
 async def run(calls: int, seconds: float, mode: str, *, listen: bool) -> tuple[float, float, int]:
     """(CPU seconds, wall seconds, utterances heard) for `calls` callers speaking `seconds`."""
-    from calls.listener import ENGINE_RATE, Listener
     from calls.providers.registry import get_vad
+    from calls.runtime.listener import ENGINE_RATE, Listener
     from tests.speech import say, silence
 
     speech = say("yes I am salaried and I earn about forty thousand rupees a month", voice="en-us") + silence(700)

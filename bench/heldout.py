@@ -68,10 +68,10 @@ from django.core.management import call_command  # noqa: E402
 from bots.dialogue import Dialogue, QuestionSpec, Script, asr_hint  # noqa: E402
 from bots.understanding import spoken_amount  # noqa: E402
 from calls.audio import read_wav, resample  # noqa: E402
-from calls.endpointing import Endpointer  # noqa: E402
-from calls.pipeline import PREROLL_MS  # noqa: E402
 from calls.providers.local_whisper import LocalWhisperASR  # noqa: E402
 from calls.providers.silero_vad import SileroVAD  # noqa: E402
+from calls.runtime.endpointing import Endpointer  # noqa: E402
+from calls.runtime.pipeline import PREROLL_MS  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "heldout" / "answers.jsonl"
 FLITE = shutil.which("flite") or "flite"

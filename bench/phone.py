@@ -59,7 +59,7 @@ import numpy as np  # noqa: E402
 
 from bench.engines import ANSWERS, VOICES, hint_for, pct, right  # noqa: E402
 from calls.audio import resample  # noqa: E402
-from calls.telephony.g711 import ulaw_to_pcm  # noqa: E402
+from calls.transport.phone.g711 import ulaw_to_pcm  # noqa: E402
 from tests.phoneline import to_line  # noqa: E402
 from tests.speech import say  # noqa: E402
 

@@ -1,6 +1,6 @@
 """What a call leaves behind: the call, each spoken turn, each answer, each latency figure.
 
-Rows are written as things happen (see `calls.services`), so a call cut off at
+Rows are written as things happen (see `calls.persistence.lifecycle`), so a call cut off at
 any point keeps everything said until then.
 """
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Call(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     callback_due_at = models.DateTimeField(null=True, blank=True)
     # Which server process runs the call, and when it last said it still does
-    # (calls.liveness): a call whose worker died is found and closed.
+    # (calls.worker.heartbeat): a call whose worker died is found and closed.
     worker = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Lead handling by sales agents.

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from calls import api
-from calls.telephony import views as telephony
+from calls.http import api
+from calls.transport.phone import webhooks as telephony
 
 app_name = "api"
 

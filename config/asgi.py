@@ -4,7 +4,7 @@ A production process (DEBUG=0) without SECRET_KEY refuses to start here: a
 server signing call tokens with a public key would hand every caller's data to
 anyone. Speech engines are warmed in a background thread at start-up
 (SPEECH_WARMUP) so the first call does not pay for loading models, and the call
-janitor (calls.liveness) stamps live calls and closes calls a dead worker left.
+janitor (calls.worker.heartbeat) stamps live calls and closes calls a dead worker left.
 """
 import os
 
@@ -25,9 +25,9 @@ if settings.SECRET_KEY_MISSING and not (settings.DEBUG or settings.TESTING):
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from calls.liveness import start_janitor  # noqa: E402
-from calls.routing import CALL_SOCKET_PREFIXES  # noqa: E402
-from calls.routing import websocket_urlpatterns as call_routes  # noqa: E402
+from calls.transport.routing import CALL_SOCKET_PREFIXES  # noqa: E402
+from calls.transport.routing import websocket_urlpatterns as call_routes  # noqa: E402
+from calls.worker.heartbeat import start_janitor  # noqa: E402
 from config.origin import OriginCheck  # noqa: E402
 from config.warmup import start_warmup  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Readiness of this worker for callers (`/readyz`), as opposed to liveness (`/healthz`).
 
-Ready means: the worker is not draining (calls.drain: from SIGTERM on it takes no
+Ready means: the worker is not draining (calls.worker.drain: from SIGTERM on it takes no
 new calls), the speech engines are loaded and warmed, the scripted prompt lines
 are in the cache (config.warmup), the database answers, and Redis answers when
 REDIS_URL is set. Each check reports a short word, never an error message (which
@@ -59,7 +59,7 @@ def redis() -> str:
 
 def checks() -> dict[str, str]:
     """Check name -> ok, draining, off (warm-up switched off), pending, failed or unavailable."""
-    from calls.live import live_calls
+    from calls.worker.registry import live_calls
 
     results = {"calls": DRAINING if live_calls.draining else OK, **warmup.state.as_dict()}
     results["database"] = database()

@@ -3,7 +3,7 @@
 daphne's own SIGTERM handling stops the Twisted reactor at once and cancels every
 application instance, which cuts every call in progress. This entry point runs the
 same daphne `Server` with its signal handlers off and installs its own: the first
-SIGTERM (or SIGINT) starts `calls.drain.drain(DRAIN_S)` (no new calls,
+SIGTERM (or SIGINT) starts `calls.worker.drain.drain(DRAIN_S)` (no new calls,
 `/readyz` 503, calls in progress finish or are ended as incomplete/shutdown) and
 stops the reactor when that returns; a second signal stops at once.
 
@@ -11,7 +11,7 @@ stops the reactor when that returns; a second signal stops at once.
     python -m config.server --healthcheck   # exit 0 if /healthz answers (container HEALTHCHECK)
 
 HOST, PORT and MIGRATE_ON_START give the defaults (see .env.example). Behind a load
-balancer the client address comes from TRUSTED_PROXIES (calls.clientip), not from
+balancer the client address comes from TRUSTED_PROXIES (calls.http.clientip), not from
 daphne's proxy-header option, which believes whatever a client writes.
 """
 from __future__ import annotations
@@ -80,8 +80,8 @@ class DrainOnSignal:
     async def _drain_then_stop(self) -> None:
         from django.conf import settings
 
-        from calls.drain import drain
-        from calls.store import settle
+        from calls.persistence.write_queue import settle
+        from calls.worker.drain import drain
 
         try:
             await drain(self.drain_s)
@@ -110,7 +110,7 @@ def stamp_received_frames() -> None:
     daphne queues a frame for the consumer (one asyncio.Queue per connection); when
     the worker is busy, frames wait there, and a stamp taken when the consumer picks
     one up hides that wait. `received_at` (an extra key in the ASGI message) lets
-    `calls.consumers.FramesFirst` time `response_ms` from the frame's arrival
+    `calls.transport.sockets.FramesFirst` time `response_ms` from the frame's arrival
     (protocol §3), so the server's figure includes its own queueing.
     """
     from daphne.ws_protocol import WebSocketProtocol

@@ -13,9 +13,6 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.logs import logging_config
-from config.keyfile import read_key_file
-
 from config.env import (
     ImproperSetting,
     env_bool,
@@ -25,6 +22,8 @@ from config.env import (
     env_list,
     env_str,
 )
+from config.keyfile import read_key_file
+from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")  # empty (as in .env.example) = the default
@@ -63,7 +62,7 @@ if HTTPS:
 SESSION_COOKIE_HTTPONLY = True
 # Addresses (or networks) of the reverse proxies / load balancers in front of the
 # workers. Only hops they appended to X-Forwarded-For are believed: the client
-# address is the rightmost hop that is not one of them (calls.clientip).
+# address is the rightmost hop that is not one of them (calls.http.clientip).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 
 INSTALLED_APPS = [
@@ -91,7 +90,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into a 429 page
-    "calls.errors.ApiErrorMiddleware",  # an unexpected failure under /api/ is JSON with an error id
+    "calls.http.errors.ApiErrorMiddleware",  # an unexpected failure under /api/ is JSON with an error id
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -131,7 +130,7 @@ else:
             "NAME": VAR_DIR / "db.sqlite3",
             # WAL: readers never block the writer and a commit is one append; the busy
             # timeout makes a writer wait for the lock instead of failing with
-            # "database is locked" (and calls.store retries if it still does).
+            # "database is locked" (and calls.persistence.write_queue retries if it still does).
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
@@ -142,7 +141,7 @@ else:
     }
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A database host that stops answering fails a write within seconds instead of
-    # hanging a writer thread for the kernel's TCP timeouts (minutes): calls.store then
+    # hanging a writer thread for the kernel's TCP timeouts (minutes): calls.persistence.write_queue then
     # holds the writes and retries. Parameters in DATABASE_URL's query string win.
     for _key, _value in {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
                          "keepalives_count": 3, "tcp_user_timeout": 15000}.items():
@@ -160,7 +159,7 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 # Calls' rows are written by a small pool of writer threads that keep their
-# connections open (calls/store.py). SQLite has one writer at a time anyway.
+# connections open (calls/persistence/write_queue.py). SQLite has one writer at a time anyway.
 DB_WRITER_THREADS = env_int("DB_WRITER_THREADS", 1 if SQLITE else 4, minimum=1)
 STORE_MAX_PENDING = env_int("STORE_MAX_PENDING", 500, minimum=10)  # writes waiting per call
 STORE_ATTEMPTS = env_int("STORE_ATTEMPTS", 6, minimum=1)  # quick tries per batch on transient errors (backoff 50 ms, doubling)
@@ -231,7 +230,7 @@ else:
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MIN", 15.0) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
-AXES_CLIENT_IP_CALLABLE = "calls.clientip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "calls.http.clientip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
@@ -289,11 +288,11 @@ WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 if "*" in WS_ALLOWED_ORIGINS:
     raise ImproperSetting("WS_ALLOWED_ORIGINS must list origins; '*' would let any web page drive calls")
 # Seconds a stopping worker (SIGTERM) lets its calls in progress finish before it
-# ends the rest as incomplete/shutdown (config.server, calls.drain).
+# ends the rest as incomplete/shutdown (config.server, calls.worker.drain).
 DRAIN_S = env_float("DRAIN_S", 120.0)
 if DRAIN_S < 0:
     raise ImproperSetting(f"DRAIN_S must be 0 or more seconds (got {DRAIN_S})")
-# Admission control (calls/admission.py, protocol §3). A worker takes at most
+# Admission control (calls/worker/admission.py, protocol §3). A worker takes at most
 # MAX_CALLS_PER_WORKER live calls (0: the measured default for its speech engines,
 # see the README's Capacity section); past that sockets get "busy" + close 1013
 # and, when every worker is full, POST /api/calls/ gets 503 + Retry-After.
@@ -305,7 +304,7 @@ CLOUD_CALLS_PER_WORKER = 100
 MAX_CALLS_PER_CLIENT = env_int("MAX_CALLS_PER_CLIENT", 10, minimum=0)  # calls open at once per client IP; 0 = no cap
 BUSY_RETRY_AFTER = env_int("BUSY_RETRY_AFTER", 5, minimum=1)  # seconds, in the 503's Retry-After
 # Caller audio faster than CALL_AUDIO_SPEED x real time (after CALL_AUDIO_SLACK_S of
-# slack) is refused, so audio pushed at 10x costs no more than a caller (calls/limits.py).
+# slack) is refused, so audio pushed at 10x costs no more than a caller (calls/runtime/limits.py).
 CALL_AUDIO_SPEED = env_float("CALL_AUDIO_SPEED", 1.5)
 CALL_AUDIO_SLACK_S = env_float("CALL_AUDIO_SLACK_S", 1.0)
 if CALL_AUDIO_SPEED != 0 and CALL_AUDIO_SPEED < 1.1:

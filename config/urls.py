@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from calls.telephony import views as telephony
+from calls.transport.phone import webhooks as telephony
 from config import views
 
 urlpatterns = [

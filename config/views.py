@@ -11,9 +11,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from bots.models import Bot
-from calls import admission
 from calls import metrics as call_metrics
-from calls.api import _bearer, error
+from calls.http.auth import bearer_token
+from calls.http.errors import error
+from calls.worker import admission
 from config import readiness
 
 #: Headers a reverse proxy adds: a request carrying one came from outside through
@@ -56,7 +57,7 @@ def ready(request: HttpRequest) -> JsonResponse:
 def metrics_allowed(request: HttpRequest) -> bool:
     """METRICS_TOKEN set: the bearer token must match. Unset: internal addresses only, not via a proxy."""
     if settings.METRICS_TOKEN:
-        return hmac.compare_digest(_bearer(request).encode(), settings.METRICS_TOKEN.encode())
+        return hmac.compare_digest(bearer_token(request).encode(), settings.METRICS_TOKEN.encode())
     if any(request.META.get(header) for header in PROXY_HEADERS):
         return False
     try:

@@ -50,8 +50,8 @@ def scripted_lines() -> list[tuple[str, list[str]]]:
 
 
 async def warm(lines: list[tuple[str, list[str]]]) -> None:
-    from calls.prompt_cache import prompt_cache
     from calls.providers import registry
+    from calls.runtime.prompt_cache import prompt_cache
 
     try:
         await registry.warmup_all()

@@ -1,6 +1,6 @@
 """Live lead updates for the dashboard list.
 
-calls.services broadcasts `lead.updated` to the "leads" group after a call
+calls.persistence.lifecycle broadcasts `lead.updated` to the "leads" group after a call
 starts or ends (on commit, so the row is in the database). This consumer turns
 each event into the rendered table row, the same template the page uses, so
 the browser only swaps HTML and never re-implements the row's logic.
@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 
-from calls.services import LEADS_GROUP
+from calls.persistence.lifecycle import LEADS_GROUP
 from dashboard.leads import VIEW_PERM, lead_queryset, render_row
 
 

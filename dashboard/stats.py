@@ -15,8 +15,15 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from bots.models import Bot
-from calls.latency_stats import Bucket, StageSummaries, TimeBucket, by_stage, load_samples, over_time
 from calls.models import Call, LatencySample
+from calls.persistence.latency_stats import (
+    Bucket,
+    StageSummaries,
+    TimeBucket,
+    by_stage,
+    load_samples,
+    over_time,
+)
 
 
 @dataclass(frozen=True)

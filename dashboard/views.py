@@ -20,13 +20,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bots.models import Bot, Question
-from calls.latency_stats import STAGES
 from calls.models import Call, LatencySample
-from calls.telephony import twilio_api
-from calls.telephony.outbound import DialError, place_call
+from calls.persistence.latency_stats import STAGES
+from calls.transport.phone import twilio_rest
+from calls.transport.phone.outbound import DialError, place_call
 from dashboard import stats
 from dashboard.forms import LeadFilterForm, LeadStatusForm
-from dashboard.leads import CHANGE_PERM, VIEW_PERM, callback_of, lead_queryset, outcome_of
+from dashboard.leads import (
+    CHANGE_PERM,
+    VIEW_PERM,
+    callback_of,
+    lead_queryset,
+    outcome_of,
+)
 from dashboard.svg import Bar, Series, funnel_svg, line_chart_svg
 
 PAGE_SIZE = 25
@@ -157,7 +163,7 @@ def call_detail(request: HttpRequest, call_id) -> HttpResponse:
             "callback": callback_of(call),
             "latency_rows": _latency_rows(call.latency_samples.all()),
             # "Call now" only when Twilio is configured and the lead left a dialable number.
-            "dial_number": twilio_api.e164(call.caller_phone) if twilio_api.outbound_enabled() else None,
+            "dial_number": twilio_rest.e164(call.caller_phone) if twilio_rest.outbound_enabled() else None,
             "stages": [STAGE_LABELS[stage] for stage in STAGES],
         },
     )
@@ -168,8 +174,8 @@ def call_detail(request: HttpRequest, call_id) -> HttpResponse:
 def call_now(request: HttpRequest, call_id) -> HttpResponse:
     """Phone the lead again with the same bot; the new call's page shows its progress live."""
     lead = get_object_or_404(Call.objects.select_related("bot"), pk=call_id)
-    number = twilio_api.e164(lead.caller_phone)
-    if not twilio_api.outbound_enabled() or number is None:
+    number = twilio_rest.e164(lead.caller_phone)
+    if not twilio_rest.outbound_enabled() or number is None:
         messages.error(request, "This lead cannot be called: no Twilio account, or no number in +E.164 form.")
         return redirect("dashboard:call", call_id=lead.pk)
     try:

@@ -203,11 +203,11 @@ def django_db_setup(django_db_setup):  # noqa: F811 - extends pytest-django's fi
 
 @pytest.fixture(autouse=True)
 def _close_writer_connections():
-    """Call rows are written by calls.store's writer threads, which keep their
+    """Call rows are written by calls.persistence.write_queue's writer threads, which keep their
     connections open; close them after each test so the test database can be
     flushed and dropped."""
     yield
-    from calls.store import writers
+    from calls.persistence.write_queue import writers
 
     writers.close_connections()
 
@@ -301,8 +301,8 @@ async def cloud_settings(settings, fake_cloud, tmp_path):
     with an empty prompt cache so every line really goes to the (fake) vendor.
     Afterwards it stops the prompt prefetches the test's calls left running (they
     outlive a call), so they do not reach the next test's fake."""
-    from calls.prompt_cache import prompt_cache
     from calls.providers import registry
+    from calls.runtime.prompt_cache import prompt_cache
 
     for key, value in fake_cloud.settings().items():
         setattr(settings, key, value)

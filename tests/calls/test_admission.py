@@ -1,4 +1,4 @@
-"""Admission control (protocol §3, calls/admission.py): a full server says busy,
+"""Admission control (protocol §3, calls/worker/admission.py): a full server says busy,
 and the calls already running are not touched."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import AsyncClient
 
-from calls.live import live_calls
 from calls.models import Call
+from calls.worker.registry import live_calls
 from tests.callclient import CallClient, create_call
 
 pytestmark = pytest.mark.django_db(transaction=True)

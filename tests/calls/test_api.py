@@ -6,8 +6,8 @@ import json
 import pytest
 from django.test import override_settings
 
+from calls.http.tokens import make_token
 from calls.models import Call
-from calls.tokens import make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -107,12 +107,12 @@ def test_expired_token_is_refused(client, call, settings):
 
 def test_call_detail_shape(client, call):
     from bots.dialogue import AnswerRecord
-    from calls import services
+    from calls.persistence import lifecycle
 
-    services.add_turn(str(call.pk), 0, "bot", "Hello. Are you salaried?")
-    services.add_turn(str(call.pk), 1, "caller", "yes")
-    services.record_answer(str(call.pk), AnswerRecord("salaried", "Are you salaried?", 1, "yes", True, True, True, 1))
-    services.add_latency(str(call.pk), 1, {"asr": 300.0, "nlu": 0.2, "tts_first_audio": 1.0, "response": 320.0}, {"asr": "whisper-local"})
+    lifecycle.add_turn(str(call.pk), 0, "bot", "Hello. Are you salaried?")
+    lifecycle.add_turn(str(call.pk), 1, "caller", "yes")
+    lifecycle.record_answer(str(call.pk), AnswerRecord("salaried", "Are you salaried?", 1, "yes", True, True, True, 1))
+    lifecycle.add_latency(str(call.pk), 1, {"asr": 300.0, "nlu": 0.2, "tts_first_audio": 1.0, "response": 320.0}, {"asr": "whisper-local"})
     body = client.get(f"/api/calls/{call.pk}/", HTTP_AUTHORIZATION=f"Bearer {make_token(str(call.pk))}").json()
     assert body["answers"] == [
         {"question": "salaried", "question_text": "Are you salaried?", "transcript": "yes", "value": True,

@@ -1,4 +1,4 @@
-"""A draining worker (calls.drain, on the registry calls.live): readiness, busy refusals and the end of
+"""A draining worker (calls.worker.drain, on the registry calls.worker.registry): readiness, busy refusals and the end of
 calls left at the deadline, through the real API and consumer in-process.
 Signals and a real server process are covered in tests/config/test_server.py."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from calls.drain import drain
-from calls.live import live_calls
 from calls.models import Answer, Call
+from calls.worker.drain import drain
+from calls.worker.registry import live_calls
 from tests.callclient import CallClient, application, create_call
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]

@@ -1,5 +1,5 @@
 """Endpointing from speech probabilities, without audio engines."""
-from calls.endpointing import Endpointer, PauseLevel
+from calls.runtime.endpointing import Endpointer, PauseLevel
 
 
 def feed(ep: Endpointer, probs: list[float]) -> list[tuple[int, str, int]]:

@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from django.db import connection, connections
 
 from calls.models import Call
-from calls.store import settle, writers
+from calls.persistence.write_queue import settle, writers
 from tests.callclient import CallClient
 from tests.faults import TcpProxy
 

@@ -13,8 +13,8 @@ from channels.layers import channel_layers, get_channel_layer
 from django.core.cache import caches
 from django.test import AsyncClient
 
-from calls import broadcast
 from calls.models import Call
+from calls.persistence import broadcast
 from tests.callclient import CallClient
 from tests.faults import RedisServer
 

@@ -1,4 +1,4 @@
-"""Floods of valid input against a live call (calls/limits.py wired into calls/pipeline.py):
+"""Floods of valid input against a live call (calls/runtime/limits.py wired into calls/runtime/pipeline.py):
 each is refused with clear errors, a sustained one ends the call with close 4400, and
 nothing refused is written.
 
@@ -15,10 +15,12 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import connections
 
-from calls import services
-from calls.limits import MAX_BREACHES, MESSAGE_BURST
 from calls.models import Answer, Call, Turn
-from calls.pipeline import CallPipeline
+from calls.persistence import lifecycle
+from calls.persistence.records import QueuedCallRecords
+from calls.runtime.ports import CallContext
+from calls.runtime.limits import MAX_BREACHES, MESSAGE_BURST
+from calls.runtime.pipeline import CallPipeline
 from tests.callclient import CallClient
 from tests.clock import FakeClock
 from tests.speech import silence
@@ -57,16 +59,17 @@ class Recorder:
 
 
 @database_sync_to_async
-def claimed_call(bot: str, mode: str) -> services.CallContext:
+def claimed_call(bot: str, mode: str) -> CallContext:
     from bots.models import Bot
 
-    call = services.create_call(Bot.objects.get(slug=bot), mode=mode)
-    return services.claim_call(str(call.pk))
+    call = lifecycle.create_call(Bot.objects.get(slug=bot), mode=mode)
+    return lifecycle.claim_call(str(call.pk))
 
 
 async def live_pipeline(clock: FakeClock, bot: str = "quickrupee-loan", mode: str = "push_to_talk") -> tuple[Recorder, CallPipeline]:
     out = Recorder()
-    pipeline = await CallPipeline.open(await claimed_call(bot, mode), out, clock=clock)
+    ctx = await claimed_call(bot, mode)
+    pipeline = await CallPipeline.open(ctx, out, records=QueuedCallRecords(ctx.call_id), clock=clock)
     assert pipeline is not None
     await pipeline.speaker.wait()  # the greeting is out
     return out, pipeline

@@ -11,9 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from calls.latency_stats import percentile
 from calls.management.commands.latency_report import parse_moment
 from calls.models import Call, LatencySample
+from calls.persistence.latency_stats import percentile
 
 pytestmark = pytest.mark.django_db
 

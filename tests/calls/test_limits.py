@@ -1,7 +1,7 @@
 """Per-call abuse limits on an injected clock."""
 from __future__ import annotations
 
-from calls.limits import CallLimits
+from calls.runtime.limits import CallLimits
 
 
 class Clock:

@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from calls import liveness, services
-from calls.live import live_calls
 from calls.models import Call
+from calls.persistence import lifecycle
+from calls.worker import heartbeat
+from calls.worker.registry import live_calls
 
 pytestmark = pytest.mark.django_db
 
@@ -28,21 +29,21 @@ def test_calls_of_a_dead_worker_become_incomplete_server_restart(loan_bot, setti
     dead = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(seconds=60))
     ancient = active(loan_bot, started=timedelta(seconds=settings.CALL_MAX_SECONDS + settings.CALL_RESUME_S + 5), heartbeat=None)
     ended = Call.objects.create(bot=loan_bot, status=Call.Status.ENDED, outcome="qualified")
-    assert services.close_stale_calls() == 2
+    assert lifecycle.close_stale_calls() == 2
     for call in (alive, dead, ancient, ended):
         call.refresh_from_db()
     assert alive.status == "active"
     assert (dead.status, dead.outcome, dead.end_reason) == ("ended", "incomplete", "server_restart")
     assert (ancient.status, ancient.outcome, ancient.end_reason) == ("ended", "incomplete", "server_restart")
     assert ended.outcome == "qualified"
-    assert services.close_stale_calls() == 0  # idempotent
+    assert lifecycle.close_stale_calls() == 0  # idempotent
 
 
 def test_a_restarting_worker_closes_what_it_was_running_at_once(loan_bot, settings):
     settings.WORKER_ID = "web-1"
     mine = active(loan_bot, started=timedelta(seconds=3), heartbeat=timedelta(seconds=1), worker="web-1")
     theirs = active(loan_bot, started=timedelta(seconds=3), heartbeat=timedelta(seconds=1), worker="web-2")
-    assert liveness.tick(sweep=True, worker="web-1") == 1
+    assert heartbeat.tick(sweep=True, worker="web-1") == 1
     mine.refresh_from_db()
     theirs.refresh_from_db()
     assert (mine.outcome, mine.end_reason) == ("incomplete", "server_restart")
@@ -54,7 +55,7 @@ def test_the_heartbeat_keeps_registered_calls_alive(loan_bot, settings):
     call = active(loan_bot, started=timedelta(minutes=5), heartbeat=timedelta(minutes=4))
     line = live_calls.enter(str(call.pk))
     try:
-        liveness.tick(sweep=True)
+        heartbeat.tick(sweep=True)
     finally:
         live_calls.release(line)
     call.refresh_from_db()

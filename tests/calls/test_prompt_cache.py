@@ -5,9 +5,9 @@ import asyncio
 
 import pytest
 
-from calls.prompt_cache import PromptCache, cache_key
 from calls.providers.base import ProviderError
 from calls.providers.piper_tts import PiperTTS
+from calls.runtime.prompt_cache import PromptCache, cache_key
 
 pytestmark = pytest.mark.speech
 

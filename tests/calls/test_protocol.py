@@ -10,8 +10,8 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
+from calls.http.tokens import make_token
 from calls.models import Answer, Call, LatencySample, Turn
-from calls.tokens import make_token
 from tests.callclient import CallClient, create_call
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]

@@ -67,7 +67,7 @@ def test_a_dead_cache_fails_open_with_a_log_line_not_an_html_500(client, loan_bo
         }
     }
     try:
-        with caplog.at_level(logging.WARNING, logger="calls.api"):
+        with caplog.at_level(logging.WARNING, logger="calls.http.api"):
             for _ in range(3):  # beyond the limit of two: not enforced while the cache is down
                 response = post_call(client)
                 assert response.status_code == 201, response.content[:200]
@@ -84,7 +84,12 @@ RATE_LIMIT_REDIS_URL = "redis://127.0.0.1:6379/14"  # a logical database no othe
 def redis_rate_limit(settings):
     """The rate limit on the shipped Redis cache configuration (Redis runs in every test
     run, whatever REDIS_URL the run has), fresh: no cache object made before the test."""
-    from config.settings import REDIS_CONNECT_TIMEOUT_S, REDIS_HEALTH_CHECK_S, REDIS_TIMEOUT_S, redis_cache
+    from config.settings import (
+        REDIS_CONNECT_TIMEOUT_S,
+        REDIS_HEALTH_CHECK_S,
+        REDIS_TIMEOUT_S,
+        redis_cache,
+    )
 
     settings.CALL_RATE_LIMIT = 1000
     settings.CALL_RATE_WINDOW = 3600

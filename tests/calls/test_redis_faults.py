@@ -9,9 +9,9 @@ import socket
 import pytest
 from channels.db import database_sync_to_async
 
-from calls import broadcast
-from calls.consumers import CallConsumer
 from calls.models import Call
+from calls.persistence import broadcast
+from calls.transport.browser import CallConsumer
 from tests.callclient import CallClient
 from tests.faults import wait_for
 
@@ -53,7 +53,7 @@ async def test_the_call_consumer_has_no_channel_layer(brief_bots):
 
 @pytest.mark.speech
 async def test_a_black_holed_redis_neither_stalls_nor_breaks_a_call(brief_bots, blackhole_redis, caplog):
-    with caplog.at_level(logging.WARNING, logger="calls.broadcast"):
+    with caplog.at_level(logging.WARNING, logger="calls.persistence.broadcast"):
         client = await CallClient.start("quickrupee-loan")
         for text in ("yes I am", "about forty thousand a month", "yes, Mumbai"):
             await client.say_text(text)
@@ -66,6 +66,6 @@ async def test_a_black_holed_redis_neither_stalls_nor_breaks_a_call(brief_bots, 
 
 
 async def test_a_broadcast_is_bounded_by_its_timeout(blackhole_redis, caplog):
-    with caplog.at_level(logging.WARNING, logger="calls.broadcast"):
+    with caplog.at_level(logging.WARNING, logger="calls.persistence.broadcast"):
         ok = await asyncio.wait_for(broadcast.send_lead_update({"type": "lead.updated", "call_id": "x"}), 5)
     assert ok is False and "timed out" in caplog.text or "failed" in caplog.text

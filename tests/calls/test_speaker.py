@@ -1,4 +1,4 @@
-"""Paced bot audio (calls/speaker.py), timed against a fake clock, never the wall clock.
+"""Paced bot audio (calls/runtime/speaker.py), timed against a fake clock, never the wall clock.
 
 The audio is real: espeak-ng speaks the line once into the prompt cache, then
 the speaker replays it (as it does for every scripted line), so what is under
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from calls.prompt_cache import PromptCache
 from calls.providers.espeak_tts import EspeakTTS
-from calls.speaker import CachedTTS, FallbackTTS, Speaker
+from calls.runtime.prompt_cache import PromptCache
+from calls.runtime.speaker import CachedTTS, FallbackTTS, Speaker
 from tests.clock import FakeClock
 
 pytestmark = pytest.mark.speech  # espeak-ng makes the line

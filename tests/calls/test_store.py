@@ -1,4 +1,4 @@
-"""Call rows under load (calls/store.py): none lost on SQLite, retried when the database hiccups,
+"""Call rows under load (calls/persistence/write_queue.py): none lost on SQLite, retried when the database hiccups,
 held through an outage and written when it is over."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError
 
-from calls import services
 from calls.models import Call, Turn
-from calls.store import Store, settle
+from calls.persistence import lifecycle
+from calls.persistence.write_queue import WriteQueue, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,18 +25,18 @@ async def test_a_burst_of_concurrent_writes_loses_no_row(settings, calls_to_writ
     """40 calls write 10 turns each at once on 4 writer threads, while new calls are
     created and claimed on the request thread: every row lands (WAL + busy timeout
     + retries; on SQLite this was `database is locked`)."""
-    from calls.store import writers
+    from calls.persistence.write_queue import writers
 
     settings.DB_WRITER_THREADS = 4
     writers.close_connections()
     writers._executor = None  # a fresh pool with 4 threads
 
     async def one_call(call_id: str) -> int:
-        store = Store()
+        store = WriteQueue()
         for i in range(10):
-            store.put(services.add_turn, call_id, i, "caller" if i % 2 else "bot", f"line {i}")
+            store.put(lifecycle.add_turn, call_id, i, "caller" if i % 2 else "bot", f"line {i}")
             await asyncio.sleep(0)
-        store.put(services.end_call, call_id, "incomplete", "hangup")
+        store.put(lifecycle.end_call, call_id, "incomplete", "hangup")
         await store.close(timeout=None)
         return store.lost
 
@@ -62,9 +62,9 @@ async def test_a_transient_error_is_retried_and_the_batch_lands_once(call):
         if len(attempts) < 3:
             raise OperationalError("database is locked")
 
-    store = Store(backoff=0.001)
+    store = WriteQueue(backoff=0.001)
     store.put(flaky, str(call.pk))
-    store.put(services.add_turn, str(call.pk), 99, "bot", "after")
+    store.put(lifecycle.add_turn, str(call.pk), 99, "bot", "after")
     await store.close(timeout=None)
     assert store.lost == 0 and len(attempts) == 3
     # The failed attempts rolled back: one row from the flaky write, plus the next.
@@ -73,10 +73,10 @@ async def test_a_transient_error_is_retried_and_the_batch_lands_once(call):
 
 
 async def test_a_bad_row_does_not_cost_the_rest_of_its_batch(call):
-    store = Store()
-    store.put(services.add_turn, str(call.pk), 1, "caller", "kept")
-    store.put(services.add_turn, "00000000-0000-0000-0000-000000000000", 2, "caller", "no such call")
-    store.put(services.add_turn, str(call.pk), 3, "bot", "kept too")
+    store = WriteQueue()
+    store.put(lifecycle.add_turn, str(call.pk), 1, "caller", "kept")
+    store.put(lifecycle.add_turn, "00000000-0000-0000-0000-000000000000", 2, "caller", "no such call")
+    store.put(lifecycle.add_turn, str(call.pk), 3, "bot", "kept too")
     await store.close(timeout=None)
     assert store.lost == 1
     rows = await database_sync_to_async(lambda: sorted(Turn.objects.filter(call=call).values_list("index", flat=True)))()
@@ -84,9 +84,9 @@ async def test_a_bad_row_does_not_cost_the_rest_of_its_batch(call):
 
 
 async def test_the_queue_is_bounded(call):
-    store = Store(max_pending=10)
+    store = WriteQueue(max_pending=10)
     for i in range(15):
-        store.put(services.add_turn, str(call.pk), i, "caller", "x")
+        store.put(lifecycle.add_turn, str(call.pk), i, "caller", "x")
     assert store.lost == 5
     await store.close(timeout=None)
 
@@ -97,7 +97,7 @@ def _database_down_until(back: threading.Event, call_id: str):
     def write(index: int) -> None:
         if not back.is_set():
             raise OperationalError("server closed the connection unexpectedly")
-        services.add_turn(call_id, index, "caller", f"line {index}")
+        lifecycle.add_turn(call_id, index, "caller", f"line {index}")
 
     return write
 
@@ -105,9 +105,9 @@ def _database_down_until(back: threading.Event, call_id: str):
 async def test_writes_outlast_an_outage_and_land_in_order_when_the_database_is_back(call):
     back = threading.Event()
     write = _database_down_until(back, str(call.pk))
-    store = Store(attempts=2, outage_s=60, backoff=0.001, max_backoff=0.01)
+    store = WriteQueue(attempts=2, outage_s=60, backoff=0.001, max_backoff=0.01)
     store.put(write, 1)
-    store.put(services.end_call, str(call.pk), "qualified", "all_answers_qualify")
+    store.put(lifecycle.end_call, str(call.pk), "qualified", "all_answers_qualify")
     # The end of the call does not wait for the database: flush gives up in time.
     assert await store.flush(timeout=0.2) is False
     store.put(write, 2)  # the call goes on; its writes queue behind the held batch
@@ -124,7 +124,7 @@ async def test_writes_outlast_an_outage_and_land_in_order_when_the_database_is_b
 
 async def test_an_outage_longer_than_store_outage_s_gives_up_and_counts_the_loss(call):
     back = threading.Event()
-    store = Store(attempts=2, outage_s=0.05, backoff=0.001, max_backoff=0.01)
+    store = WriteQueue(attempts=2, outage_s=0.05, backoff=0.001, max_backoff=0.01)
     store.put(_database_down_until(back, str(call.pk)), 1)
     assert await store.close(timeout=5)
     assert store.lost == 1
@@ -132,7 +132,7 @@ async def test_an_outage_longer_than_store_outage_s_gives_up_and_counts_the_loss
 
 async def test_a_reconnecting_socket_waits_for_the_writes_of_the_one_that_dropped(call):
     back = threading.Event()
-    dropped = Store(attempts=1, outage_s=60, backoff=0.001, max_backoff=0.01)
+    dropped = WriteQueue(attempts=1, outage_s=60, backoff=0.001, max_backoff=0.01)
     dropped.put(_database_down_until(back, str(call.pk)), 1)
     assert await dropped.wait_closed(0.05) is False  # the call has not closed it yet
     assert await dropped.close(timeout=0.01) is False

@@ -1,4 +1,4 @@
-"""Turn taking (calls/listener.py, calls/pipeline.py): the bot does not talk over a caller
+"""Turn taking (calls/runtime/listener.py, calls/runtime/pipeline.py): the bot does not talk over a caller
 who is still speaking, speech that never pauses cannot hold a turn open, and an
 `end_of_speech` is always recognised.
 
@@ -8,14 +8,20 @@ lets it answer, so nothing depends on how fast this machine is.
 """
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
-import asyncio
-
-from calls.listener import ENGINE_RATE, MAX_VAD_BACKLOG_S, Listener, Utterance
-from calls.providers.base import ASRProvider, ProviderError, Transcript, VADProvider, VADStream
+from calls.providers.base import (
+    ASRProvider,
+    ProviderError,
+    Transcript,
+    VADProvider,
+    VADStream,
+)
 from calls.providers.openai_asr import OpenAIASR
+from calls.runtime.listener import ENGINE_RATE, MAX_VAD_BACKLOG_S, Listener, Utterance
 from tests.callclient import CallClient
 from tests.fakecloud import OPENAI_KEY, FakeCloud
 from tests.speech import say, silence

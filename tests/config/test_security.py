@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.test import RequestFactory, override_settings
 
-from calls.clientip import client_ip
+from calls.http.clientip import client_ip
 from config.origin import OriginCheck, SameOriginOnly, same_origin
 
 ROOT = Path(__file__).resolve().parents[2]

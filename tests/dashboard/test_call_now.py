@@ -7,8 +7,8 @@ from xml.etree import ElementTree
 
 import pytest
 
+from calls.http.tokens import token_call_id
 from calls.models import Call
-from calls.tokens import token_call_id
 from tests.dashboard.conftest import make_call
 from tests.faketwilio import fake_twilio, twilio_settings  # noqa: F401
 
@@ -69,11 +69,11 @@ async def test_carrier_progress_reaches_the_dashboard_socket(staff_user, loan_bo
     from channels.testing import WebsocketCommunicator
     from django.test import AsyncClient
 
-    from calls import services
+    from calls.persistence import lifecycle
     from tests.callclient import application
 
     settings.TWILIO_AUTH_TOKEN = ""
-    call = await database_sync_to_async(services.create_phone_call)(loan_bot, caller_phone="+919876543210", provider_call_id="CA" + "3" * 32)
+    call = await database_sync_to_async(lifecycle.create_phone_call)(loan_bot, caller_phone="+919876543210", provider_call_id="CA" + "3" * 32)
     browser = AsyncClient()
     await browser.aforce_login(staff_user)
     cookie = browser.cookies["sessionid"].value

@@ -144,16 +144,16 @@ async def test_phone_stream_with_a_wrong_key_is_counted_as_bad_token(settings):
 
 
 def test_ended_call_is_counted_once_with_its_duration(call, django_capture_on_commit_callbacks):
-    from calls import services
+    from calls.persistence import lifecycle
 
     labels = {"bot": "quickrupee-loan", "outcome": "rejected", "reason": "not_qualified:salary"}
     before = value("voicebot_calls_total", **labels)
     before_duration = value("voicebot_call_duration_seconds_count", bot="quickrupee-loan", outcome="rejected")
-    services.claim_call(str(call.pk))
+    lifecycle.claim_call(str(call.pk))
     with django_capture_on_commit_callbacks(execute=True):
-        services.end_call(str(call.pk), "rejected", "not_qualified:salary")
+        lifecycle.end_call(str(call.pk), "rejected", "not_qualified:salary")
     with django_capture_on_commit_callbacks(execute=True):
-        services.end_call(str(call.pk), "error", "server_error")  # already ended: not counted again
+        lifecycle.end_call(str(call.pk), "error", "server_error")  # already ended: not counted again
     assert value("voicebot_calls_total", **labels) == before + 1
     assert value("voicebot_calls_total", bot="quickrupee-loan", outcome="error", reason="server_error") == 0
     assert value("voicebot_call_duration_seconds_count", bot="quickrupee-loan", outcome="rejected") == before_duration + 1

@@ -6,7 +6,12 @@ import warnings
 import numpy as np
 import pytest
 
-from calls.telephony.g711 import PCM_TO_ULAW, ULAW_TO_PCM, pcm_to_ulaw, ulaw_to_pcm
+from calls.transport.phone.g711 import (
+    PCM_TO_ULAW,
+    ULAW_TO_PCM,
+    pcm_to_ulaw,
+    ulaw_to_pcm,
+)
 
 
 def s16(*values: int) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calls.telephony.g711 import ulaw_to_pcm
-from calls.telephony.media import EXOTEL_PCM, TWILIO_MULAW, PhoneAudioOut
+from calls.transport.phone.g711 import ulaw_to_pcm
+from calls.transport.phone.media import EXOTEL_PCM, TWILIO_MULAW, PhoneAudioOut
 
 
 def tone(ms: int, rate: int = 22050, hz: float = 440.0) -> bytes:

@@ -1,6 +1,6 @@
 """Bot audio reaches the carrier in real time: what waits in the carrier's playout
 buffer stays within the playback lead, so a `clear` on barge-in throws away little
-and the server knows what the caller has heard (issue 12; calls/speaker.py).
+and the server knows what the caller has heard (issue 12; calls/runtime/speaker.py).
 
 The phone stream's pipeline runs on a fake clock (the consumer's `clock`); the test
 moves time in 20 ms steps and models the carrier's buffer on that same clock: each
@@ -13,8 +13,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import connections
 
-from calls.speaker import CHUNK_MS
-from calls.telephony.consumers import PhoneStreamConsumer
+from calls.runtime.speaker import CHUNK_MS
+from calls.transport.phone.streams import PhoneStreamConsumer
 from tests.clock import FakeClock
 from tests.phoneline import PhoneLine, twilio_inbound
 

@@ -13,8 +13,8 @@ from channels.db import database_sync_to_async
 from django.db import connections
 from django.test import AsyncClient
 
+from calls.http.tokens import make_token
 from calls.models import Call
-from calls.tokens import make_token
 from tests.phoneline import PhoneLine, twilio_inbound
 
 # Every call here has the bot speak its lines through Piper and hear through Silero: `speech`.
@@ -215,7 +215,7 @@ async def test_twilio_stream_cannot_join_a_call_twice():
 
 
 async def test_a_phone_call_takes_one_of_the_workers_lines(settings):
-    """Admission control counts phone calls (one registry of live calls, calls.live):
+    """Admission control counts phone calls (one registry of live calls, calls.worker.registry):
     a worker whose one line is on the phone tells a web caller "busy"."""
     settings.MAX_CALLS_PER_WORKER = 1
 

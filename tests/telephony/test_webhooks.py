@@ -9,9 +9,9 @@ from xml.etree import ElementTree
 import pytest
 from twilio.request_validator import RequestValidator
 
+from calls.http.tokens import token_call_id
 from calls.models import Call
-from calls.telephony import twilio_api
-from calls.tokens import token_call_id
+from calls.transport.phone import twilio_rest
 from tests.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +113,7 @@ def test_status_callback_ends_an_open_call(client, brief_bots, settings, status,
 
 
 def test_status_callback_keeps_a_finished_calls_outcome_and_ignores_progress(client, brief_bots, settings):
-    from calls import services
+    from calls.persistence import lifecycle
 
     settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
     post_signed(client, VOICE, inbound_form())
@@ -121,7 +121,7 @@ def test_status_callback_keeps_a_finished_calls_outcome_and_ignores_progress(cli
     form = {"AccountSid": ACCOUNT_SID, "CallSid": call.provider_call_id, "CallStatus": "in-progress"}
     assert post_signed(client, "/telephony/twilio/status/", form).status_code == 204
     assert Call.objects.get().status == "created"
-    services.end_call(str(call.pk), "qualified", "all_answers_qualify")
+    lifecycle.end_call(str(call.pk), "qualified", "all_answers_qualify")
     form["CallStatus"] = "completed"
     post_signed(client, "/telephony/twilio/status/", form)
     assert Call.objects.get().outcome == "qualified"
@@ -226,11 +226,11 @@ def test_wrong_twilio_credentials_fail_the_dial_cleanly(client, brief_bots, sett
 
 # ---------------------------------------------------------------------------- REST hang-up
 def test_hang_up_goes_through_the_sdk(twilio_settings):
-    assert twilio_api.hang_up("CA" + "2" * 32) is True
+    assert twilio_rest.hang_up("CA" + "2" * 32) is True
     (update,) = twilio_settings.updates_of("CA" + "2" * 32)
     assert update.one("Status") == "completed"
 
 
 def test_hang_up_without_an_account_does_nothing(settings, fake_twilio):
     settings.TWILIO_ACCOUNT_SID = ""
-    assert twilio_api.hang_up("CA" + "2" * 32) is False and not fake_twilio.requests
+    assert twilio_rest.hang_up("CA" + "2" * 32) is False and not fake_twilio.requests

@@ -5,7 +5,7 @@ enough": this command turns them into p50/p95/p99 without a BI tool, in a
 terminal table, JSON (for scripts and CI) or CSV (for spreadsheets), and can
 plot the distributions with matplotlib. Push-to-talk and hands-free calls have
 different floors (hands-free waits for the end of speech), hence the split by
-mode and `--mode`. The database computes the percentiles (calls.latency_stats).
+mode and `--mode`. The database computes the percentiles (calls.persistence.latency_stats).
 
     manage.py latency_report --since 24h --bot quickrupee-loan
     manage.py latency_report --mode vad --since 7d
@@ -25,8 +25,16 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from bots.models import Bot
-from calls.latency_stats import STAGES, Report, Sample, StageSummaries, database_report, filtered, load_samples
 from calls.models import Call
+from calls.persistence.latency_stats import (
+    STAGES,
+    Report,
+    Sample,
+    StageSummaries,
+    database_report,
+    filtered,
+    load_samples,
+)
 
 RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -21,41 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from calls.audio import PcmChunker, StreamResampler
 from calls.providers.base import ProviderError, TTSProvider
+from calls.runtime.ports import SYSTEM_CLOCK, Clock, Output
 
 if TYPE_CHECKING:
-    from calls.pipeline import Output
-    from calls.prompt_cache import PromptCache
+    from calls.runtime.prompt_cache import PromptCache
 
 log = logging.getLogger(__name__)
 
 CHUNK_MS = 200  # protocol: bot audio in chunks of at most 200 ms
 PLAYBACK_MARGIN_S = 0.3  # client-side playout delay we allow for when judging barge-in
-
-
-class Clock(Protocol):
-    """Monotonic seconds and a way to wait; `SystemClock` in production, a fake in tests."""
-
-    def now(self) -> float: ...
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.perf_counter()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
-
-
-SYSTEM_CLOCK = SystemClock()
 
 
 # ---------------------------------------------------------------------- provider adapters

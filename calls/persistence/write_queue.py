@@ -38,7 +38,13 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +119,7 @@ def _run_batch(batch: Sequence[Write]) -> list[tuple[Write, Exception]]:
     return failed
 
 
-class Store:
+class WriteQueue:
     """One call's writes. `put()` never blocks; `flush()` waits (bounded) until they landed."""
 
     def __init__(
@@ -255,7 +261,7 @@ class Store:
 
 # Stores with writes under way, including those of calls already over (a database
 # outage outlasting the call): a strong reference keeps their tasks alive.
-_running: set[Store] = set()
+_running: set[WriteQueue] = set()
 
 
 async def settle(timeout: float) -> bool:
@@ -264,7 +270,7 @@ async def settle(timeout: float) -> bool:
     return await _wait_idle(list(_running), timeout)
 
 
-async def _wait_idle(stores: list[Store], timeout: float) -> bool:
+async def _wait_idle(stores: list[WriteQueue], timeout: float) -> bool:
     loop = asyncio.get_running_loop()
     waits = [s._idle.wait() for s in stores if s._task is not None and s._task.get_loop() is loop and not s._idle.is_set()]
     if not waits:

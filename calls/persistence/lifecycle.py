@@ -7,7 +7,6 @@ the dashboard go out only after the transaction commits.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -15,11 +14,18 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from bots.dialogue import REASON_DISCONNECTED, REASON_HANGUP, REASON_SHUTDOWN, AnswerRecord, Script, StoredAnswer
+from bots.dialogue import (
+    REASON_DISCONNECTED,
+    REASON_HANGUP,
+    REASON_SHUTDOWN,
+    AnswerRecord,
+    StoredAnswer,
+)
 from bots.models import Bot
 from calls import metrics
-from calls.broadcast import LEADS_GROUP, lead_update_on_commit
 from calls.models import Answer, Call, LatencySample, Turn
+from calls.persistence.broadcast import LEADS_GROUP, lead_update_on_commit
+from calls.runtime.ports import CallContext, Resumed
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +40,6 @@ class CallUnavailable(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
-class Resumed:
-    """A call picked up again after its socket dropped: where it was."""
-
-    answers: tuple[StoredAnswer, ...]  # as stored, in question order
-    last_turn: int  # the highest turn index stored; the resumed call goes on after it
-    seconds_left: float  # of CALL_MAX_SECONDS, counted from the call's first start
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """What the pipeline needs to run a call, loaded once at connect."""
-
-    call_id: str
-    script: Script
-    voice: str
-    mode: str
-    bot_slug: str
-    bot_name: str
-    channel: str = Call.Channel.WEB
-    resumed: Resumed | None = None
 
 
 def create_call(bot: Bot, *, mode: str, caller_name: str = "", caller_phone: str = "", client_ip: str | None = None) -> Call:
@@ -215,7 +200,7 @@ def record_answer(call_id: str, record: AnswerRecord) -> None:
     """The question's answer, replaced by a later attempt. An UPDATE, then an INSERT when
     there was no row: not `update_or_create`, whose savepoints and SELECT ... FOR UPDATE
     cost a loaded worker twice the statements for nothing, since one call's writes are
-    made one batch at a time (calls.store) and (call, question) is unique."""
+    made one batch at a time (calls.persistence.write_queue) and (call, question) is unique."""
     fields = {
         "question_text": record.question,
         "order": record.order,

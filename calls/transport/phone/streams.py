@@ -3,12 +3,12 @@ stream and the same `CallPipeline` the browser socket drives.
 
 Each adapter authenticates the stream, claims (or creates) the call, decodes caller
 audio to PCM for the pipeline and turns the pipeline's output into the carrier's
-messages: bot audio as whole frames (`calls.telephony.media`), sent as the pipeline
+messages: bot audio as whole frames (`calls.transport.phone.media`), sent as the pipeline
 paces it; a `mark` after each bot line, whose echo means the caller heard the line;
 `clear` on barge-in. A call that the bot ends is hung up once its last line has
 played (Twilio: through the REST API; Exotel: closing the stream moves its flow on).
-No ORM or provider code here: database work is in `calls.services`, REST in
-`calls.telephony.twilio_api`.
+No ORM or provider code here: database work is in `calls.persistence.lifecycle`, REST in
+`calls.transport.phone.twilio_rest`.
 """
 from __future__ import annotations
 
@@ -24,11 +24,18 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from calls import metrics, services
-from calls.consumers import NO_CHANNEL_LAYER, CallSocket
-from calls.telephony import twilio_api
-from calls.telephony.media import EXOTEL_PCM, PHONE_RATE, TWILIO_MULAW, Codec, PhoneAudioOut
-from calls.tokens import token_call_id
+from calls import metrics
+from calls.http.tokens import token_call_id
+from calls.persistence import lifecycle
+from calls.transport.phone import twilio_rest
+from calls.transport.phone.media import (
+    EXOTEL_PCM,
+    PHONE_RATE,
+    TWILIO_MULAW,
+    Codec,
+    PhoneAudioOut,
+)
+from calls.transport.sockets import NO_CHANNEL_LAYER, CallSocket
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,7 @@ class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
     """What Twilio's and Exotel's streams share; subclasses name the fields and the start.
     Claiming the call and the bookkeeping when the stream goes are `CallSocket`'s."""
 
-    channel_layer_alias = NO_CHANNEL_LAYER  # a Redis fault must not touch a call (see calls.consumers)
+    channel_layer_alias = NO_CHANNEL_LAYER  # a Redis fault must not touch a call (see calls.transport.sockets)
     codec: Codec = TWILIO_MULAW
     sid_field = "streamSid"
 
@@ -118,7 +125,7 @@ class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
             event.set()
         await super().disconnect(code)
 
-    # ------------------------------------------------------------------ us -> carrier (calls.pipeline.Output)
+    # ------------------------------------------------------------------ us -> carrier (calls.runtime.pipeline.Output)
     async def send_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "call.started":
@@ -214,7 +221,7 @@ class TwilioStreamConsumer(PhoneStreamConsumer):
 
     async def hang_up(self) -> None:
         if self.call_sid:
-            await asyncio.to_thread(twilio_api.hang_up, self.call_sid)
+            await asyncio.to_thread(twilio_rest.hang_up, self.call_sid)
 
 
 class ExotelStreamConsumer(PhoneStreamConsumer):
@@ -238,7 +245,7 @@ class ExotelStreamConsumer(PhoneStreamConsumer):
         self.stream_sid = str(msg.get("stream_sid") or start.get("stream_sid") or "")
         self.call_sid = str(start.get("call_sid", ""))
         opened = await self.open_call(
-            services.open_phone_call, self.bot_slug, caller_phone=str(start.get("from", "")), provider_call_id=self.call_sid
+            lifecycle.open_phone_call, self.bot_slug, caller_phone=str(start.get("from", "")), provider_call_id=self.call_sid
         )
         if opened:
             await self.start_pipeline()

@@ -3,7 +3,7 @@
 Resampling to 16 kHz, voice activity detection, endpointing (hands-free) or
 button releases (push-to-talk), and early recognition: at the caller's first
 pause recognition starts on what was said so far, and is kept if the caller
-does not go on. The turn coordinator (`calls.pipeline`) gets `ListenerEvents`.
+does not go on. The turn coordinator (`calls.runtime.pipeline`) gets `ListenerEvents`.
 
 VAD runs on the event loop, never through a hop to a worker thread per frame
 (that made every call queue behind the executor): the windows every call
@@ -23,15 +23,15 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 from django.conf import settings
 
 from calls import metrics
 from calls.audio import StreamResampler, window_rms
-from calls.endpointing import Endpointer, PauseLevel, VadEvent
 from calls.providers.base import ASRProvider, ProviderError, Transcript, VADProvider
+from calls.runtime.endpointing import Endpointer, PauseLevel, VadEvent
+from calls.runtime.ports import ListenerEvents
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +71,6 @@ def frame_error(data: bytes) -> tuple[str, str] | None:
         return "bad_frame", "Audio frames must hold whole 16-bit samples (even byte length)."
     return None
 
-
-class ListenerEvents(Protocol):
-    async def speech_started(self) -> None:
-        """The caller began speaking (barge-in, timers; hands-free: a new turn)."""
-
-    async def utterance_ended(self, utterance: Utterance) -> None:
-        """A finished utterance (its `turn` is set by the coordinator)."""
-
-    async def nothing_said(self) -> None:
-        """Push-to-talk released with no audio to speak of."""
-
-    async def error(self, code: str, message: str) -> None:
-        """A non-fatal problem to report to the caller (bad frame, ASR fallback)."""
 
 
 class Listener:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calls.audio import StreamResampler
-from calls.telephony.g711 import ULAW_SILENCE, pcm_to_ulaw, ulaw_to_pcm
+from calls.transport.phone.g711 import ULAW_SILENCE, pcm_to_ulaw, ulaw_to_pcm
 
 PHONE_RATE = 8000
 

@@ -16,27 +16,24 @@ from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 
 from bots.models import Bot
-from calls import admission, metrics, services
-from calls.clientip import client_ip
-from calls.drain import BUSY_MESSAGE, RETRY_AFTER_S
-from calls.live import live_calls
+from calls import metrics
+from calls.http.auth import bearer_token
+from calls.http.clientip import client_ip
+from calls.http.errors import error
+from calls.http.tokens import make_token, token_matches
 from calls.models import Call
-from calls.tokens import make_token, token_matches
+from calls.persistence import lifecycle
+from calls.worker import admission
+from calls.worker.drain import BUSY_MESSAGE, RETRY_AFTER_S
+from calls.worker.registry import live_calls
 
 log = logging.getLogger(__name__)
 
 MODES = {choice.value for choice in Call.Mode}
 
 
-def error(status: int, code: str, message: str, **headers: str) -> JsonResponse:
-    response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
-
-
 def call_rate_key(group: str, request: HttpRequest) -> str:
-    """django-ratelimit key: the real client address (see calls.clientip)."""
+    """django-ratelimit key: the real client address (see calls.http.clientip)."""
     return client_ip(request) or "unknown"
 
 
@@ -50,7 +47,7 @@ def _rate_limited(request: HttpRequest) -> int:
     window = settings.CALL_RATE_WINDOW
     try:
         usage = get_usage(
-            request, group="calls.start", key="calls.api.call_rate_key",
+            request, group="calls.start", key="calls.http.api.call_rate_key",
             rate=f"{settings.CALL_RATE_LIMIT}/{window}s", method=ALL, increment=True,
         )
     except Exception as exc:  # redis.ConnectionError, TimeoutError, ...
@@ -104,7 +101,7 @@ def start_call(request: HttpRequest) -> JsonResponse:
         return error(503, "busy", BUSY_MESSAGE, Retry_After=str(RETRY_AFTER_S))
     ip = client_ip(request)
     cap = settings.MAX_CALLS_PER_CLIENT
-    if cap and ip and services.open_calls_from(ip) >= cap:
+    if cap and ip and lifecycle.open_calls_from(ip) >= cap:
         metrics.refused("too_many_calls")
         return error(
             429, "too_many_calls", f"This client already has {cap} calls open; end one first.",
@@ -119,7 +116,7 @@ def start_call(request: HttpRequest) -> JsonResponse:
         return error(
             503, "busy", "Every line is busy; try again shortly.", Retry_After=str(settings.BUSY_RETRY_AFTER)
         )
-    call = services.create_call(
+    call = lifecycle.create_call(
         bot, mode=parsed["mode"], caller_name=parsed["name"], caller_phone=parsed["phone"], client_ip=ip
     )
     token = make_token(str(call.pk))
@@ -133,12 +130,6 @@ def start_call(request: HttpRequest) -> JsonResponse:
         },
         status=201,
     )
-
-
-def _bearer(request: HttpRequest) -> str:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def serialize_call(call: Call) -> dict[str, Any]:
@@ -181,7 +172,7 @@ def serialize_call(call: Call) -> dict[str, Any]:
 
 @require_GET
 def call_detail(request: HttpRequest, call_id: str) -> JsonResponse:
-    token = _bearer(request)
+    token = bearer_token(request)
     is_staff = request.user.is_authenticated and request.user.is_staff
     if not token and not is_staff:
         return error(401, "unauthorized", "Send the call token as 'Authorization: Bearer <token>'.")

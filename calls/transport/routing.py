@@ -1,7 +1,7 @@
 from django.urls import path
 
-from calls.consumers import CallConsumer
-from calls.telephony.consumers import ExotelStreamConsumer, TwilioStreamConsumer
+from calls.transport.browser import CallConsumer
+from calls.transport.phone.streams import ExotelStreamConsumer, TwilioStreamConsumer
 
 # The path prefixes of the sockets below: a call's or a phone line's, authorised by its
 # token or carrier signature (config.asgi routes them past the session middleware).

@@ -7,8 +7,8 @@ refused "busy" as protocol §3 says), lets the calls it is running finish for up
 to DRAIN_S seconds, ends any left as `incomplete`/`shutdown` with everything
 stored, and only then exits.
 
-Which calls are running is `calls.live.live_calls`, the process's one registry
-(re-exported here: `calls.pipeline` joins and leaves it through this module).
+Which calls are running is `calls.worker.registry.live_calls`, the process's one registry
+(re-exported here: `calls.runtime.pipeline` joins and leaves it through this module).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from calls.live import LiveCalls, live_calls
+from calls.worker.registry import LiveCalls, live_calls
 
 __all__ = ["BUSY_MESSAGE", "RETRY_AFTER_S", "DrainResult", "drain", "live_calls"]
 

@@ -1,7 +1,7 @@
 """Admission control (protocol §3): a full server says "busy" instead of slowing every call.
 
 A worker takes at most `MAX_CALLS_PER_WORKER` lines in its registry of live
-calls (`calls.live`; a phone stream's call takes one too, unchecked). A socket
+calls (`calls.worker.registry`; a phone stream's call takes one too, unchecked). A socket
 that reaches a full worker gets `error {code: busy, fatal: true}` and close 1013; its call stays unclaimed, so
 the same `ws_url` works when the client tries again. `POST /api/calls/` answers
 503 with Retry-After when no worker has a free slot.
@@ -12,7 +12,7 @@ deployments sharing a Redis do not mix), on every change and every
 `HEARTBEAT_S`; a worker that stopped publishing for `STALE_S` no longer counts.
 Without REDIS_URL the process is the whole server and its own registry decides.
 
-A draining worker (calls.drain, on SIGTERM) admits nothing and publishes no free
+A draining worker (calls.worker.drain, on SIGTERM) admits nothing and publishes no free
 slots; `live_calls.stop_admitting()` does the same by hand.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 
-from calls.live import LiveCall, live_calls
+from calls.worker.registry import LiveCall, live_calls
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """Keeps the database's view of which calls are alive honest, from each worker.
 
-- The calls this process is running are `calls.live.live_calls` (the one
+- The calls this process is running are `calls.worker.registry.live_calls` (the one
   registry, shared with admission control and the drain).
 - A daemon thread (`start_janitor`, started by config.asgi) stamps their
   heartbeat every CALL_HEARTBEAT_S (one UPDATE for all of them) and, at start and
-  every STALE_SWEEP_S, ends calls whose worker died (services.close_stale_calls).
+  every STALE_SWEEP_S, ends calls whose worker died (lifecycle.close_stale_calls).
 
 A thread, not an event-loop task: its work is database work and it must go on
 while the event loop is busy.
@@ -17,7 +17,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from calls.live import live_calls
+from calls.worker.registry import live_calls
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +26,10 @@ _started = False
 
 def tick(*, sweep: bool, worker: str = "") -> int:
     """One round of the janitor: heartbeat, and optionally the stale-call sweep."""
-    from calls import services
+    from calls.persistence import lifecycle
 
-    services.heartbeat(live_calls.call_ids())
-    return services.close_stale_calls(worker=worker) if sweep else 0
+    lifecycle.heartbeat(live_calls.call_ids())
+    return lifecycle.close_stale_calls(worker=worker) if sweep else 0
 
 
 def _run(stop: threading.Event) -> None:

@@ -1,11 +1,11 @@
-"""The call WebSocket (protocol.md §2): a thin adapter between the socket and the pipeline.
+"""What every call socket shares, browser and phone alike: frames first, claiming, teardown.
 
-`connect` authenticates the token and claims the call (or picks it up again: a
-caller whose socket dropped may reconnect with the same token within CALL_RESUME_S
-and goes on at the question they were on); frames go straight to `CallPipeline`.
-No ORM or provider code here. `CallSocket` is what this socket and the phone
-streams (calls.telephony.consumers) share: claiming, running the pipeline, and the
-bookkeeping when the socket goes.
+`FramesFirst` takes a client frame straight off the server's queue, stamped with
+when it was received; `CallSocket` claims the call (or resumes it after a drop),
+opens its `CallPipeline` with the call's `QueuedCallRecords` and the worker's
+registry, and when the socket goes ends the call and frees its line. The
+browser socket (`calls.transport.browser`) and the phone streams
+(`calls.transport.phone.streams`) are thin consumers over it.
 
 A call socket never touches the channel layer: it needs no group and no inbox,
 and a Redis restart or network cut must not tear down live calls (channels'
@@ -19,28 +19,25 @@ write in the process. Frames are stamped with the time they were received, so
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from calls import admission, metrics, services
-from calls.drain import BUSY_MESSAGE
-from calls.live import LiveCall, live_calls
-from calls.pipeline import LEAVE_GRACE_S, CallPipeline
-from calls.speaker import SYSTEM_CLOCK, Clock
-from calls.store import Store
-from calls.tokens import token_matches
+from calls import metrics
+from calls.persistence import lifecycle
+from calls.persistence.records import QueuedCallRecords
+from calls.persistence.write_queue import WriteQueue
+from calls.runtime.pipeline import LEAVE_GRACE_S, CallPipeline
+from calls.runtime.ports import SYSTEM_CLOCK, Clock
+from calls.worker.registry import LiveCall, live_calls
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +87,7 @@ UNAVAILABLE_MESSAGE = "The server cannot reach its database just now; try again 
 
 # The stores of calls whose socket went, by call id (gone with their pipeline): a socket
 # that reconnects waits for the last one's writes, its end among them.
-_dropped: weakref.WeakValueDictionary[str, Store] = weakref.WeakValueDictionary()
+_dropped: weakref.WeakValueDictionary[str, WriteQueue] = weakref.WeakValueDictionary()
 
 
 class CallSocket(FramesFirst):
@@ -98,8 +95,9 @@ class CallSocket(FramesFirst):
     socket goes. The consumer provides `refuse(code, event)` and the pipeline's Output."""
 
     pipeline: CallPipeline | None = None
+    records: QueuedCallRecords | None = None
     call_id: str | None = None
-    line: LiveCall | None = None  # this call's line in the worker's registry (calls.live)
+    line: LiveCall | None = None  # this call's line in the worker's registry (calls.worker.registry)
     closed = False
     clock: Clock = SYSTEM_CLOCK  # paces bot audio; tests put a fake clock here
 
@@ -110,14 +108,14 @@ class CallSocket(FramesFirst):
         dropped = _dropped.get(call_id)
         if dropped is not None:
             await dropped.wait_closed(LEAVE_GRACE_S + settings.STORE_FLUSH_S)
-        return await self.open_call(services.claim_call, call_id)
+        return await self.open_call(lifecycle.claim_call, call_id)
 
-    async def open_call(self, claim: Callable[..., services.CallContext], *args: Any, **kwargs: Any) -> bool:
-        """Run `claim` (a calls.services function returning the CallContext) and start the
+    async def open_call(self, claim: Callable[..., lifecycle.CallContext], *args: Any, **kwargs: Any) -> bool:
+        """Run `claim` (a calls.persistence.lifecycle function returning the CallContext) and start the
         pipeline. The socket is refused, saying why, when the call cannot be had."""
         try:
             ctx = await database_sync_to_async(claim)(*args, **kwargs)
-        except services.CallUnavailable as exc:
+        except lifecycle.CallUnavailable as exc:
             await self.refuse(exc.code)
             return False
         except DatabaseError as exc:
@@ -128,7 +126,8 @@ class CallSocket(FramesFirst):
         self.call_id = ctx.call_id
         if self.line is None:  # a phone stream: a line without a check (a carrier cannot be told "busy")
             self.line = live_calls.enter(ctx.call_id)
-        self.pipeline = await CallPipeline.open(ctx, self, clock=self.clock)
+        self.records = QueuedCallRecords(ctx.call_id)
+        self.pipeline = await CallPipeline.open(ctx, self, records=self.records, registry=live_calls, clock=self.clock)
         return self.pipeline is not None
 
     async def refuse(self, code: int, event: dict[str, Any] | None = None) -> None:
@@ -139,65 +138,11 @@ class CallSocket(FramesFirst):
         running ends `incomplete`/`caller_disconnected`: resumable for CALL_RESUME_S."""
         self.closed = True
         try:
-            if self.pipeline is not None:
-                _dropped[self.pipeline.ctx.call_id] = self.pipeline.store
+            if self.pipeline is not None and self.records is not None:
+                _dropped[self.pipeline.ctx.call_id] = self.records.queue
                 await self.pipeline.on_disconnect()
         finally:
             if self.line is not None:
                 live_calls.release(self.line)
 
 
-class CallConsumer(CallSocket, AsyncWebsocketConsumer):
-    channel_layer_alias = NO_CHANNEL_LAYER
-
-    async def connect(self) -> None:
-        call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
-        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
-        # Accept first so the client sees the protocol's close codes, not an HTTP 403.
-        await self.accept()
-        if not token_matches(token, call_id):
-            metrics.refused("bad_token")
-            await self.close(code=4401)
-            return
-        if live_calls.draining:  # protocol §3; the call stays unclaimed for another worker
-            metrics.refused("busy")
-            await self.refuse(1013, {"type": "error", "code": "busy", "message": BUSY_MESSAGE, "fatal": True})
-            return
-        # Before claiming: a busy caller keeps an unclaimed call and may retry the same URL.
-        self.line = admission.admit(call_id)
-        if self.line is None:
-            metrics.refused("busy")
-            await self.refuse(
-                1013, {"type": "error", "code": "busy", "message": "This server is full; try again shortly.", "fatal": True}
-            )
-            return
-        await self.join(call_id)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.pipeline is None:
-            return
-        if bytes_data is not None:
-            await self.pipeline.on_audio(bytes_data, self.received_at or None)
-        elif text_data is not None:
-            await self.pipeline.on_message(text_data, self.received_at or None)
-
-    async def refuse(self, code: int, event: dict[str, Any] | None = None) -> None:
-        if event is not None:
-            await self.send_event(event)
-        await self.close(code=code)
-
-    # -- calls.pipeline.Output ------------------------------------------
-    async def send_event(self, event: dict[str, Any]) -> None:
-        if not self.closed:
-            await self.send(text_data=json.dumps(event))
-
-    async def send_audio(self, pcm: bytes) -> None:
-        if not self.closed:
-            await self.send(bytes_data=pcm)
-
-    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
-        if not self.closed:
-            self.closed = True
-            await super().close(code=code)
-        if self.line is not None:  # the call is over: its slot is free now, not when the socket goes
-            live_calls.release(self.line)

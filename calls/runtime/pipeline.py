@@ -2,14 +2,14 @@
 
 Plain async Python with no socket: the WebSocket consumer is one `Output`, a
 test or a phone bridge can be another. Three parts:
-- `Listener` (calls/listener.py): caller audio → utterances (VAD, endpointing,
+- `Listener` (calls/runtime/listener.py): caller audio → utterances (VAD, endpointing,
   early ASR);
-- `Speaker` (calls/speaker.py): text → audio paced in real time, with the
+- `Speaker` (calls/runtime/speaker.py): text → audio paced in real time, with the
   prompt cache and the TTS fallback as provider adapters;
 - `CallPipeline` (here): takes turns in order, asks the dialogue, stamps the
   latency at stage boundaries (never inside providers), handles barge-in,
-  silence and the end of the call, and queues stored rows on a `Store`
-  (calls/store.py) so the response path never waits on the database.
+  silence and the end of the call, and queues its rows on `CallRecords`
+  (calls/runtime/ports.py) so the response path never waits on the database.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 
@@ -32,19 +32,25 @@ from bots.dialogue import (
     Dialogue,
     asr_hint,
 )
-from calls import metrics, services
-from calls.drain import live_calls
-from calls.limits import ABUSE_LIMIT, CallLimits, Refusal
-from calls.listener import INPUT_RATES, Listener, Utterance, frame_error
+from calls import metrics
 from calls.providers.base import ASRProvider, ProviderError, TTSProvider, VADProvider
-from calls.errors import log_failure, public_message
-from calls.speaker import SYSTEM_CLOCK, CachedTTS, Clock, FallbackTTS, Line, Speaker
-from calls.store import Store
+from calls.runtime.failures import log_failure, public_message
+from calls.runtime.limits import ABUSE_LIMIT, CallLimits, Refusal
+from calls.runtime.listener import INPUT_RATES, Listener, Utterance, frame_error
+from calls.runtime.ports import (
+    SYSTEM_CLOCK,
+    CallContext,
+    CallRecords,
+    CallRegistry,
+    Clock,
+    Output,
+)
+from calls.runtime.speaker import CachedTTS, FallbackTTS, Line, Speaker
 from config.logs import bind_call, bind_turn
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CallPipeline", "Engines", "Output", "Store", "Utterance"]
+__all__ = ["CallPipeline", "Engines", "Output", "Utterance"]
 
 PROTOCOL_ERRORS = {"bad_json", "bad_message", "unknown_type", "bad_frame", "frame_too_large", "bad_sample_rate", "too_late"}
 MAX_PROTOCOL_ERRORS = 50  # a client this broken gets a fatal error and close 4400
@@ -55,13 +61,6 @@ LEAVE_GRACE_S = 5.0  # after a hangup or a dropped socket, the last words are re
 # alive after the socket's handler is gone (daphne cancels it a while after a disconnect).
 _leaving: set[asyncio.Task[None]] = set()
 
-
-class Output(Protocol):
-    """Where a call's events and audio go (the WebSocket, a phone bridge, or a test)."""
-
-    async def send_event(self, event: dict[str, Any]) -> None: ...
-    async def send_audio(self, pcm: bytes) -> None: ...
-    async def close(self, code: int) -> None: ...
 
 
 @dataclass
@@ -105,19 +104,21 @@ class CallPipeline:
 
     def __init__(
         self,
-        ctx: services.CallContext,
+        ctx: CallContext,
         out: Output,
         *,
+        records: CallRecords,
+        registry: CallRegistry | None = None,
         engines: Engines | None = None,
-        store: Store | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        from calls.prompt_cache import prompt_cache
+        from calls.runtime.prompt_cache import prompt_cache
 
         self.ctx = ctx
         self.out = out
         self.engines = engines or Engines.from_settings()
-        self.store = store or Store()
+        self.records = records
+        self.registry = registry
         self.cache = prompt_cache
         self.dialogue = Dialogue(ctx.script)
         self.mode = ctx.mode
@@ -155,23 +156,22 @@ class CallPipeline:
 
     # ------------------------------------------------------------------ entry points
     @classmethod
-    async def open(cls, ctx: services.CallContext, out: Output, **kwargs: Any) -> CallPipeline | None:
+    async def open(cls, ctx: CallContext, out: Output, *, records: CallRecords, **kwargs: Any) -> CallPipeline | None:
         """Build and start a pipeline; if that fails (engines broken), end the call
         with outcome `error` and close 1011 rather than leave the caller hanging."""
         try:
-            pipeline = cls(ctx, out, **kwargs)
+            pipeline = cls(ctx, out, records=records, **kwargs)
             await pipeline.start()
             return pipeline
         except Exception:
             error_id = log_failure(f"call {ctx.call_id} could not start", logger=log)
-            # The caller hears first (the cause stays in the log); the write may wait on the database (calls.store).
+            # The caller hears first (the cause stays in the log); the write may wait on the database (calls.persistence.write_queue).
             message = public_message("The call could not start.", error_id)
             await out.send_event({"type": "error", "code": "server_error", "message": message, "fatal": True})
             await out.send_event({"type": "call.ended", "outcome": "error", "reason": "server_error"})
             await out.close(1011)
-            store = kwargs.get("store") or Store()
-            store.put(services.end_call, ctx.call_id, "error", "server_error")
-            await store.close()
+            records.end("error", "server_error")
+            await records.close()
             return None
 
     async def start(self) -> None:
@@ -203,7 +203,8 @@ class CallPipeline:
         else:  # on at the question the caller was on, in a turn after every stored one
             self.turn = resumed.last_turn + 1
             self._spawn(self._respond(self.turn, self.dialogue.resume(list(resumed.answers)), None, None), "resume")
-        live_calls.add(self)
+        if self.registry is not None:
+            self.registry.add(self)
 
     @property
     def taking_input(self) -> bool:
@@ -316,7 +317,7 @@ class CallPipeline:
         else:
             self._start_accepted = True
             self.listener.set_input_rate(int(rate))
-            self.store.put(services.set_input_rate, self.ctx.call_id, int(rate))
+            self.records.input_rate(int(rate))
 
     async def _on_text(self, text: str, received_at: float) -> None:
         if not self.taking_input:
@@ -445,13 +446,13 @@ class CallPipeline:
         """The caller's words (or key) and what the bot made of them: events, rows, the reply."""
         log.debug("caller said %r", text, extra={"event": "turn.transcript"})  # words only at DEBUG
         await self.out.send_event({"type": "transcript", "turn": utt.turn, "text": text, "final": True})
-        self.store.put(services.add_turn, self.ctx.call_id, utt.turn, "caller", text)
+        self.records.turn(utt.turn, "caller", text)
         if decision.answer is not None:
             a = decision.answer
             await self.out.send_event(
                 {"type": "answer", "question": a.key, "value": a.value, "understood": a.understood, "attempt": a.attempt}
             )
-            self.store.put(services.record_answer, self.ctx.call_id, a)
+            self.records.answer(a)
             metrics.answer_heard(self.ctx.bot_slug, a.key, a.understood)
         await self._respond(utt.turn, decision, timing, utt.ended_at)
 
@@ -470,7 +471,7 @@ class CallPipeline:
             if decision.ended:
                 self._spawn(self._finish(decision.outcome or "incomplete", decision.reason), "finish")
             return
-        self.store.put(services.add_turn, self.ctx.call_id, turn, "bot", decision.say)
+        self.records.turn(turn, "bot", decision.say)
 
         async def first_audio(engine: str, tts_ms: float, sent_at: float) -> None:
             if timing is not None and ended_at is not None:
@@ -484,7 +485,7 @@ class CallPipeline:
     ) -> None:
         stages = {"asr": timing.asr_ms, "nlu": timing.nlu_ms, "tts_first_audio": tts_ms, "response": response_ms}
         providers = {**timing.providers, "tts_first_audio": tts_provider, "response": timing.providers.get("asr", "text")}
-        self.store.put(services.add_latency, self.ctx.call_id, turn, stages, providers)
+        self.records.latency(turn, stages, providers)
         metrics.turn_latency(self.mode, stages, providers)
         await self.out.send_event({"type": "latency", "turn": turn, **{f"{k}_ms": v for k, v in stages.items()}})
 
@@ -510,7 +511,7 @@ class CallPipeline:
             return
         line = await self.speaker.clear()
         if line is not None:
-            self.store.put(services.mark_interrupted, self.ctx.call_id, line.turn)
+            self.records.interrupted(line.turn)
 
     # ------------------------------------------------------------------ a silent caller
     def _arm_silence(self) -> None:
@@ -578,8 +579,8 @@ class CallPipeline:
         self.finished = True
         if outcome == "incomplete":
             self.dialogue.hangup(reason)
-        self.store.put(services.end_call, self.ctx.call_id, outcome, reason)
-        await self.store.flush()
+        self.records.end(outcome, reason)
+        await self.records.flush()
         await self.out.send_event({"type": "call.ended", "outcome": outcome, "reason": reason})
         await self.out.close(close_code)
         await self._shutdown()
@@ -588,7 +589,8 @@ class CallPipeline:
         if self._counted:
             self._counted = False
             metrics.call_left(self.ctx.bot_slug, self.ctx.channel)
-        live_calls.discard(self)
+        if self.registry is not None:
+            self.registry.discard(self)
         if self._deadline is not None:
             self._deadline.cancel()
         self._disarm_silence()
@@ -598,7 +600,7 @@ class CallPipeline:
         if self._worker is not None and self._worker is not current and not self._worker.done():
             self._worker.cancel()
         # Background tasks (prompt prefetch) are left to finish: the cache serves other calls.
-        await self.store.close()
+        await self.records.close()
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task = asyncio.ensure_future(coro)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bots.models import Bot
-from calls import services
+from calls.http.tokens import make_token
 from calls.models import Call
-from calls.telephony import twilio_api
-from calls.tokens import make_token
+from calls.persistence import lifecycle
+from calls.transport.phone import twilio_rest
 
 
 class DialError(Exception):
@@ -24,13 +24,13 @@ class Placed:
 def place_call(bot: Bot, to: str, caller_name: str = "") -> Placed:
     """Create the call, then ask Twilio to dial `to` with the same TwiML an inbound call gets.
     Blocking (the SDK's HTTP client): call it from a sync view."""
-    call = services.create_phone_call(bot, caller_phone=to, caller_name=caller_name)
-    twiml = twilio_api.stream_twiml(twilio_api.stream_url(), make_token(str(call.pk)))
+    call = lifecycle.create_phone_call(bot, caller_phone=to, caller_name=caller_name)
+    twiml = twilio_rest.stream_twiml(twilio_rest.stream_url(), make_token(str(call.pk)))
     try:
-        sid = twilio_api.dial(to, twiml)
-    except (twilio_api.TwilioException, OSError) as exc:
-        services.end_call(str(call.pk), Call.Outcome.ERROR, "dial_failed")
+        sid = twilio_rest.dial(to, twiml)
+    except (twilio_rest.TwilioException, OSError) as exc:
+        lifecycle.end_call(str(call.pk), Call.Outcome.ERROR, "dial_failed")
         raise DialError(str(exc)) from exc
-    services.set_provider_call_id(str(call.pk), sid)
+    lifecycle.set_provider_call_id(str(call.pk), sid)
     call.provider_call_id = sid
     return Placed(call, sid)

@@ -1,34 +1,23 @@
-"""What a public caller is told when the server fails: a generic line and an error id.
+"""Error bodies of the JSON API: always `{"error": {"code", "message"}}`, never an HTML page.
 
-The exception text (paths, SQL, vendor messages) goes to the log under the same
-id, so an operator can find the detail a caller reports and the caller learns
-nothing about the server's insides.
+`error()` is how every view under /api/ (and the phone webhooks' JSON answers)
+says no; `ApiErrorMiddleware` turns an unexpected exception under /api/ into a
+JSON 500 with an error id (the detail goes to the log, `calls.runtime.failures`).
 """
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-log = logging.getLogger("calls.errors")
+from calls.runtime.failures import log_failure, public_message
 
 
-def new_error_id() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-def log_failure(what: str, *, logger: logging.Logger = log, exc_info: bool = True) -> str:
-    """Log the exception being handled under a new error id and return the id."""
-    error_id = new_error_id()
-    logger.error("%s [error id %s]", what, error_id, exc_info=exc_info)
-    return error_id
-
-
-def public_message(text: str, error_id: str) -> str:
-    """`text` (generic, says nothing of the cause) with the id a caller can quote."""
-    return f"{text} (error id {error_id})"
+def error(status: int, code: str, message: str, **headers: str) -> JsonResponse:
+    response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
 
 
 class ApiErrorMiddleware:

@@ -2,16 +2,16 @@
 
 Three things need to know which calls are live here, and they used to keep three
 sets that could disagree: admission control (how many lines are taken, protocol
-§3, `calls.admission`), the graceful drain (which calls to wait for or end,
-`calls.drain`) and the liveness janitor (which call ids to stamp with a
-heartbeat, `calls.liveness`). They now read one `LiveCalls`.
+§3, `calls.worker.admission`), the graceful drain (which calls to wait for or end,
+`calls.worker.drain`) and the liveness janitor (which call ids to stamp with a
+heartbeat, `calls.worker.heartbeat`). They now read one `LiveCalls`.
 
 A call enters when a socket takes a line for it (`admit`, refused when the
 worker is full or not admitting; a phone stream `enter`s without a check, a
 carrier cannot be told "busy") and leaves when that socket lets go (`release`;
 a phone call's line also goes with its pipeline).
 Its pipeline joins the entry once the call has started (`add`, called by
-`calls.pipeline`) and leaves when it shuts down (`discard`). Whether the worker
+`calls.runtime.pipeline`) and leaves when it shuts down (`discard`). Whether the worker
 takes new calls lives here too, because it changes together with the set: a
 drain stops admissions and then watches the set empty.
 
@@ -29,7 +29,7 @@ Watcher = Callable[[], None]
 
 
 class Running(Protocol):
-    """A started call (`calls.pipeline.CallPipeline`): what the registry and the drain use."""
+    """A started call (`calls.runtime.pipeline.CallPipeline`): what the registry and the drain use."""
 
     ctx: Any  # .call_id
 
@@ -53,7 +53,7 @@ class LiveCalls:
         self._entries: list[LiveCall] = []
         self._watchers: list[Watcher] = []
         self._paused = False  # stopped by hand (`stop_admitting`)
-        self._draining = False  # stopping for good (calls.drain, SIGTERM)
+        self._draining = False  # stopping for good (calls.worker.drain, SIGTERM)
 
     # ------------------------------------------------------------------ taking new calls
     @property

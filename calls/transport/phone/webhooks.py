@@ -1,7 +1,7 @@
 """HTTP side of phone lines: Twilio's Voice and status webhooks, and the outbound-call API.
 
 Webhooks answer Twilio (TwiML or an empty 204) after checking `X-Twilio-Signature`;
-the API answers JSON in calls.api's error style.
+the API answers JSON in calls.http.api's error style.
 """
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from bots.models import Bot
-from calls import services
-from calls.api import _bearer, error
-from calls.telephony import twilio_api
-from calls.telephony.outbound import DialError, place_call
-from calls.tokens import make_token
+from calls.http.auth import bearer_token
+from calls.http.errors import error
+from calls.http.tokens import make_token
+from calls.persistence import lifecycle
+from calls.transport.phone import twilio_rest
+from calls.transport.phone.outbound import DialError, place_call
 
 TWIML = "text/xml"
 
@@ -36,36 +37,36 @@ def _forbidden() -> HttpResponse:
 @require_POST
 def twilio_voice(request: HttpRequest) -> HttpResponse:
     """A call to a Twilio number: create the Call and connect its media stream to us."""
-    if not twilio_api.signature_ok(request):
+    if not twilio_rest.signature_ok(request):
         return _forbidden()
     slug = request.GET.get("bot", "")
     bot = Bot.objects.filter(slug=slug, active=True).first() if slug else None
     if bot is None or not bot.questions.exists():
-        return _twiml(twilio_api.unavailable_twiml("Sorry, this number is not connected to a bot."))
-    call = services.create_phone_call(
+        return _twiml(twilio_rest.unavailable_twiml("Sorry, this number is not connected to a bot."))
+    call = lifecycle.create_phone_call(
         bot,
         caller_phone=request.POST.get("From", ""),
         provider_call_id=request.POST.get("CallSid", ""),
         caller_name=request.POST.get("CallerName", ""),
     )
-    return _twiml(twilio_api.stream_twiml(twilio_api.stream_url(request), make_token(str(call.pk))))
+    return _twiml(twilio_rest.stream_twiml(twilio_rest.stream_url(request), make_token(str(call.pk))))
 
 
 @csrf_exempt
 @require_POST
 def twilio_status(request: HttpRequest) -> HttpResponse:
     """Twilio's status callback: progress for the dashboard; a call whose line is gone is ended."""
-    if not twilio_api.signature_ok(request):
+    if not twilio_rest.signature_ok(request):
         return _forbidden()
     sid, status = request.POST.get("CallSid", ""), request.POST.get("CallStatus", "")
     if sid and status:
-        services.carrier_status(sid, status)
+        lifecycle.carrier_status(sid, status)
     return HttpResponse(status=204)
 
 
 def _outbound_auth(request: HttpRequest) -> JsonResponse | None:
     """Bearer OUTBOUND_API_KEY, or a staff session (which must pass Django's CSRF check)."""
-    key = _bearer(request)
+    key = bearer_token(request)
     if key:
         if settings.OUTBOUND_API_KEY and hmac.compare_digest(key.encode(), settings.OUTBOUND_API_KEY.encode()):
             return None
@@ -82,7 +83,7 @@ def _outbound_auth(request: HttpRequest) -> JsonResponse | None:
 @csrf_exempt  # API keys need no CSRF token; session callers are checked in _outbound_auth
 @require_POST
 def outbound_call(request: HttpRequest) -> JsonResponse:
-    if not twilio_api.outbound_enabled():
+    if not twilio_rest.outbound_enabled():
         return error(
             503, "telephony_disabled",
             "Outbound calls need TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER and PUBLIC_BASE_URL.",
@@ -100,7 +101,7 @@ def outbound_call(request: HttpRequest) -> JsonResponse:
     caller = data.get("caller") or {}
     if not isinstance(slug, str) or not slug:
         return error(400, "bad_request", 'Give the bot\'s slug as "bot".')
-    if not isinstance(to, str) or not twilio_api.E164.fullmatch(to):
+    if not isinstance(to, str) or not twilio_rest.E164.fullmatch(to):
         return error(400, "bad_number", '"to" must be a phone number in E.164 form, like +14155550100.')
     name = caller.get("name", "") if isinstance(caller, dict) else None
     if not isinstance(name, str) or len(name) > 120:
