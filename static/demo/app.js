@@ -67,7 +67,7 @@ const OUTCOMES = {
   disconnected: "Disconnected",
 };
 
-// Public, test-facing view of the call (documented in the report / README).
+// Public, test-facing view of the call (window.demoState; read by tests/browser/test_demo_page.py).
 const demoState = {
   callId: null,
   status: "idle", // idle | starting | connecting | live | ended | disconnected

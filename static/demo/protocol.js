@@ -1,4 +1,4 @@
-// A small client for the call protocol (docs: /work/shared/protocol.md, "v1").
+// A small client for the call protocol (docs/protocol.md).
 //
 // Kept free of any DOM/UI code so the same module can drive the demo page, a
 // browser test, or a customer's own page: the HTTP half (list bots, start a

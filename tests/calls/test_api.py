@@ -1,4 +1,4 @@
-"""The HTTP half of the call protocol (protocol.md §1)."""
+"""The HTTP half of the call protocol (docs/protocol.md §1)."""
 from __future__ import annotations
 
 import json

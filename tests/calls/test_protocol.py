@@ -1,4 +1,4 @@
-"""The whole WebSocket protocol (protocol.md §2) over typed answers.
+"""The whole WebSocket protocol (docs/protocol.md §2) over typed answers.
 
 Marked `speech`: the bot speaks every line through the real Piper voice.
 """

@@ -46,7 +46,7 @@ METRICS_TOKEN = "live-scrape-token-5d1f0c"
 SECRET_KEY = "live-scrape-secret-key-8e2a47b1"
 CALLER_WORDS = ("yes I own the place outright", "yes within weeks surely")
 # Daphne's access log bypasses logging (plain text on stdout): with LOG_FORMAT=json the
-# servers run with -v 0, as scripts/run.sh does (README "Operations").
+# servers run with -v 0, as scripts/run.sh does (docs/operations.md, Logs).
 JSON_LOG_ARGS = ("-v", "0")
 READY_TIMEOUT_S = 180
 PROMETHEUS_TIMEOUT_S = 60

@@ -1,4 +1,4 @@
-"""The phone-line WebSockets (protocol.md §4): thin adapters between a carrier's media
+"""The phone-line WebSockets (docs/protocol.md §4): thin adapters between a carrier's media
 stream and the same `CallPipeline` the browser socket drives.
 
 Each adapter authenticates the stream, claims (or creates) the call, decodes caller
