@@ -1,0 +1,75 @@
+"""The entry point: one caller utterance, one question, one `Reading`.
+
+`understand` runs the readers of this package in order and is the only place that
+knows the order: normalise, find yes/no/hedge/repeat events and the question's own
+phrases, check a stated place, then (amount questions) read money or a duration and a
+comparison. Each reader is a module of its own; this one only combines them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bots.understanding.comparisons import read_relation
+from bots.understanding.durations import read_duration
+from bots.understanding.money import read_money
+from bots.understanding.numbers import misheard_tens, scan
+from bots.understanding.phrases import compile_phrases, content_events
+from bots.understanding.places import unknown_place
+from bots.understanding.polarity import REPEAT, find_events, is_weak_repeat, polarity
+from bots.understanding.tokens import tokenise
+from bots.understanding.units import unit_kind
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one caller utterance says, as far as the current question goes."""
+
+    intent: Literal["answer", "repeat", "unclear"]
+    yes_no: bool | None = None
+    amount: float | None = None
+    relation: Literal["above", "below"] | None = None
+
+
+def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str = "",
+               language: str = "en", yes_phrases: tuple[str, ...] = (),
+               no_phrases: tuple[str, ...] = (), accepted_places: tuple[str, ...] = (),
+               other_places: tuple[str, ...] = ()) -> Reading:
+    """Read one caller utterance for a question of `kind` ("yes_no" or "amount").
+
+    For amount questions `period` ("month", "year" or "") and `unit`
+    ("rupees", "dollars", "months", ...) say what the amount is measured in;
+    a stated amount in another period is converted, a duration is converted
+    to `unit` when that is a time unit. A place question names its
+    `accepted_places` (each alias a name of its own) and the `other_places`
+    it knows: "I live in X" is yes for an accepted X, no for another known
+    X, and unclear for a place it does not know. `language` is accepted for the
+    engine's convenience: Hinglish words are understood in every language
+    because they never clash with an English answer.
+    """
+    toks = tokenise(text or "")
+    if not toks:
+        return Reading("unclear")
+    if kind == "amount":
+        toks = misheard_tens(toks)
+    events = find_events(toks)
+    if any(e.tag == REPEAT for e in events):
+        return Reading("repeat")
+    content = content_events(toks, compile_phrases(tuple(yes_phrases) + tuple(accepted_places),
+                                                   tuple(no_phrases) + tuple(other_places)))
+    if accepted_places and unknown_place(toks, content):
+        return Reading("unclear")
+    if content:  # merged in order; their strength equals an explicit "yes" / "no"
+        events = sorted(events + content, key=lambda e: e.pos)
+    yes_no = polarity(toks, events)
+    amount: float | None = None
+    relation: Literal["above", "below"] | None = None
+    if kind == "amount":
+        unit_key = (unit or "").lower().strip()
+        duration = unit_kind(unit_key) == "duration"
+        qtys = scan(toks)
+        amount = read_duration(toks, qtys, unit_key) if duration else read_money(toks, qtys, period)
+        relation = read_relation(toks, duration)
+    if yes_no is None and amount is None and relation is None:
+        return Reading("repeat" if is_weak_repeat(toks) else "unclear")
+    return Reading("answer", yes_no=yes_no, amount=amount, relation=relation)
