@@ -19,7 +19,7 @@ What lives where, from the bottom up (a module imports only modules above it her
 
 - `tokens`: spoken forms. Lower case, currency symbols to words, digit grouping
   commas removed, contractions expanded ("don't" -> "do not"), digits split from
-  suffixes ("40k" -> "40 k"), Devanagari transliterated; clause boundaries;
+  suffixes ("40k" -> "40 k"), a few Devanagari words transliterated; clause boundaries;
   the shared phrase-index and skip helpers.
 - `units`: currency and time-span words, `unit_kind()` of a question's unit.
 - `numbers`: the number grammar (digits, English number words, Hindi numbers
@@ -44,9 +44,10 @@ What lives where, from the bottom up (a module imports only modules above it her
 Who may import it: the package is pure Python with no Django and no `calls` import
 (the `pure-dialogue` contract in `.importlinter`, checked by tests/test_layers.py).
 Anything may import it, through the names below: `bots.dialogue`, the admin and
-models (to split staff-written lists), tests and benches. Everything is pure Python over
-short token lists, so one utterance takes a few tens of microseconds (see
-bench/understanding.py).
+models (to split staff-written lists), tests and benches.
+
+Everything is pure Python over short token lists, so one utterance takes a few tens
+of microseconds (see bench/understanding.py).
 """
 from __future__ import annotations
 
