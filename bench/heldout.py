@@ -71,7 +71,7 @@ from calls.audio import read_wav, resample  # noqa: E402
 from calls.providers.local_whisper import LocalWhisperASR  # noqa: E402
 from calls.providers.silero_vad import SileroVAD  # noqa: E402
 from calls.runtime.endpointing import Endpointer  # noqa: E402
-from calls.runtime.pipeline import PREROLL_MS  # noqa: E402
+from calls.runtime.listener import PREROLL_MS  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "heldout" / "answers.jsonl"
 FLITE = shutil.which("flite") or "flite"

@@ -81,8 +81,19 @@ CALL_DURATION = Histogram(
 ANSWERS = Counter("voicebot_answers", "Answers heard, by question and whether they were understood.",
                   ["bot", "question", "understood"])
 
+#: What can be lost, each logged with its call id where it happens (GUIDE: nothing is lost silently):
+#: a caller turn dropped because MAX_QUEUED_TURNS were waiting (calls/runtime/turns.py); a row
+#: dropped because STORE_MAX_PENDING writes were waiting, given up after STORE_OUTAGE_S of
+#: database outage, or refused by the database (calls/persistence/write_queue.py).
+LOST_KINDS = ("caller_turn", "write_overflow", "write_outage", "write_failed")
+RECORDS_LOST = Counter(
+    "voicebot_records_lost", "Caller turns and call rows dropped (see the log, event records.lost, for the call).", ["what"]
+)
+
 for _reason in REFUSAL_REASONS:  # present at 0 from the start, so rate() and alerts see them
     REFUSED.labels(_reason)
+for _what in LOST_KINDS:
+    RECORDS_LOST.labels(_what)
 
 
 # ---------------------------------------------------------------- hooks
@@ -125,6 +136,11 @@ def provider_failed(provider: str, kind: str, fallback: str | None = None) -> No
 
 def breaker_state(vendor: str, is_open: bool) -> None:
     BREAKER_OPEN.labels(vendor).set(1 if is_open else 0)
+
+
+def records_lost(what: str, count: int = 1) -> None:
+    """`count` caller turns or call rows were dropped (`what`: one of LOST_KINDS)."""
+    RECORDS_LOST.labels(what).inc(count)
 
 
 def answer_heard(bot: str, question: str, understood: bool) -> None:

@@ -1,4 +1,4 @@
-"""A fake clock for code that takes a `calls.runtime.speaker.Clock`: time moves only when a test says so."""
+"""A fake clock for code that takes a `calls.runtime.ports.Clock`: time moves only when a test says so."""
 from __future__ import annotations
 
 import asyncio

@@ -16,7 +16,7 @@ class QueuedCallRecords:
 
     def __init__(self, call_id: str, queue: WriteQueue | None = None) -> None:
         self.call_id = call_id
-        self.queue = queue or WriteQueue()
+        self.queue = queue or WriteQueue(call_id)
 
     def input_rate(self, sample_rate: int) -> None:
         self.queue.put(lifecycle.set_input_rate, self.call_id, sample_rate)

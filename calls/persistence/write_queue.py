@@ -25,6 +25,11 @@ up to `STORE_OUTAGE_S`, while the call goes on and its new writes queue behind i
 `flush()` waits for what is queued, but at most `STORE_FLUSH_S`: the caller gets
 `call.ended` on time whatever the database does, and the writes go on in the
 background after the call (`settle()` waits for them: a stopping server, tests).
+
+Nothing is lost silently: a write dropped because the queue is full, given up
+after the outage window or refused by the database is counted in `lost`, in
+`voicebot_records_lost_total{what}` (`write_overflow`, `write_outage`,
+`write_failed`) and logged with the call's id (event `records.lost`).
 """
 from __future__ import annotations
 
@@ -45,6 +50,8 @@ from django.db import (
     connection,
     transaction,
 )
+
+from calls import metrics
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +131,7 @@ class WriteQueue:
 
     def __init__(
         self,
+        call_id: str = "",
         *,
         max_pending: int | None = None,
         attempts: int | None = None,
@@ -133,6 +141,7 @@ class WriteQueue:
         max_backoff: float = 2.0,
         pool: WriterPool | None = None,
     ) -> None:
+        self.call_id = call_id  # for the log
         self.max_pending = max_pending or settings.STORE_MAX_PENDING
         self.attempts = attempts or settings.STORE_ATTEMPTS
         self.outage_s = settings.STORE_OUTAGE_S if outage_s is None else outage_s
@@ -154,8 +163,7 @@ class WriteQueue:
         """Queue a write. Past `max_pending` waiting writes (a database down for long)
         the write is dropped and counted in `lost` rather than grow without bound."""
         if self.pending >= self.max_pending:
-            self.lost += 1
-            log.error("store: %d writes already waiting; dropping %s", self.pending, getattr(fn, "__name__", fn))
+            self._lose("write_overflow", _name(fn), f"{self.pending} writes already waiting")
             return
         self._pending.append((fn, args))
         self._idle.clear()
@@ -203,9 +211,9 @@ class WriteQueue:
                 now = loop.time()
                 down_since = down_since or now
                 if attempt >= self.attempts and now - down_since >= self.outage_s:
-                    log.error("store: database unreachable for %.0f s; giving up on %d writes", now - down_since, len(batch))
-                    failed = [(write, exc) for write in batch]
-                    break
+                    why = f"database unreachable for {now - down_since:.0f} s ({exc})"
+                    self._lose("write_outage", f"{len(batch)} writes", why, count=len(batch))
+                    return
                 if attempt == self.attempts:
                     log.error(
                         "store: database unreachable (%s); %d writes held, retried every %.0f s for up to %.0f s",
@@ -221,8 +229,16 @@ class WriteQueue:
         if attempt > self.attempts:
             log.warning("store: database back after %.1f s; writing the %d held writes", loop.time() - down_since, self.pending)
         for (fn, _args), exc in failed:
-            self.lost += 1
-            log.error("storing %s failed: %r", getattr(fn, "__name__", fn), exc, exc_info=exc)
+            self._lose("write_failed", _name(fn), repr(exc), exc=exc)
+
+    def _lose(self, what: str, writes: str, why: str, *, count: int = 1, exc: BaseException | None = None) -> None:
+        """Writes given up on: counted here and in the metric, and logged with the call id."""
+        self.lost += count
+        metrics.records_lost(what, count)
+        log.error(
+            "call %s: %s dropped (%s): %s", self.call_id or "?", writes, what, why, exc_info=exc,
+            extra={"event": "records.lost", "call_id": self.call_id, "what": what},
+        )
 
     async def flush(self, timeout: float | None | object = ...) -> bool:
         """Wait until everything queued so far landed, at most `timeout` seconds
@@ -257,6 +273,10 @@ class WriteQueue:
             return True
         except TimeoutError:
             return False
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return str(getattr(fn, "__name__", fn))
 
 
 # Stores with writes under way, including those of calls already over (a database

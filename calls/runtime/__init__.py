@@ -1,11 +1,17 @@
 """One call's runtime: plain asyncio code, with no socket and no ORM, testable without either.
 
-Lives here: `pipeline` (the coordinator: utterances in, dialogue, lines out),
-`listener` and `endpointing` (caller audio to utterances), `speaker` and
-`prompt_cache` (bot lines to paced audio), `limits` (per-call abuse limits),
-`failures` (what a caller is told when the server fails), and `ports` (the
-small interfaces the runtime is driven through: `Output`, `Clock`,
-`CallRecords`, `CallRegistry`, `ListenerEvents`, `CallContext`).
+Lives here: `pipeline` (the coordinator, `CallPipeline`: it only wires the parts
+below), `call_lifecycle` (running → leaving → finishing → closed, the one
+`finish()` whose teardown always runs), `tasks` (the one owner of every task and
+timer a call starts), `protocol` (client frames → typed commands; the input guard
+over `limits`, the per-call abuse limits), `listener` and `endpointing` (caller
+audio → utterances), `turns` (the bounded queue of caller turns, held words),
+`silence` (the silence watch), `replies` (the bot's side of a turn), `speaker`,
+`pacing`, `voices` and `prompt_cache` (bot lines → paced audio through the TTS
+stack and the cache), `latency` (per-turn stage timings), `engines` (the
+providers a call uses), `failures` (what a caller is told when the server
+fails), and `ports` (the small interfaces the runtime is driven through:
+`Output`, `Clock`, `CallRecords`, `CallRegistry`, `ListenerEvents`, `CallContext`).
 
 May import: `calls.providers`, the leaf modules (`calls.audio`, `calls.metrics`),
 `bots.dialogue` and `bots.understanding`, `config.logs`, and Django's settings.

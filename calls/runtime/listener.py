@@ -32,11 +32,10 @@ from calls.audio import StreamResampler, window_rms
 from calls.providers.base import ASRProvider, ProviderError, Transcript, VADProvider
 from calls.runtime.endpointing import Endpointer, PauseLevel, VadEvent
 from calls.runtime.ports import ListenerEvents
+from calls.runtime.tasks import Spawn, unowned
 
 log = logging.getLogger(__name__)
 
-INPUT_RATES = (8000, 16000, 24000, 48000)
-MAX_FRAME_BYTES = 64 * 1024
 ENGINE_RATE = 16000
 PREROLL_MS = 300  # audio kept before detected speech start (VAD needs a few windows)
 MAX_UTTERANCE_S = 30  # an utterance is ended here even if the VAD still hears speech (a TV)
@@ -63,16 +62,6 @@ class Utterance:
     keypad: str = ""  # a phone key pressed (DTMF) instead of words
 
 
-def frame_error(data: bytes) -> tuple[str, str] | None:
-    """The protocol error (code, message) of a malformed audio frame, or None."""
-    if len(data) > MAX_FRAME_BYTES:
-        return "frame_too_large", f"Audio frames must be at most 64 KiB (got {len(data)} bytes)."
-    if len(data) % 2:
-        return "bad_frame", "Audio frames must hold whole 16-bit samples (even byte length)."
-    return None
-
-
-
 class Listener:
     def __init__(
         self,
@@ -85,8 +74,11 @@ class Listener:
         hint: Callable[[float], str] = lambda seconds: "",
         call_id: str = "",
         max_utterance_s: float = MAX_UTTERANCE_S,
+        spawn: Spawn = unowned,
     ) -> None:
+        """`spawn` starts this listener's tasks (VAD, early recognitions): the call's `CallTasks`."""
         self.events = events
+        self.spawn = spawn
         self.max_utterance_samples = int(max_utterance_s * ENGINE_RATE)
         self.asr = asr
         self.mode = mode
@@ -129,8 +121,8 @@ class Listener:
 
     # ------------------------------------------------------------------ input
     async def feed(self, data: bytes, received_at: float) -> None:
-        """One well-formed binary frame (`frame_error` is None: the pipeline checks it
-        before the call's audio pace counts it): caller PCM s16le mono at the input rate.
+        """One well-formed binary frame (`calls.runtime.protocol.parse_audio_frame` checked
+        it before the call's audio pace counts it): caller PCM s16le mono at the input rate.
 
         The frame is buffered and handed to this call's VAD task; the caller's next
         frame is not held up by the VAD (only when the task is more than
@@ -144,7 +136,7 @@ class Listener:
         self._mark_ends.append(self._vad_taken + len(self._vad_pending) // 2)
         self._mark_times.append(received_at)
         if len(self._vad_pending) >= self._window_bytes and (self._vad_task is None or self._vad_task.done()):
-            self._vad_task = asyncio.create_task(self._run_vad(), name="vad")
+            self._vad_task = self.spawn(self._run_vad(), "vad")
         if len(self._vad_pending) > self._max_backlog_bytes:
             await self.settle()
 
@@ -244,7 +236,7 @@ class Listener:
         if self.mode != "vad" and self._vad_task is not None and not self._vad_task.done():
             await asyncio.wait([self._vad_task], timeout=EOS_VAD_WAIT_S)
             if not self._vad_task.done() and len(self._buffer) >= MIN_PTT_BYTES:
-                fresh = asyncio.create_task(self.recognise(bytes(self._buffer)), name="asr-at-release")
+                fresh = self.spawn(self.recognise(bytes(self._buffer)), "asr-at-release")
         await self.settle()
         if self.mode == "vad":
             if not await self._force_end(received_at):
@@ -271,7 +263,7 @@ class Listener:
             await self.events.nothing_said()
             return
         if fresh is not None:
-            early = fresh if early is None else asyncio.create_task(_first_heard(early, fresh), name="asr-first")
+            early = fresh if early is None else self.spawn(_first_heard(early, fresh), "asr-first")
         await self.events.utterance_ended(Utterance(turn=0, ended_at=received_at, pcm=pcm, early_asr=early))
 
     async def flush(self, received_at: float) -> None:
@@ -320,7 +312,7 @@ class Listener:
             start, end = (self._buffer_origin, self._endpointer.position) if ptt else (self._speech_started_at, event.sample)
             pcm = self._slice(start, end)
             self._discard_early()
-            self._early = asyncio.create_task(self.recognise(pcm), name="early-asr")
+            self._early = self.spawn(self.recognise(pcm), "early-asr")
         elif event.kind == "resume":
             self._discard_early()
         elif event.kind == "end" and not ptt:

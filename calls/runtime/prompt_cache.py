@@ -6,10 +6,15 @@ first-audio latency to every turn. Each line is keyed by (TTS engine, voice,
 sample rate, exact text): editing a line in the admin changes its text and
 so its key, and switching engines or voices never replays the wrong audio.
 
-Two tiers: a bounded in-memory LRU and a directory of raw PCM files (named by
-the key's SHA-256, written atomically) that survives restarts and is shared
-by the server's worker processes. Only a stream that finished without error
-is stored, so a failed or barged-in synthesis never replays as a clipped line.
+Two shared tiers: a bounded in-memory LRU and a directory of raw PCM files
+(named by the key's SHA-256, written atomically) that survives restarts and is
+shared by the server's worker processes. Only a stream that finished without
+error is stored, so a failed or barged-in synthesis never replays as a clipped line.
+
+Only scripted lines go to the shared tiers. A line that carries what a caller said
+("did you say 24,500 rupees?") is asked for with `shared=False` and kept only in
+a small memory-only LRU (MAX_SAID_BACK_BYTES): a caller who types amounts all day
+must not grow the disk, nor push the script's lines out of memory.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from calls.providers.base import TTSProvider
 log = logging.getLogger(__name__)
 
 MAX_MEMORY_BYTES = 64 * 1024 * 1024
+MAX_SAID_BACK_BYTES = 4 * 1024 * 1024  # lines carrying what a caller said: memory only, a few dozen
 MAX_DISK_BYTES = 512 * 1024 * 1024
 PRUNE_EVERY_WRITES = 32
 CHUNK_MS = 200
@@ -44,6 +50,40 @@ def cache_key(tts: TTSProvider, text: str, voice: str = "") -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+class MemoryLRU:
+    """Audio by key in memory, least recently used first out past `max_bytes`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str) -> bytes | None:
+        pcm = self._items.get(key)
+        if pcm is not None:
+            self._items.move_to_end(key)
+        return pcm
+
+    def put(self, key: str, pcm: bytes) -> None:
+        if len(pcm) > self.max_bytes:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= len(old)
+        self._items[key] = pcm
+        self.bytes += len(pcm)
+        while self.bytes > self.max_bytes:
+            _, evicted = self._items.popitem(last=False)
+            self.bytes -= len(evicted)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+
 class PromptCache:
     def __init__(
         self,
@@ -51,12 +91,12 @@ class PromptCache:
         *,
         max_memory_bytes: int = MAX_MEMORY_BYTES,
         max_disk_bytes: int = MAX_DISK_BYTES,
+        max_said_back_bytes: int = MAX_SAID_BACK_BYTES,
     ) -> None:
         self._directory = Path(directory) if directory is not None else None
-        self.max_memory_bytes = max_memory_bytes
         self.max_disk_bytes = max_disk_bytes
-        self._memory: OrderedDict[str, bytes] = OrderedDict()
-        self._memory_bytes = 0
+        self._memory = MemoryLRU(max_memory_bytes)
+        self._said_back = MemoryLRU(max_said_back_bytes)  # never on disk
         self._in_flight: set[str] = set()
         self._prefetches: set[asyncio.Task[None]] = set()  # outlive the call that started them
         self._live = 0  # foreground syntheses running: prefetch waits for them
@@ -68,22 +108,32 @@ class PromptCache:
         return self._directory if self._directory is not None else Path(settings.PROMPT_CACHE_DIR)
 
     # ------------------------------------------------------------------ lookups
-    async def get(self, tts: TTSProvider, text: str, voice: str = "") -> bytes | None:
+    @property
+    def max_memory_bytes(self) -> int:
+        return self._memory.max_bytes
+
+    async def get(self, tts: TTSProvider, text: str, voice: str = "", *, shared: bool = True) -> bytes | None:
+        """The line's audio if cached: a shared line in memory or on disk, another in the said-back LRU."""
         key = cache_key(tts, text, voice)
+        if not shared:
+            return self._said_back.get(key)
         pcm = self._memory.get(key)
         if pcm is not None:
-            self._memory.move_to_end(key)
             return pcm
         pcm = await asyncio.to_thread(self._read_disk, key)
         if pcm is not None:
-            self._remember(key, pcm)
+            self._memory.put(key, pcm)
         return pcm
 
-    async def put(self, tts: TTSProvider, text: str, pcm: bytes, voice: str = "") -> None:
+    async def put(self, tts: TTSProvider, text: str, pcm: bytes, voice: str = "", *, shared: bool = True) -> None:
+        """Keep a line's audio: a shared line in memory and on disk, another in the said-back LRU only."""
         if not pcm or len(pcm) % 2:
             return
         key = cache_key(tts, text, voice)
-        self._remember(key, pcm)
+        if not shared:
+            self._said_back.put(key, pcm)
+            return
+        self._memory.put(key, pcm)
         try:
             await asyncio.to_thread(self._write_disk, key, pcm)
         except OSError as exc:  # a read-only or full disk only costs us the persistence
@@ -91,25 +141,28 @@ class PromptCache:
 
     def clear_memory(self) -> None:
         self._memory.clear()
-        self._memory_bytes = 0
+        self._said_back.clear()
 
     # ------------------------------------------------------------------ synthesis
-    async def synthesize_cached(self, tts: TTSProvider, text: str, voice: str = "") -> AsyncIterator[bytes]:
-        """The line's audio: replayed from the cache in 200 ms chunks, or streamed from `tts` and stored."""
+    async def synthesize_cached(
+        self, tts: TTSProvider, text: str, voice: str = "", *, shared: bool = True
+    ) -> AsyncIterator[bytes]:
+        """The line's audio: replayed from the cache in 200 ms chunks, or streamed from `tts`
+        and stored (`shared`: a scripted line, in memory and on disk; else in the said-back LRU)."""
         self._live += 1  # from the start: the lookup is part of a live turn too
         try:
-            cached = await self.get(tts, text, voice)
+            cached = await self.get(tts, text, voice, shared=shared)
             if cached is not None:
                 for chunk in chunk_pcm(cached, tts.sample_rate, CHUNK_MS):
                     yield chunk
                 return
-            async with aclosing(self._stream_and_store(tts, text, voice)) as stream:
+            async with aclosing(self._stream_and_store(tts, text, voice, shared=shared)) as stream:
                 async for pcm in stream:
                     yield pcm
         finally:
             self._live -= 1
 
-    async def _stream_and_store(self, tts: TTSProvider, text: str, voice: str) -> AsyncIterator[bytes]:
+    async def _stream_and_store(self, tts: TTSProvider, text: str, voice: str, *, shared: bool = True) -> AsyncIterator[bytes]:
         key = cache_key(tts, text, voice)
         self._in_flight.add(key)
         try:
@@ -119,9 +172,17 @@ class PromptCache:
                     parts.append(pcm)
                     yield pcm
             # Reached only when the stream ended normally: errors and early closes skip this.
-            await self.put(tts, text, b"".join(parts), voice)
+            await self.put(tts, text, b"".join(parts), voice, shared=shared)
         finally:
             self._in_flight.discard(key)
+
+    def start_prefetch(self, tts: TTSProvider, texts: list[str], voice: str = "") -> asyncio.Task[None]:
+        """`prefetch` in the background, as a task the cache owns: it outlives the call
+        that asked (the lines serve every call); `stop_prefetching` ends it."""
+        task = asyncio.get_running_loop().create_task(self.prefetch(tts, texts, voice), name="prompt-prefetch")
+        self._prefetches.add(task)
+        task.add_done_callback(self._prefetches.discard)
+        return task
 
     async def prefetch(self, tts: TTSProvider, texts: list[str], voice: str = "") -> None:
         """Make sure every line is cached, one at a time, giving way to live speech. Never raises."""
@@ -169,18 +230,6 @@ class PromptCache:
             await asyncio.sleep(PREFETCH_YIELD_S)
 
     # ------------------------------------------------------------------ tiers
-    def _remember(self, key: str, pcm: bytes) -> None:
-        if len(pcm) > self.max_memory_bytes:
-            return
-        old = self._memory.pop(key, None)
-        if old is not None:
-            self._memory_bytes -= len(old)
-        self._memory[key] = pcm
-        self._memory_bytes += len(pcm)
-        while self._memory_bytes > self.max_memory_bytes:
-            _, evicted = self._memory.popitem(last=False)
-            self._memory_bytes -= len(evicted)
-
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}.pcm"
 

@@ -60,7 +60,7 @@ class CallConsumer(CallSocket, AsyncWebsocketConsumer):
             await self.send_event(event)
         await self.close(code=code)
 
-    # -- calls.runtime.pipeline.Output ------------------------------------------
+    # -- calls.runtime.ports.Output ----------------------------------------------
     async def send_event(self, event: dict[str, Any]) -> None:
         if not self.closed:
             await self.send(text_data=json.dumps(event))

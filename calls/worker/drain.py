@@ -8,7 +8,7 @@ to DRAIN_S seconds, ends any left as `incomplete`/`shutdown` with everything
 stored, and only then exits.
 
 Which calls are running is `calls.worker.registry.live_calls`, the process's one registry
-(re-exported here: `calls.runtime.pipeline` joins and leaves it through this module).
+(re-exported here; a call joins and leaves it through its lifecycle, `calls.runtime.call_lifecycle`).
 """
 from __future__ import annotations
 

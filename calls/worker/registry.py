@@ -11,7 +11,7 @@ worker is full or not admitting; a phone stream `enter`s without a check, a
 carrier cannot be told "busy") and leaves when that socket lets go (`release`;
 a phone call's line also goes with its pipeline).
 Its pipeline joins the entry once the call has started (`add`, called by
-`calls.runtime.pipeline`) and leaves when it shuts down (`discard`). Whether the worker
+`calls.runtime.call_lifecycle`) and leaves when it is torn down (`discard`). Whether the worker
 takes new calls lives here too, because it changes together with the set: a
 drain stops admissions and then watches the set empty.
 

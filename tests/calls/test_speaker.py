@@ -13,7 +13,8 @@ import pytest
 
 from calls.providers.espeak_tts import EspeakTTS
 from calls.runtime.prompt_cache import PromptCache
-from calls.runtime.speaker import CachedTTS, FallbackTTS, Speaker
+from calls.runtime.speaker import Speaker
+from calls.runtime.voices import CachedTTS, FallbackTTS
 from tests.clock import FakeClock
 
 pytestmark = pytest.mark.speech  # espeak-ng makes the line
@@ -51,7 +52,7 @@ async def speaker_parts(tmp_path):
     engine = EspeakTTS(sample_rate=RATE)
     cache = PromptCache(tmp_path)
     await cache.prefetch(engine, [LINE])
-    tts = FallbackTTS([CachedTTS(engine, cache)], RATE)
+    tts = FallbackTTS([CachedTTS(engine, cache, scripted=[LINE])], RATE)
     return clock, out, Speaker(out, tts, clock=clock, lead_ms=int(LEAD * 1000))
 
 

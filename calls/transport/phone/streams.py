@@ -125,7 +125,7 @@ class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
             event.set()
         await super().disconnect(code)
 
-    # ------------------------------------------------------------------ us -> carrier (calls.runtime.pipeline.Output)
+    # ------------------------------------------------------------------ us -> carrier (calls.runtime.ports.Output)
     async def send_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "call.started":
@@ -152,11 +152,13 @@ class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         if self.closed:
             return
-        if code in (None, 1000) and not self.caller_left and self.pipeline is not None:
-            await self._wait_played()
-            await self.hang_up()
-        self.closed = True
-        await super().close(code=code)
+        try:
+            if code in (None, 1000) and not self.caller_left and self.pipeline is not None:
+                await self._wait_played()
+                await self.hang_up()
+        finally:  # a hang-up that failed still closes the stream (the carrier then ends the call)
+            self.closed = True
+            await super().close(code=code)
 
     async def hang_up(self) -> None:
         """End the phone call itself once the bot's last line has played (carrier specific)."""
