@@ -70,6 +70,7 @@ class FakeTwilio:
         self.requests: list[TwilioRequest] = []
         self.calls: dict[str, FakeCall] = {}
         self.failures: deque[int] = deque()
+        self.garbled = 0  # requests still to answer with a page that is not JSON
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]
@@ -93,6 +94,10 @@ class FakeTwilio:
         with self._lock:
             self.failures.extend(statuses)
 
+    def garble_next(self, count: int = 1) -> None:
+        with self._lock:
+            self.garbled += count
+
     def updates_of(self, sid: str) -> list[TwilioRequest]:
         return [r for r in self.requests if r.path.endswith(f"/Calls/{sid}.json")]
 
@@ -101,6 +106,7 @@ class FakeTwilio:
             self.requests.clear()
             self.calls.clear()
             self.failures.clear()
+            self.garbled = 0
 
     def close(self) -> None:
         self._server.shutdown()
@@ -125,12 +131,16 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake.requests.append(rec)
             failure = fake.failures.popleft() if fake.failures else None
+            garbled = fake.garbled > 0
+            fake.garbled -= garbled
         match = _CALLS.fullmatch(url.path)
         if match is None:
             return self._error(rec, 20404, path=url.path)
         expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         if rec.headers.get("authorization") != expected or match["account"] != ACCOUNT_SID:
             return self._error(rec, 20003)
+        if garbled:
+            return self._page(rec)
         if failure is not None:
             return self._json(rec, failure, {"code": 20500, "message": "Internal Server Error", "more_info": "", "status": failure})
         if match["sid"] is None:
@@ -178,6 +188,15 @@ class _Handler(BaseHTTPRequestHandler):
         status, message = _ERRORS[code]
         payload = {"code": code, "message": message.format(**fmt), "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
         self._json(rec, status, payload)
+
+    def _page(self, rec: TwilioRequest) -> None:
+        rec.status = 200
+        data = b"<html><body>Service temporarily unavailable</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _json(self, rec: TwilioRequest, status: int, payload: Any) -> None:
         rec.status = status

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
+from channels.db import database_sync_to_async
 
 from calls.providers.base import ProviderError
 from calls.providers.piper_tts import PiperTTS
@@ -150,3 +152,58 @@ async def test_memory_tier_is_bounded(tmp_path, tts) -> None:
         path.unlink()  # only the memory tier is left
     held = [i for i in range(5) if await cache.get(tts, f"line {i}") is not None]
     assert held == [3, 4]  # least recently used went first
+
+
+# ---------------------------------------------------------------------------- lines that carry what a caller said
+SAID_BACK = "Just to confirm, did you say twenty four thousand five hundred rupees a month?"
+
+
+async def test_a_line_that_carries_what_the_caller_said_stays_off_the_disk(cache, tts, tmp_path) -> None:
+    first = b"".join([c async for c in cache.synthesize_cached(tts, SAID_BACK, shared=False)])
+    again = b"".join([c async for c in cache.synthesize_cached(tts, SAID_BACK, shared=False)])
+    assert first == again and tts.calls == [SAID_BACK]  # said again (a "repeat that"): from memory
+    assert not list(tmp_path.rglob("*.pcm"))  # nothing on disk
+    assert await cache.get(tts, SAID_BACK) is None  # nor among the script's lines
+
+
+async def test_the_said_back_memory_is_small_and_bounded(tmp_path, tts) -> None:
+    cache = PromptCache(tmp_path, max_said_back_bytes=1000)
+    for i in range(5):
+        await cache.put(tts, f"did you say {i}?", bytes(400), shared=False)
+    held = [i for i in range(5) if await cache.get(tts, f"did you say {i}?", shared=False) is not None]
+    assert held == [3, 4] and not list(tmp_path.rglob("*.pcm"))
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_calls_of_many_typed_amounts_do_not_grow_the_disk_cache(cloud_settings, call_bots, settings) -> None:
+    """Issue 31 A7: each amount near the threshold is said back ("did you say ...?"), a new
+    line every time; only the script's own lines may ever reach the disk."""
+    from bots.dialogue import Dialogue
+    from calls.providers import registry
+    from calls.runtime.prompt_cache import prompt_cache
+    from tests.callclient import CallClient
+
+    said_back: list[str] = []
+    for amounts in (["24,500", "26,100", "23,800"], ["24,700", "25,900", "22,400"]):
+        client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
+        await client.say_text("yes I am")
+        for amount in amounts:
+            await client.say_text(f"{amount} rupees a month")
+            said_back.append((await client.until("bot.speech.started"))["text"])
+            await client.say_text("no")  # not what I said: asked again, until the call gives up
+        assert (await client.until("call.ended"))["outcome"] == "incomplete"
+        await client.close()
+    assert len(set(said_back)) == 6 and all("did you say" in line for line in said_back)
+    await prompt_cache.stop_prefetching()  # the script's lines are being cached meanwhile
+
+    bot = call_bots["quickrupee-loan"]
+    scripted = await database_sync_to_async(lambda: Dialogue(bot.to_script()).scripted_lines())()
+    engines = [e for e in (registry.get_tts(), registry.get_fallback_tts()) if e is not None]
+
+    def keys(lines: list[str]) -> set[str]:
+        return {cache_key(e, line, voice) for e in engines for line in lines for voice in (bot.voice, "")}
+
+    on_disk = {path.stem for path in Path(settings.PROMPT_CACHE_DIR).glob("*.pcm")}
+    assert on_disk, "the script's lines are cached on disk"
+    assert on_disk <= keys(scripted)
+    assert not on_disk & keys(said_back)

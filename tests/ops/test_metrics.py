@@ -66,6 +66,9 @@ def test_every_family_is_exposed_with_the_issue_names(client):
     assert 'voicebot_turn_latency_seconds_bucket{le="0.45",mode="vad",provider="whisper-local",stage="response"}' in text
     for reason in ("busy", "rate_limited", "bad_token"):  # present before the first refusal
         assert f'voicebot_calls_refused_total{{reason="{reason}"}}' in text
+    assert names["voicebot_records_lost"] == "counter"
+    for what in ("caller_turn", "write_overflow", "write_outage", "write_failed"):  # present before the first loss
+        assert f'voicebot_records_lost_total{{what="{what}"}}' in text
 
 
 def test_latency_is_observed_in_seconds_in_the_right_bucket():
