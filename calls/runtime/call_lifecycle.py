@@ -117,7 +117,8 @@ class CallLifecycle:
         """The call cannot go on: a fatal `error` event, then the end (outcome `error`, reason `code`)."""
         if self.finished:
             return
-        await self._try("the fatal error", self.out.send_event, {"type": "error", "code": code, "message": message, "fatal": True})
+        event = {"type": "error", "code": code, "message": message, "fatal": True}
+        await self._try("the fatal error", self.out.send_event, event)
         await self.finish("error", code, close_code=close_code)
 
     def _time_is_up(self) -> Awaitable[None] | None:

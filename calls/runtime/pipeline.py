@@ -33,23 +33,21 @@ from calls.runtime.prompt_cache import prompt_cache
 from calls.runtime.protocol import (
     EndOfSpeech, Hangup, InputGuard, ProtocolError, Start, Text, call_started, parse_audio_frame, parse_text_frame,
 )
+from calls.runtime.replies import Replier
 from calls.runtime.silence import SilenceWatch
 from calls.runtime.speaker import Speaker
 from calls.runtime.tasks import CallTasks
-from calls.runtime.replies import Replier
 from calls.runtime.turns import TurnQueue
 from calls.runtime.voices import call_voice, failure_reporter
 from config.logs import bind_call, bind_turn
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LEAVE_GRACE_S", "CallPipeline", "Engines", "Output", "Utterance"]
-
 
 class CallPipeline:
     """Runs one call. Drive it with `open()`, `on_audio()`, `on_message()`, `on_dtmf()`, `on_disconnect()`."""
 
-    listener: Listener
+    listener: Listener  # these three are assembled by start(), with the engines
     speaker: Speaker
     replier: Replier
 
@@ -65,10 +63,8 @@ class CallPipeline:
         self.lifecycle = CallLifecycle(ctx, out, records, self.dialogue, self.tasks, registry)
         self.input = InputGuard(out, CallLimits.from_settings(clock.now), self.lifecycle.fatal)
         self.turns = TurnQueue(ctx.call_id)
-        self.silence = SilenceWatch(
-            self.tasks, clock, wanted=lambda: not (self.lifecycle.finished or self.dialogue.ended),
-            playing=lambda: self.speaker.remaining(), on_silence=self.turns.put_silence,
-        )
+        self.silence = SilenceWatch(self.tasks, clock, wanted=lambda: not (self.lifecycle.finished or self.dialogue.ended),
+                                    playing=lambda: self.speaker.remaining(), on_silence=self.turns.put_silence)
 
     # ------------------------------------------------------------------ start and end
     @classmethod
@@ -99,6 +95,7 @@ class CallPipeline:
         self.replier = Replier(self.out, self.records, self.dialogue, self.lifecycle, self.speaker, self.silence, latency)
 
     async def start(self) -> None:
+        """Assemble the parts, go live (gauge, registry, time limit), tell the client, greet (or resume)."""
         ctx, resumed = self.ctx, self.ctx.resumed
         bind_call(ctx.call_id, ctx.bot_slug, ctx.channel)
         self._assemble()
@@ -106,7 +103,7 @@ class CallPipeline:
         log.info("call %s (%s)", "resumed" if resumed else "started", self.mode, extra={"event": "call.started"})
         await self.out.send_event(call_started(ctx, self.listener.input_rate, self.engines.output_rate))
         self.cache.start_prefetch(self.engines.tts, self.scripted, ctx.voice)  # owned by the cache: outlives the call
-        self._worker = self.tasks.spawn(self.turns.serve(self._take_turn, lambda: not self.lifecycle.finished), "turns")
+        self.tasks.spawn(self.turns.serve(self._take_turn, lambda: not self.lifecycle.finished), "turns")
         if resumed is None:
             self.replier.reply(0, self.dialogue.start(), None, None)
         else:  # on at the question the caller was on, in a turn after every stored one
@@ -132,7 +129,7 @@ class CallPipeline:
         self.silence.disarm()
         self.speaker.stop()
         await self.listener.flush(time.perf_counter())  # speech under way is an utterance too
-        if not self._worker.done() and not await self.turns.join(LEAVE_GRACE_S):
+        if not await self.turns.join(LEAVE_GRACE_S):  # the turn worker runs until the call finishes
             log.warning("caller left; last turn not finished within %s s", LEAVE_GRACE_S, extra={"event": "call.left"})
 
     # ------------------------------------------------------------------ client frames
@@ -169,7 +166,9 @@ class CallPipeline:
 
     async def on_dtmf(self, digit: str, received_at: float | None = None) -> None:
         """A phone key: 1 yes / 2 no on a yes/no question, an answer like a spoken one; others ignored."""
-        if self.lifecycle.taking_input and await self.input.message_allowed() and self.dialogue.keypad_answer(digit) is not None:
+        if not (self.lifecycle.taking_input and await self.input.message_allowed()):
+            return
+        if self.dialogue.keypad_answer(digit) is not None:
             ended_at = time.perf_counter() if received_at is None else received_at
             await self._caller_turn(Utterance(turn=0, ended_at=ended_at, keypad=digit))
 

@@ -162,7 +162,9 @@ class PromptCache:
         finally:
             self._live -= 1
 
-    async def _stream_and_store(self, tts: TTSProvider, text: str, voice: str, *, shared: bool = True) -> AsyncIterator[bytes]:
+    async def _stream_and_store(
+        self, tts: TTSProvider, text: str, voice: str, *, shared: bool = True
+    ) -> AsyncIterator[bytes]:
         key = cache_key(tts, text, voice)
         self._in_flight.add(key)
         try:

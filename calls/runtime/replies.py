@@ -75,7 +75,8 @@ class Replier:
         """Start saying the decision's line (a decision that ends the call silently finishes it)."""
         if not decision.say:
             if decision.ended:
-                self.lifecycle.tasks.spawn(self.lifecycle.finish(decision.outcome or "incomplete", decision.reason), "finish")
+                ending = self.lifecycle.finish(decision.outcome or "incomplete", decision.reason)
+                self.lifecycle.tasks.spawn(ending, "finish")
             return
         self.records.turn(turn, "bot", decision.say)
 

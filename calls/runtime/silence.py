@@ -40,10 +40,6 @@ class SilenceWatch:
         self.on_silence = on_silence
         self._timer: Timer | None = None
 
-    @property
-    def armed(self) -> bool:
-        return self._timer is not None and self._timer.pending
-
     def arm(self) -> None:
         """Wait for an answer (if one is wanted): the window starts once the bot's audio has played."""
         self.disarm()

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Action = Callable[[], "Awaitable[None] | None"]
 
+
 class Spawn(Protocol):
     """How a part of a call starts a task: `CallTasks.spawn` in a call, `unowned` alone (tests, benches)."""
 
@@ -53,11 +54,6 @@ class Timer:
     def __init__(self, task: asyncio.Task[None]) -> None:
         self._task = task
 
-    @property
-    def pending(self) -> bool:
-        """Not fired, not cancelled."""
-        return not self._task.done() and not self._task.cancelling()
-
     def cancel(self) -> None:
         if self._task is not asyncio.current_task():  # an action that re-arms its own timer
             self._task.cancel()
@@ -73,7 +69,7 @@ class CallTasks:
 
     def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
         """Run `coro` as a task of this call. After `close()` it is cancelled before it starts."""
-        task = asyncio.get_running_loop().create_task(coro, name=f"{name}-{self.call_id}" if self.call_id else name)
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         _busy.add(self)
         task.add_done_callback(self._done)
@@ -92,11 +88,6 @@ class CallTasks:
         for task in list(self._tasks):
             if task is not current:
                 task.cancel()
-
-    @property
-    def running(self) -> int:
-        """Tasks not done and not being cancelled."""
-        return sum(1 for t in self._tasks if not t.done() and not t.cancelling())
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

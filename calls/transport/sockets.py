@@ -35,7 +35,8 @@ from calls import metrics
 from calls.persistence import lifecycle
 from calls.persistence.records import QueuedCallRecords
 from calls.persistence.write_queue import WriteQueue
-from calls.runtime.pipeline import LEAVE_GRACE_S, CallPipeline
+from calls.runtime.call_lifecycle import LEAVE_GRACE_S
+from calls.runtime.pipeline import CallPipeline
 from calls.runtime.ports import SYSTEM_CLOCK, Clock
 from calls.worker.registry import LiveCall, live_calls
 

@@ -66,7 +66,8 @@ async def test_a_caller_turn_dropped_from_a_full_queue_is_counted_and_logged(bri
     from bots.models import Bot
 
     settings.SILENCE_TIMEOUT_S = 0
-    created = await database_sync_to_async(lambda: lifecycle.create_call(Bot.objects.get(slug="quickrupee-loan"), mode="push_to_talk"))()
+    bot = await database_sync_to_async(Bot.objects.get)(slug="quickrupee-loan")
+    created = await database_sync_to_async(lifecycle.create_call)(bot, mode="push_to_talk")
     ctx = await database_sync_to_async(lifecycle.claim_call)(str(created.pk))
     out, clock = SlowSocket(), FakeClock()
     pipeline = await CallPipeline.open(ctx, out, records=QueuedCallRecords(ctx.call_id), clock=clock)

@@ -98,7 +98,8 @@ async def running_call(fails: str) -> tuple[CallPipeline, BreakingSocket, Queued
 
 
 async def assert_torn_down(
-    call_id: str, out: BreakingSocket, records: QueuedCallRecords, registry: LiveCalls, clock: FakeClock, active_before: float
+    call_id: str, out: BreakingSocket, records: QueuedCallRecords, registry: LiveCalls, clock: FakeClock,
+    active_before: float,
 ) -> Call:
     assert await records.queue.wait_closed(TEARDOWN_S), "the call's records were never closed"
     assert registry.running() == [] and len(registry) == 0  # it left the worker's registry
