@@ -259,7 +259,7 @@ def test_prometheus_scrapes_the_call_and_the_latency_histogram(stack):
 
     status, body = http(stack.prometheus_url + "/api/v1/rules")
     rules = [r for g in json.loads(body)["data"]["groups"] for r in g["rules"]]
-    assert len(rules) == 7 and all(r["health"] in ("ok", "unknown") for r in rules), rules
+    assert len(rules) == 8 and all(r["health"] in ("ok", "unknown") for r in rules), rules
 
 
 def test_json_logs_of_a_call_carry_its_context_and_no_secrets(stack):
