@@ -78,6 +78,12 @@ CALL_DURATION = Histogram(
     "voicebot_call_duration_seconds", "Length of ended calls, from connect to end.", ["bot", "outcome"],
     buckets=DURATION_BUCKETS,
 )
+OUTCOMES_REPLACED = Counter(
+    "voicebot_call_outcomes_replaced",
+    "Provisional ends (carrier callback, stale-call sweep, drain) replaced by the call's own end; "
+    "the call also counts in voicebot_calls_total under each.",
+    ["from_outcome", "to_outcome"],
+)
 ANSWERS = Counter("voicebot_answers", "Answers heard, by question and whether they were understood.",
                   ["bot", "question", "understood"])
 
@@ -109,10 +115,16 @@ def call_left(bot: str, channel: str) -> None:
 
 
 def call_ended(bot: str, outcome: str, reason: str, duration_s: float | None) -> None:
-    """The call's outcome was stored (once per call)."""
+    """The call's outcome was stored (once per call; twice when a provisional end was
+    replaced by the call's own, see `outcome_replaced`)."""
     CALLS.labels(bot, outcome, _reason_label(reason)).inc()
     if duration_s is not None:
         CALL_DURATION.labels(bot, outcome).observe(max(0.0, duration_s))
+
+
+def outcome_replaced(from_outcome: str, to_outcome: str) -> None:
+    """A provisional end was replaced by the call's own end (calls.persistence.lifecycle.replaces)."""
+    OUTCOMES_REPLACED.labels(from_outcome, to_outcome).inc()
 
 
 def refused(reason: str) -> None:

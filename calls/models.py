@@ -65,6 +65,12 @@ class Call(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     callback_due_at = models.DateTimeField(null=True, blank=True)
+    # An end set from outside the call's own dialogue (a carrier's status callback, the
+    # stale-call sweep, a draining server): the call's pipeline may still decide, and its
+    # decision replaces this end (calls.persistence.lifecycle.replaces).
+    end_provisional = models.BooleanField(
+        default=False, help_text="Ended by a carrier, the stale-call sweep or a drain: the dialogue's decision may still replace it."
+    )
     # Which server process runs the call, and when it last said it still does
     # (calls.worker.heartbeat): a call whose worker died is found and closed.
     worker = models.CharField(max_length=64, blank=True)

@@ -7,6 +7,8 @@ the dashboard go out only after the transaction commits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -98,7 +100,8 @@ def carrier_status(provider_call_id: str, status: str) -> str | None:
     if call is None:
         return None
     if status in CARRIER_ENDED and call.status != Call.Status.ENDED:
-        end_call(str(call.pk), Call.Outcome.INCOMPLETE, CARRIER_ENDED[status])
+        # Provisional: the pipeline may still be recognising the caller's last answer (B1).
+        end_call(str(call.pk), Call.Outcome.INCOMPLETE, CARRIER_ENDED[status], provisional=True)
         call.refresh_from_db()
     _broadcast_on_commit(call, progress=status)
     return str(call.pk)
@@ -142,7 +145,7 @@ def claim_call(call_id: str) -> CallContext:
                     ended_at__gte=now - timedelta(seconds=settings.CALL_RESUME_S),
                     started_at__gt=now - timedelta(seconds=settings.CALL_MAX_SECONDS),
                 ).update(
-                    status=Call.Status.ACTIVE, outcome="", end_reason="", ended_at=None,
+                    status=Call.Status.ACTIVE, outcome="", end_reason="", ended_at=None, end_provisional=False,
                     worker=settings.WORKER_ID, heartbeat_at=now,
                 )
             )
@@ -225,30 +228,58 @@ def add_latency(call_id: str, turn: int, stages: dict[str, float | None], provid
     )
 
 
-def end_call(call_id: str, outcome: str, reason: str) -> None:
-    """Store the outcome once; a call that already ended keeps its first outcome."""
+@dataclass(frozen=True)
+class End:
+    """How a call ended, as stored: outcome, reason and whether it is provisional."""
+
+    outcome: str
+    reason: str
+    provisional: bool = False
+
+
+def replaces(new: End, stored: End | None) -> bool:
+    """The one rule on which end of a call stands: a decided outcome wins.
+
+    - a call that has not ended (`stored` None) takes any end;
+    - a provisional end (set by a carrier's status callback, the stale-call sweep or a
+      drain, none of which knows what the dialogue decided) gives way to the call's own
+      end from its pipeline, which is final;
+    - a final end is never replaced, and a provisional end never replaces anything.
+    """
+    return stored is None or (stored.provisional and not new.provisional)
+
+
+def end_call(call_id: str, outcome: str, reason: str, provisional: bool = False) -> bool:
+    """Store how the call ended, if `replaces` lets this end stand over the stored one.
+    `provisional`: the end does not come from the call's own pipeline. Returns whether it was stored."""
+    new = End(outcome, reason[:40], provisional)
     with transaction.atomic():
         call = Call.objects.select_for_update().select_related("bot").get(pk=call_id)
-        if call.status == Call.Status.ENDED:
-            return
+        stored = End(call.outcome, call.end_reason, call.end_provisional) if call.status == Call.Status.ENDED else None
+        if not replaces(new, stored):
+            return False
         now = timezone.now()
         call.status = Call.Status.ENDED
-        call.outcome = outcome
-        call.end_reason = reason[:40]
+        call.outcome, call.end_reason, call.end_provisional = new.outcome, new.reason, new.provisional
         call.ended_at = now
+        call.callback_due_at = None
         if outcome == Call.Outcome.QUALIFIED and call.bot.callback_minutes:
             call.callback_due_at = now + timedelta(minutes=call.bot.callback_minutes)
-        call.save(update_fields=["status", "outcome", "end_reason", "ended_at", "callback_due_at"])
+        call.save(update_fields=["status", "outcome", "end_reason", "end_provisional", "ended_at", "callback_due_at"])
         _broadcast_on_commit(call)
         duration = (now - call.started_at).total_seconds() if call.started_at else None
-        transaction.on_commit(lambda: _ended(call_id, call.bot.slug, outcome, call.end_reason, duration))
+        transaction.on_commit(lambda: _ended(call_id, call.bot.slug, new, duration, replaced=stored))
+    return True
 
 
-def _ended(call_id: str, bot: str, outcome: str, reason: str, duration: float | None) -> None:
-    metrics.call_ended(bot, outcome, reason, duration)
+def _ended(call_id: str, bot: str, end: End, duration: float | None, *, replaced: End | None = None) -> None:
+    metrics.call_ended(bot, end.outcome, end.reason, duration)
+    if replaced is not None:
+        metrics.outcome_replaced(replaced.outcome, end.outcome)
     # call_id and bot given: calls also end outside their pipeline (stale-call sweep, carrier callbacks).
-    log.info("call ended: %s (%s)", outcome, reason, extra={
-        "event": "call.ended", "call_id": str(call_id), "bot": bot, "outcome": outcome, "reason": reason,
+    log.info("call ended: %s (%s)%s", end.outcome, end.reason,
+             f", replacing the provisional {replaced.outcome} ({replaced.reason})" if replaced else "", extra={
+        "event": "call.ended", "call_id": str(call_id), "bot": bot, "outcome": end.outcome, "reason": end.reason,
         "duration_s": round(duration, 1) if duration is not None else None,
     })
 
@@ -257,24 +288,38 @@ def _broadcast_on_commit(call: Call, progress: str = "") -> None:
     lead_update_on_commit(str(call.pk), call.status, call.outcome, progress=progress)
 
 
-def close_stale_calls(*, now: datetime | None = None, worker: str = "") -> int:
+def close_stale_calls(
+    *, now: datetime | None = None, worker: str = "", live_workers: Collection[str] | None = None, lease: bool = True
+) -> int:
     """End calls no live server is running any more; returns how many.
 
     A call is stale when it is ACTIVE and
-    - its worker has not sent a heartbeat for CALL_LEASE_S (the process died), or
+    - its worker has not stamped it (heartbeat) for CALL_LEASE_S and is not one of
+      `live_workers`: the other workers the registry of live workers (Redis) says are
+      alive. Such a worker stamps its calls again as soon as it can write, and ends
+      its own orphans itself; a database outage longer than the lease stops every
+      stamp, not the workers (issue 31 B2). `live_workers` None: no registry, the
+      stamps alone decide. `lease=False`: the registry cannot be read, so no call is
+      ended for an old stamp alone; or
     - it started longer ago than CALL_MAX_SECONDS + CALL_RESUME_S (no call lasts
       that long), or
     - `worker` is given and the call belongs to it: that worker is starting, so
       whatever it was running before has gone with the old process.
 
-    Such calls become `incomplete` with reason `server_restart` (the caller may
-    still resume within CALL_RESUME_S). Safe from any number of workers at once:
-    one conditional UPDATE per call.
+    Such calls become `incomplete` with reason `server_restart`, provisionally: the
+    call's own pipeline, if it still runs somewhere, replaces that end with its own
+    (`replaces`); the caller may also resume within CALL_RESUME_S. Safe from any
+    number of workers at once: one conditional UPDATE per call.
     """
     now = now or timezone.now()
-    lease = now - timedelta(seconds=settings.CALL_LEASE_S)
+    expired = now - timedelta(seconds=settings.CALL_LEASE_S)
     too_old = now - timedelta(seconds=settings.CALL_MAX_SECONDS + settings.CALL_RESUME_S)
-    gone = Q(heartbeat_at__lt=lease) | Q(heartbeat_at__isnull=True, started_at__lt=lease) | Q(started_at__lt=too_old)
+    gone = Q(started_at__lt=too_old)
+    if lease:
+        unstamped = Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True, started_at__lt=expired)
+        if live_workers:
+            unstamped &= ~Q(worker__in=list(live_workers))
+        gone |= unstamped
     if worker:
         gone |= Q(worker=worker)
     stale = list(Call.objects.filter(gone, status=Call.Status.ACTIVE).values_list("pk", flat=True))
@@ -282,7 +327,8 @@ def close_stale_calls(*, now: datetime | None = None, worker: str = "") -> int:
     for call_id in stale:
         with transaction.atomic():
             done = Call.objects.filter(pk=call_id, status=Call.Status.ACTIVE).update(
-                status=Call.Status.ENDED, outcome=Call.Outcome.INCOMPLETE, end_reason=REASON_SERVER_RESTART, ended_at=now
+                status=Call.Status.ENDED, outcome=Call.Outcome.INCOMPLETE, end_reason=REASON_SERVER_RESTART, ended_at=now,
+                end_provisional=True,
             )
             if done:
                 closed += 1

@@ -6,7 +6,8 @@ database; the queue keeps the writes in order and holds them through an outage.
 """
 from __future__ import annotations
 
-from bots.dialogue import AnswerRecord
+from bots.dialogue import REASON_SHUTDOWN, AnswerRecord
+from calls.models import Call
 from calls.persistence import lifecycle
 from calls.persistence.write_queue import WriteQueue
 
@@ -34,7 +35,9 @@ class QueuedCallRecords:
         self.queue.put(lifecycle.mark_interrupted, self.call_id, turn)
 
     def end(self, outcome: str, reason: str) -> None:
-        self.queue.put(lifecycle.end_call, self.call_id, outcome, reason)
+        # A call cut off by a draining server (incomplete/shutdown) decided nothing: provisional.
+        provisional = outcome == Call.Outcome.INCOMPLETE and reason == REASON_SHUTDOWN
+        self.queue.put(lifecycle.end_call, self.call_id, outcome, reason, provisional)
 
     async def flush(self) -> None:
         await self.queue.flush()

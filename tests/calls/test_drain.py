@@ -77,6 +77,7 @@ async def test_drain_ends_a_call_still_running_at_the_deadline_as_shutdown_with_
     assert len(live_calls) == 0
     call = await database_sync_to_async(Call.objects.get)(pk=client.call_id)
     assert (call.status, call.outcome, call.end_reason) == ("ended", "incomplete", "shutdown")
+    assert call.end_provisional  # the drain decided nothing: a later decision of the call would replace it
     assert call.end_reason_label == "server shut down"
     answers = await database_sync_to_async(list)(Answer.objects.filter(call=call).values_list("question_key", "value"))
     assert answers == [("salaried", True)]
