@@ -86,6 +86,13 @@ class Call(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["outcome", "-created_at"])]
+        constraints = [
+            # A carrier that retries its webhook for the same call id gets the call it has
+            # (lifecycle.create_phone_call), even when two retries race. Web calls have none.
+            models.UniqueConstraint(
+                fields=["provider_call_id"], condition=~models.Q(provider_call_id=""), name="one_call_per_carrier_call_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.bot_id} call {self.id}"

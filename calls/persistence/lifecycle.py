@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -57,15 +57,23 @@ def create_phone_call(
 ) -> Call:
     """A call from (or to) the telephone network: hands-free, 8 kHz, channel `phone`.
 
-    A carrier that retries its webhook for the same call id gets the call it already has."""
+    A carrier that retries its webhook for the same call id gets the call it already has,
+    also when the retries race (the database's `one_call_per_carrier_call_id` decides)."""
+    provider_call_id = provider_call_id[:64]
     if provider_call_id:
-        existing = Call.objects.filter(provider_call_id=provider_call_id, channel=Call.Channel.PHONE).first()
+        existing = Call.objects.filter(provider_call_id=provider_call_id).first()
         if existing is not None:
             return existing
-    call = Call.objects.create(
-        bot=bot, mode=Call.Mode.VAD, channel=Call.Channel.PHONE, caller_name=caller_name[:120],
-        caller_phone=caller_phone[:40], provider_call_id=provider_call_id[:64], input_sample_rate=8000,
-    )
+    try:
+        with transaction.atomic():
+            call = Call.objects.create(
+                bot=bot, mode=Call.Mode.VAD, channel=Call.Channel.PHONE, caller_name=caller_name[:120],
+                caller_phone=caller_phone[:40], provider_call_id=provider_call_id, input_sample_rate=8000,
+            )
+    except IntegrityError:
+        if not provider_call_id:
+            raise
+        return Call.objects.get(provider_call_id=provider_call_id)  # a retry created it a moment ago
     _broadcast_on_commit(call)
     return call
 
