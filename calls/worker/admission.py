@@ -11,6 +11,12 @@ and whether it admits into one Redis hash (`capacity_key()`, per database, so
 deployments sharing a Redis do not mix), on every change and every
 `HEARTBEAT_S`; a worker that stopped publishing for `STALE_S` no longer counts.
 Without REDIS_URL the process is the whole server and its own registry decides.
+Calls do not need Redis: while it does not answer, `POST /api/calls/` counts this
+worker's own lines (for `REDIS_RETRY_S`, then asks Redis again).
+
+The same hash is the registry of live workers (`other_live_workers`): the stale-call
+sweep (calls.worker.heartbeat) never ends the calls of a worker that is publishing,
+whatever its database stamps say.
 
 A draining worker (calls.worker.drain, on SIGTERM) admits nothing and publishes no free
 slots; `live_calls.stop_admitting()` does the same by hand.
@@ -32,6 +38,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0
 STALE_S = 15.0
+REDIS_RETRY_S = HEARTBEAT_S  # after Redis failed a read, count this worker alone this long
 
 
 def worker_id() -> str:
@@ -66,13 +73,45 @@ def load() -> WorkerLoad:
 
 
 def server_free_slots() -> int:
-    """Free call slots on the whole server (all workers), for POST /api/calls/."""
+    """Free call slots on the whole server (all workers), for POST /api/calls/.
+    Redis down: this worker's own (a socket that reaches a full worker is told busy)."""
     if not settings.REDIS_URL:
         return load().free
     _ensure_publisher()
-    loads = read_loads()
+    loads = _loads_unless_redis_is_down()
+    if loads is None:
+        return load().free
     loads[worker_id()] = load()  # this process as it is now, not as last published
     return sum(w.free for w in loads.values())
+
+
+def other_live_workers() -> set[str] | None:
+    """The other workers publishing their load (alive within STALE_S), for the stale-call
+    sweep; None without REDIS_URL (no registry). Raises when Redis does not answer."""
+    if not settings.REDIS_URL:
+        return None
+    return set(read_loads()) - {worker_id()}
+
+
+_redis_down_until = 0.0
+
+
+def _loads_unless_redis_is_down() -> dict[str, WorkerLoad] | None:
+    """`read_loads()`, or None while Redis is failing (checked again every REDIS_RETRY_S)."""
+    global _redis_down_until
+    if time.monotonic() < _redis_down_until:
+        return None
+    try:
+        loads = read_loads()
+    except Exception as exc:
+        if not _redis_down_until:
+            log.warning("admission: Redis does not answer (%s); counting this worker's own lines", exc)
+        _redis_down_until = time.monotonic() + REDIS_RETRY_S
+        return None
+    if _redis_down_until:
+        log.info("admission: Redis answers again; counting every worker's lines")
+        _redis_down_until = 0.0
+    return loads
 
 
 # ---------------------------------------------------------------------- across workers
@@ -103,22 +142,19 @@ def announce() -> None:
         _ensure_publisher()
 
 
-def _redis() -> Any:
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-
-
 _client_lock = threading.Lock()
-_client: Any = None
+_clients: dict[str, Any] = {}
 
 
 def _shared_client() -> Any:
-    global _client
+    """One client (and connection pool) per Redis URL for the process."""
+    import redis
+
+    url = settings.REDIS_URL
     with _client_lock:
-        if _client is None:
-            _client = _redis()
-        return _client
+        if url not in _clients:
+            _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        return _clients[url]
 
 
 def read_loads() -> dict[str, WorkerLoad]:

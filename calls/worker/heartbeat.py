@@ -6,6 +6,14 @@
   heartbeat every CALL_HEARTBEAT_S (one UPDATE for all of them) and, at start and
   every STALE_SWEEP_S, ends calls whose worker died (lifecycle.close_stale_calls).
 
+Whether another worker died is not read from its stamps alone: a database outage
+longer than CALL_LEASE_S stops every worker's stamps, and the first worker to reach
+the database again would end every other worker's live calls. A worker that still
+publishes its load in Redis (calls.worker.admission, the registry of live workers)
+is alive: its calls are left to it (it ends its own orphans). If Redis does not
+answer, the sweep ends only calls too old to be running. Without Redis (one
+process) the stamps decide, as before.
+
 A thread, not an event-loop task: its work is database work and it must go on
 while the event loop is busy.
 """
@@ -17,6 +25,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from calls.worker import admission
 from calls.worker.registry import live_calls
 
 log = logging.getLogger(__name__)
@@ -28,8 +37,15 @@ def tick(*, sweep: bool, worker: str = "") -> int:
     """One round of the janitor: heartbeat, and optionally the stale-call sweep."""
     from calls.persistence import lifecycle
 
-    lifecycle.heartbeat(live_calls.call_ids())
-    return lifecycle.close_stale_calls(worker=worker) if sweep else 0
+    lifecycle.heartbeat(live_calls.call_ids())  # first: this worker's own live calls are never stale
+    if not sweep:
+        return 0
+    try:
+        alive = admission.other_live_workers()
+    except Exception as exc:
+        log.warning("stale-call sweep: cannot tell which workers are alive (Redis: %s); ending only calls too old to run", exc)
+        return lifecycle.close_stale_calls(worker=worker, lease=False)
+    return lifecycle.close_stale_calls(worker=worker, live_workers=alive)
 
 
 def _run(stop: threading.Event) -> None:

@@ -60,3 +60,66 @@ def test_the_heartbeat_keeps_registered_calls_alive(loan_bot, settings):
         live_calls.release(line)
     call.refresh_from_db()
     assert call.status == "active" and timezone.now() - call.heartbeat_at < timedelta(seconds=30)
+
+
+# ---------------------------------------------------------------------------- the registry of live workers (issue 31 B2)
+def test_a_live_workers_calls_are_not_ended_for_old_stamps(loan_bot, settings):
+    settings.CALL_LEASE_S = 45
+    theirs = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(minutes=1), worker="w-alive")
+    dead = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(minutes=1), worker="w-dead")
+    ancient = active(loan_bot, started=timedelta(hours=1), heartbeat=timedelta(minutes=1), worker="w-alive")
+    assert lifecycle.close_stale_calls(live_workers={"w-alive"}) == 2
+    for call in (theirs, dead, ancient):
+        call.refresh_from_db()
+    assert theirs.status == "active"  # its worker publishes: it stamps again once it can write
+    assert (dead.outcome, dead.end_reason, dead.end_provisional) == ("incomplete", "server_restart", True)
+    assert ancient.status == "ended"  # no call lasts that long, whoever runs it
+
+
+def test_when_nobody_can_tell_which_workers_are_alive_only_too_old_calls_end(loan_bot, settings):
+    settings.CALL_LEASE_S = 45
+    unstamped = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(minutes=1))
+    ancient = active(loan_bot, started=timedelta(hours=1), heartbeat=timedelta(minutes=1))
+    assert lifecycle.close_stale_calls(lease=False) == 1
+    unstamped.refresh_from_db()
+    ancient.refresh_from_db()
+    assert (unstamped.status, ancient.status) == ("active", "ended")
+
+
+@pytest.fixture
+def registry(settings):
+    """The registry of live workers in a redis-server of the test's own."""
+    from tests.faults import RedisServer
+
+    server = RedisServer()
+    server.start()
+    settings.REDIS_URL = server.url
+    yield server
+    server.close()
+
+
+def test_the_janitor_asks_the_registry_which_workers_are_alive(loan_bot, settings, registry):
+    import json
+    import time
+
+    import redis
+
+    from calls.worker import admission
+
+    settings.CALL_LEASE_S = 45
+    settings.WORKER_ID = "w-me"
+    published = {"live": 1, "capacity": 8, "admitting": True, "at": time.time()}
+    redis.Redis.from_url(registry.url).hset(admission.capacity_key(), "w-alive", json.dumps(published))
+    theirs = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(minutes=1), worker="w-alive")
+    dead = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(minutes=1), worker="w-dead")
+    mine = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(minutes=1), worker="w-me")  # not live here
+    assert heartbeat.tick(sweep=True) == 2
+    for call in (theirs, dead, mine):
+        call.refresh_from_db()
+    assert (theirs.status, dead.status, mine.status) == ("active", "ended", "ended")  # a worker ends its own orphans
+
+    registry.stop()  # Redis down: nothing is ended for an old stamp alone
+    unstamped = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(minutes=1), worker="w-dead")
+    assert heartbeat.tick(sweep=True) == 0
+    unstamped.refresh_from_db()
+    assert unstamped.status == "active"
