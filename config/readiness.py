@@ -2,9 +2,16 @@
 
 Ready means: the worker is not draining (calls.worker.drain: from SIGTERM on it takes no
 new calls), the speech engines are loaded and warmed, the scripted prompt lines
-are in the cache (config.warmup), the database answers, and Redis answers when
-REDIS_URL is set. Each check reports a short word, never an error message (which
-could name hosts or users), and the whole answer is 200 only when all are ok.
+are in the cache (config.warmup) and the database answers. Each check reports a
+short word, never an error message (which could name hosts or users), and the
+whole answer is 200 only when those are ok.
+
+Redis (when REDIS_URL is set) is checked and reported, but does not hold readiness:
+calls do not need it (admission falls back to the worker's own lines, the rate limit
+fails open, calls use no channel layer), and Redis is shared, so one failed ping
+would take every worker out of rotation at once. A blip of the database is the
+platform's to ride out: its probe needs several failures in a row (deploy/k8s
+`failureThreshold`, HAProxy's `fall`).
 """
 from __future__ import annotations
 
@@ -68,5 +75,8 @@ def checks() -> dict[str, str]:
     return results
 
 
+REPORTED_ONLY = ("redis",)  # checks that are shown but do not hold readiness
+
+
 def is_ready(results: dict[str, str]) -> bool:
-    return all(value in (OK, warmup.READY, warmup.OFF) for value in results.values())
+    return all(value in (OK, warmup.READY, warmup.OFF) for name, value in results.items() if name not in REPORTED_ONLY)

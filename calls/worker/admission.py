@@ -93,24 +93,23 @@ def other_live_workers() -> set[str] | None:
     return set(read_loads()) - {worker_id()}
 
 
-_redis_down_until = 0.0
+_down_until: dict[str, float] = {}  # per REDIS_URL: monotonic time until which it is not asked
 
 
 def _loads_unless_redis_is_down() -> dict[str, WorkerLoad] | None:
-    """`read_loads()`, or None while Redis is failing (checked again every REDIS_RETRY_S)."""
-    global _redis_down_until
-    if time.monotonic() < _redis_down_until:
+    """`read_loads()`, or None while Redis is failing (asked again every REDIS_RETRY_S)."""
+    url = settings.REDIS_URL
+    if time.monotonic() < _down_until.get(url, 0.0):
         return None
     try:
         loads = read_loads()
     except Exception as exc:
-        if not _redis_down_until:
+        if url not in _down_until:
             log.warning("admission: Redis does not answer (%s); counting this worker's own lines", exc)
-        _redis_down_until = time.monotonic() + REDIS_RETRY_S
+        _down_until[url] = time.monotonic() + REDIS_RETRY_S
         return None
-    if _redis_down_until:
+    if _down_until.pop(url, None) is not None:
         log.info("admission: Redis answers again; counting every worker's lines")
-        _redis_down_until = 0.0
     return loads
 
 
@@ -195,6 +194,8 @@ class _Publisher(threading.Thread):
         while True:
             self._wake.wait(HEARTBEAT_S)
             self._wake.clear()
+            if not settings.REDIS_URL:  # switched off (tests change settings)
+                continue
             try:
                 _shared_client().hset(capacity_key(), me, json.dumps(load().__dict__))
             except Exception as exc:  # Redis down: this worker still guards its own slots

@@ -141,3 +141,22 @@ async def test_one_client_may_hold_only_so_many_open_calls(settings):
     third = await post_call()
     assert third.status_code == 429 and third.json()["error"]["code"] == "too_many_calls"
     assert int(third["Retry-After"]) >= 1
+
+
+def test_redis_down_admission_counts_this_workers_own_lines(settings):
+    """Issue 31 C3: POST /api/calls/ must not fail because the shared count is unreadable."""
+    import socket
+
+    from calls.worker import admission
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    settings.MAX_CALLS_PER_WORKER = 3
+    line = live_calls.enter("a-call")
+    try:
+        assert admission.server_free_slots() == 2
+        assert admission.server_free_slots() == 2  # within REDIS_RETRY_S Redis is not asked again
+    finally:
+        live_calls.release(line)

@@ -1,7 +1,8 @@
-"""Done-when (Redis): our own redis-server is killed during a live call; the call
-finishes with the right outcome and loses nothing, new calls can start while it is
-down (the rate limit fails open) and once it is back, and dashboard updates flow
-again."""
+"""Done-when (Redis): our own redis-server (REDIS_URL, the cache and the channel layer
+all point at it) is killed during a live call; the call finishes with the right
+outcome and loses nothing, new calls can start while it is down (the rate limit fails
+open, admission counts this worker's own lines) and once it is back, and dashboard
+updates flow again."""
 from __future__ import annotations
 
 import asyncio
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.speech, pytes
 def own_redis(settings):
     server = RedisServer()
     server.start()
+    settings.REDIS_URL = server.url  # admission control across workers reads it (calls.worker.admission)
     options = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5, "health_check_interval": 1}
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": server.url, "OPTIONS": options}}
     settings.CHANNEL_LAYERS = {
@@ -96,7 +98,8 @@ async def test_a_redis_outage_mid_call_loses_nothing(brief_bots, own_redis):
     call, answers = await _stored(client.call_id)
     assert call.outcome == "qualified" and [k for k, _ in answers] == ["salaried", "monthly_salary", "metro_city"]
 
-    # While Redis is down a new call can still be started (the rate limit fails open).
+    # While Redis is down a new call can still be started: the rate limit fails open and
+    # admission counts this worker's own lines (issue 31 C3).
     response = await AsyncClient().post("/api/calls/", data=json.dumps({"bot": "quickrupee-loan"}), content_type="application/json")
     assert response.status_code == 201
 

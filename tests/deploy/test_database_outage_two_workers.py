@@ -17,12 +17,11 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
-from tests.deploy.conftest import PG_ADMIN_URL
+from tests.deploy.conftest import PG_ADMIN_URL, via
 from tests.faults import RedisServer, TcpProxy, wait_for
 from tests.liveclient import QUALIFYING_ANSWERS, LiveCall
 from tests.liveserver import Worker
@@ -31,11 +30,6 @@ pytestmark = pytest.mark.speech  # its own database and Redis: runs once, not in
 
 LEASE_S = 2
 OUTAGE_S = 3 * LEASE_S
-
-
-def _through(pg_url: str, proxy: TcpProxy, user: str = "postgres") -> str:
-    parts = urlsplit(pg_url)
-    return urlunsplit((parts.scheme, f"{user}@127.0.0.1:{proxy.port}", parts.path, "", ""))
 
 
 @pytest.fixture
@@ -64,7 +58,7 @@ async def two_workers(tmp_path: Path, pg_url: str, late_role: str) -> AsyncItera
     try:
         for i, user in ((1, "postgres"), (2, late_role)):  # one after the other: the first applies the migrations
             worker = Worker(
-                tmp_path / f"w{i}", WORKER_ID=f"outage-w{i}", DATABASE_URL=_through(pg_url, proxy, user),
+                tmp_path / f"w{i}", WORKER_ID=f"outage-w{i}", DATABASE_URL=via(pg_url, proxy.port, user),
                 REDIS_URL=redis.url, CALL_LEASE_S=str(LEASE_S), CALL_HEARTBEAT_S="1", STALE_SWEEP_S="1",
             )
             started.append(worker)
