@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -52,6 +53,18 @@ def healthcheck(port: int) -> int:
         return 1
 
 
+EXIT_S = 10  # after the held writes: the calls ended at the drain's deadline close (their writes wait STORE_FLUSH_S at most), the reactor stops
+
+
+def stop_budget_s(drain_s: float, store_outage_s: float) -> int:
+    """The longest a worker takes from SIGTERM to exit: the drain (`drain_s`), the
+    flush of writes held through a database outage (`store_outage_s`), then EXIT_S.
+    A platform's grace period (Kubernetes' terminationGracePeriodSeconds, compose's
+    stop_grace_period) must cover it, plus any pre-stop wait of its own; a worker
+    killed earlier loses the calls' writes it still holds."""
+    return math.ceil(drain_s + store_outage_s + EXIT_S)
+
+
 class DrainOnSignal:
     """The signal handlers: the first SIGTERM/SIGINT drains then stops; the second stops now."""
 
@@ -74,7 +87,10 @@ class DrainOnSignal:
             log.warning("%s again: stopping now", signal.Signals(sig).name)
             self._stop()
             return
-        log.info("%s: draining (up to %.0f s), then stopping", signal.Signals(sig).name, self.drain_s)
+        from django.conf import settings
+
+        log.info("%s: draining (up to %.0f s), then stopping (within %d s, held writes flushed)",
+                 signal.Signals(sig).name, self.drain_s, stop_budget_s(self.drain_s, settings.STORE_OUTAGE_S))
         self.task = asyncio.ensure_future(self._drain_then_stop())
 
     async def _drain_then_stop(self) -> None:

@@ -5,6 +5,7 @@ schemas through kubernetes-validate, and the drain, probes and selectors fitting
 together). Building and running the image is scripts/image-smoke.sh, in CI."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -15,10 +16,34 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from config.server import stop_budget_s
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.30.0"  # the oldest version still supported by the big clouds; newer ones accept it too
+
+
+BLIP_CHECKS = 3  # failed health checks in a row before a platform acts on them
+
+
+def worker_reads(env: dict[str, str]) -> tuple[float, float]:
+    """DRAIN_S and STORE_OUTAGE_S as a worker with `env` reads them (config.settings and its defaults)."""
+    given = {k: str(env[k]) for k in ("DRAIN_S", "STORE_OUTAGE_S") if str(env.get(k, "")).strip()}
+    code = "from django.conf import settings as s; print(s.DRAIN_S, s.STORE_OUTAGE_S)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1", **given},
+    )
+    assert result.returncode == 0, result.stderr
+    drain, outage = result.stdout.split()
+    return float(drain), float(outage)
+
+
+def dotenv(path: Path) -> dict[str, str]:
+    """KEY=value lines (comments after the value dropped)."""
+    pairs = (line.split("#", 1)[0].strip().partition("=") for line in path.read_text().splitlines())
+    return {key.strip(): value.strip() for key, sep, value in pairs if sep and key.strip()}
 
 
 def tool(name: str) -> str:
@@ -83,10 +108,14 @@ def test_compose_runs_two_app_replicas_behind_haproxy_with_postgres_redis_and_ti
     assert app["environment"]["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in app["environment"]["DATABASE_URL"]
     assert app["environment"]["REDIS_URL"].startswith("redis://redis:")
     assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    grace = int(app["stop_grace_period"].rstrip("s"))
-    drain = float(k8s_documents()[("ConfigMap", "voicebot-config")]["data"]["DRAIN_S"])
-    assert grace > drain
     assert "haproxy" in services["lb"]["image"]
+
+
+def test_compose_grace_period_covers_the_drain_and_the_flush_of_held_writes():
+    """Issue 31 C4: a worker stopped before it has flushed the writes it holds loses them."""
+    app = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["app"]
+    drain, outage = worker_reads(dotenv(ROOT / ".env.example") | app["environment"])  # .env is a copy of .env.example
+    assert app["stop_grace_period"] == f"{stop_budget_s(drain, outage)}s"
 
 
 def test_compose_load_balancer_config_passes_haproxys_check():
@@ -114,14 +143,29 @@ def test_kubernetes_deployment_probes_resources_and_grace_period_cover_the_drain
     assert {"cpu", "memory"} <= set(container["resources"]["requests"])
     assert "memory" in container["resources"]["limits"]
     pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
-    drain = float(docs[("ConfigMap", "voicebot-config")]["data"]["DRAIN_S"])
-    assert pod["terminationGracePeriodSeconds"] >= pre_stop + drain + 10
+    drain, outage = worker_reads(docs[("ConfigMap", "voicebot-config")]["data"])
+    assert pod["terminationGracePeriodSeconds"] == pre_stop + stop_budget_s(drain, outage)  # issue 31 C4
     assert pod["securityContext"]["runAsNonRoot"] is True
     refs = {ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in container["envFrom"]}
     assert refs == {"voicebot-config", "voicebot-secrets"}
     secret = docs[("Secret", "voicebot-secrets")]["stringData"]
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= set(secret)
     assert "localhost" in docs[("ConfigMap", "voicebot-config")]["data"]["ALLOWED_HOSTS"].split(",")
+
+
+def test_probes_ride_out_a_blip_and_liveness_asks_only_the_process():
+    """Issue 31 C1-C2: one failed readiness check does not take a worker out of
+    rotation (on Kubernetes nor behind the compose stack's HAProxy), and liveness,
+    whose failure restarts the worker and cuts its calls, is /healthz (the process)."""
+    container = k8s_documents()[("Deployment", "voicebot")]["spec"]["template"]["spec"]["containers"][0]
+    readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+    assert readiness["failureThreshold"] >= BLIP_CHECKS and liveness["failureThreshold"] >= BLIP_CHECKS
+    assert liveness["httpGet"]["path"] == container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    config = (ROOT / "deploy" / "compose" / "haproxy.cfg").read_text()
+    (fall,) = re.findall(r"^\s*default-server .*\bfall (\d+)", config, re.M)
+    assert int(fall) >= BLIP_CHECKS
+    serve = (ROOT / "scripts" / "serve.sh").read_text()  # `make serve`: HAProxy's default fall (3) unless set
+    assert all(int(n) >= BLIP_CHECKS for n in re.findall(r"\bfall (\d+)", serve))
 
 
 def test_kubernetes_service_pdb_hpa_and_ingress_point_at_the_workers():
