@@ -259,7 +259,7 @@ def replaces(new: End, stored: End | None) -> bool:
 
 def end_call(call_id: str, outcome: str, reason: str, provisional: bool = False) -> bool:
     """Store how the call ended, if `replaces` lets this end stand over the stored one.
-    `provisional`: the end does not come from the call's own pipeline. Returns whether it was stored."""
+    `provisional`: the end decides nothing (a carrier's status callback, a drain). Returns whether it was stored."""
     new = End(outcome, reason[:40], provisional)
     with transaction.atomic():
         call = Call.objects.select_for_update().select_related("bot").get(pk=call_id)
