@@ -53,13 +53,17 @@ def stored(call_sid: str) -> tuple[Call, list[tuple[str, object]]]:
     return call, list(call.answers.order_by("order").values_list("question_key", "value"))
 
 
-async def test_the_status_callback_racing_the_last_answer_does_not_lose_the_lead(twilio_settings):
-    line = await twilio_inbound("quickrupee-loan")
-    for answer in ["yes I am", "about forty thousand a month"]:
-        await line.heard_line()
-        await line.say(answer)
+async def test_the_status_callback_racing_the_last_answer_does_not_lose_the_lead(short_bot, twilio_settings, monkeypatch):
+    # The last turn is recognised within the pipeline's grace after a hang-up; a loaded
+    # test machine must not turn this test about the carrier's race into one about that.
+    monkeypatch.setattr("calls.runtime.pipeline.LEAVE_GRACE_S", 30.0)
+    short_bot.callback_minutes = 10  # a qualified lead is called back within 10 minutes
+    await database_sync_to_async(short_bot.save)()
+    line = await twilio_inbound("short")
+    await line.heard_line()
+    await line.press("1")  # the first answer, on the keypad
     await line.heard_line()  # the last question
-    await line.say("yes I live in Mumbai", tail_ms=0)  # the last answer, and the caller hangs up on it:
+    await line.say("yes, yes, as soon as we can", tail_ms=0)  # the last answer, spoken, and the caller hangs up on it:
     await line.hang_up()  # `stop` ...
     assert await status_callback(line.call_sid, "completed") == 204  # ... and the callback at once
     ended_early, _ = await stored(line.call_sid)
@@ -71,9 +75,8 @@ async def test_the_status_callback_racing_the_last_answer_does_not_lose_the_lead
     call, answers = await stored(line.call_sid)
     # ... and the dialogue's decision, which came after it, replaces it.
     assert (call.status, call.outcome, call.end_reason) == ("ended", "qualified", "all_answers_qualify")
-    assert answers == [("salaried", True), ("monthly_salary", 40000), ("metro_city", True)]
-    assert call.callback_due_at == call.ended_at + timedelta(minutes=call.bot.callback_minutes)
+    assert answers == [("owns", True), ("soon", True)]
+    assert call.callback_due_at == call.ended_at + timedelta(minutes=10)
     assert not call.end_provisional
     assert not twilio_settings.updates_of(line.call_sid)  # the caller hung up: nothing to hang up
     await line.close()
-
