@@ -188,10 +188,11 @@ replace() {
   forget "$old"  # its exit is expected now
   kill -TERM "$old" 2>/dev/null || true
   ctl wait-up "$run_dir/haproxy.sock" workers "w$i" 60 || say "w$i: haproxy does not see the new worker UP yet"
-  local drain="${DRAIN_S:-120}"
-  say "w$i: pid $old draining (up to DRAIN_S=$drain s)"
-  if ! ctl wait-exit "$old" "$(( ${drain%.*} + 60 ))"; then
-    say "w$i: pid $old still running after DRAIN_S + 60 s; killing it"
+  local budget
+  budget=$(ctl stop-budget)  # the drain, then the flush of writes held through a database outage
+  say "w$i: pid $old draining (up to $budget s with the flush of held writes)"
+  if ! ctl wait-exit "$old" "$budget"; then
+    say "w$i: pid $old still running after $budget s; killing it"
     kill -KILL "$old" 2>/dev/null || true
   fi
   say "w$i: replaced in $(( SECONDS - t0 )) s"

@@ -10,6 +10,7 @@ place. Used by the rolling restart (`make restart`, or SIGUSR1 to serve.sh).
     servectl.py wait-ready PORT PID SECONDS        # /readyz 200 from the worker PID on PORT
     servectl.py wait-up SOCKET BACKEND SERVER SECONDS   # haproxy sees the server UP
     servectl.py wait-exit PID SECONDS              # the process has gone
+    servectl.py stop-budget                        # seconds a worker may take from SIGTERM to exit
 
 Exit status 0 when done, 1 when the deadline passed or the process died first.
 """
@@ -21,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 POLL_S = 0.2
 
@@ -80,6 +82,19 @@ def until(check, seconds: float, pid: int | None = None) -> bool:
         time.sleep(POLL_S)
 
 
+def stop_budget() -> int:
+    """How long a worker with this environment may take from SIGTERM to exit: its drain
+    and the flush of the writes it holds (config.server.stop_budget_s, from the settings
+    the worker reads). A rolling restart kills a worker only after this."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from django.conf import settings
+
+    from config.server import stop_budget_s
+
+    return stop_budget_s(settings.DRAIN_S, settings.STORE_OUTAGE_S)
+
+
 def main(argv: list[str]) -> int:
     match argv:
         case ["free-port"]:
@@ -94,6 +109,9 @@ def main(argv: list[str]) -> int:
             return 0 if until(lambda: server_status(sock, backend, server) == "UP", float(seconds)) else 1
         case ["wait-exit", pid, seconds]:
             return 0 if until(lambda: not alive(int(pid)), float(seconds)) else 1
+        case ["stop-budget"]:
+            print(stop_budget())
+            return 0
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -330,9 +330,9 @@ def close_stale_calls(
         gone |= unstamped
     if worker:
         gone |= Q(worker=worker)
-    stale = list(Call.objects.filter(gone, status=Call.Status.ACTIVE).values_list("pk", flat=True))
+    stale = list(Call.objects.filter(gone, status=Call.Status.ACTIVE).values_list("pk", "bot__slug", "started_at"))
     closed = 0
-    for call_id in stale:
+    for call_id, bot, started_at in stale:
         with transaction.atomic():
             done = Call.objects.filter(pk=call_id, status=Call.Status.ACTIVE).update(
                 status=Call.Status.ENDED, outcome=Call.Outcome.INCOMPLETE, end_reason=REASON_SERVER_RESTART, ended_at=now,
@@ -341,6 +341,8 @@ def close_stale_calls(
             if done:
                 closed += 1
                 lead_update_on_commit(str(call_id), Call.Status.ENDED, Call.Outcome.INCOMPLETE)
+                duration = (now - started_at).total_seconds() if started_at else None
+                metrics.call_ended(bot, Call.Outcome.INCOMPLETE, REASON_SERVER_RESTART, duration)
     if closed:
         log.warning("closed %d call(s) left active by a server that stopped (incomplete/%s)", closed, REASON_SERVER_RESTART)
     return closed

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from calls.models import Call
 from calls.persistence import lifecycle
@@ -29,7 +30,10 @@ def test_calls_of_a_dead_worker_become_incomplete_server_restart(loan_bot, setti
     dead = active(loan_bot, started=timedelta(minutes=2), heartbeat=timedelta(seconds=60))
     ancient = active(loan_bot, started=timedelta(seconds=settings.CALL_MAX_SECONDS + settings.CALL_RESUME_S + 5), heartbeat=None)
     ended = Call.objects.create(bot=loan_bot, status=Call.Status.ENDED, outcome="qualified")
+    labels = {"bot": loan_bot.slug, "outcome": "incomplete", "reason": "server_restart"}
+    counted = REGISTRY.get_sample_value("voicebot_calls_total", labels) or 0.0
     assert lifecycle.close_stale_calls() == 2
+    assert REGISTRY.get_sample_value("voicebot_calls_total", labels) == counted + 2  # nothing ends uncounted
     for call in (alive, dead, ancient, ended):
         call.refresh_from_db()
     assert alive.status == "active"
