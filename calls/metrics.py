@@ -96,6 +96,27 @@ RECORDS_LOST = Counter(
     "voicebot_records_lost", "Caller turns and call rows dropped (see the log, event records.lost, for the call).", ["what"]
 )
 
+WEBHOOK_RESULTS = ("delivered", "retried", "failed", "gone", "refused")
+WEBHOOK_DELIVERIES = Counter(
+    "voicebot_webhook_deliveries",
+    "Lead webhook attempts by result: delivered (2xx), retried (failed, tried again later), failed (the "
+    "last retry failed), gone (410: destination disabled), refused (private address, no URL).",
+    ["result"],
+)
+WEBHOOK_OLDEST_UNDELIVERED = Gauge(
+    "voicebot_webhook_oldest_undelivered_seconds",
+    "Age of the oldest lead webhook event still waiting for an active destination (0: none).",
+    multiprocess_mode="livemax",
+)
+WEBHOOK_DESTINATION_FAILING = Gauge(
+    "voicebot_webhook_destination_failing_seconds",
+    "Seconds since an active webhook destination's first failed attempt after its last success (0: healthy).",
+    ["destination"],
+    multiprocess_mode="livemax",
+)
+
+for _result in WEBHOOK_RESULTS:
+    WEBHOOK_DELIVERIES.labels(_result)
 for _reason in REFUSAL_REASONS:  # present at 0 from the start, so rate() and alerts see them
     REFUSED.labels(_reason)
 for _what in LOST_KINDS:
@@ -157,6 +178,19 @@ def records_lost(what: str, count: int = 1) -> None:
 
 def answer_heard(bot: str, question: str, understood: bool) -> None:
     ANSWERS.labels(bot, question, "true" if understood else "false").inc()
+
+
+def webhook_delivery(result: str) -> None:
+    """A webhook attempt was recorded (`result`: one of WEBHOOK_RESULTS)."""
+    WEBHOOK_DELIVERIES.labels(result).inc()
+
+
+def webhook_oldest_undelivered(seconds: float) -> None:
+    WEBHOOK_OLDEST_UNDELIVERED.set(max(0.0, seconds))
+
+
+def webhook_destination_failing(destination: str, seconds: float) -> None:
+    WEBHOOK_DESTINATION_FAILING.labels(destination[:60]).set(max(0.0, seconds))
 
 
 def _reason_label(reason: str) -> str:

@@ -4,7 +4,9 @@ A production process (DEBUG=0) without SECRET_KEY refuses to start here: a
 server signing call tokens with a public key would hand every caller's data to
 anyone. Speech engines are warmed in a background thread at start-up
 (SPEECH_WARMUP) so the first call does not pay for loading models, and the call
-janitor (calls.worker.heartbeat) stamps live calls and closes calls a dead worker left.
+janitor (calls.worker.heartbeat) stamps live calls and closes calls a dead worker left. The
+outbox runner (calls.outbox) sends lead webhooks from every server process: nothing
+else needs to run.
 """
 import os
 
@@ -27,6 +29,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from calls.transport.routing import CALL_SOCKET_PREFIXES  # noqa: E402
 from calls.transport.routing import websocket_urlpatterns as call_routes  # noqa: E402
+from calls.outbox.runner import start_runner  # noqa: E402
 from calls.worker.heartbeat import start_janitor  # noqa: E402
 from config.origin import OriginCheck  # noqa: E402
 from config.warmup import start_warmup  # noqa: E402
@@ -59,3 +62,4 @@ application = ProtocolTypeRouter(
 
 start_warmup()
 start_janitor()
+start_runner()  # lead webhooks (and any other outbox queue), sent from this process

@@ -5,6 +5,8 @@ docs/settings.md can list them all and a typo never silently becomes a default.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -66,3 +68,28 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise ImproperSetting(f"{name}={value!r} must be one of {sorted(choices)}")
     return value
+
+
+def env_seconds_list(name: str, default: list[int]) -> list[int]:
+    """Comma-separated whole seconds (0 or more), at least one: a retry schedule."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        values = [int(item) for item in raw.split(",") if item.strip()]
+    except ValueError as exc:
+        raise ImproperSetting(f"{name}={raw!r} is not a comma-separated list of whole seconds") from exc
+    if not values or min(values) < 0:
+        raise ImproperSetting(f"{name}={raw!r} needs at least one delay, none negative")
+    return values
+
+
+def valid_webhook_secret(secret: str) -> bool:
+    """A Standard Webhooks signing secret: `whsec_` + base64 of 24 to 64 random bytes."""
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return 24 <= len(key) <= 64

@@ -96,11 +96,16 @@ class DrainOnSignal:
     async def _drain_then_stop(self) -> None:
         from django.conf import settings
 
+        import asyncio
+
+        from calls.outbox.runner import stop_runner
         from calls.persistence.write_queue import settle
         from calls.worker.drain import drain
 
         try:
             await drain(self.drain_s)
+            # Webhook attempts in flight finish (at most their timeout); nothing new is claimed.
+            await asyncio.to_thread(stop_runner, settings.WEBHOOK_TIMEOUT_S + 1)
             # Writes held through a database outage would be lost with the process.
             if not await settle(settings.STORE_OUTAGE_S):
                 log.error("stopping with call writes still unstored (the database is down)")

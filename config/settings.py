@@ -20,7 +20,9 @@ from config.env import (
     env_float,
     env_int,
     env_list,
+    env_seconds_list,
     env_str,
+    valid_webhook_secret,
 )
 from config.keyfile import read_key_file
 from config.logs import logging_config
@@ -77,6 +79,7 @@ INSTALLED_APPS = [
     "channels",
     "bots",
     "calls",
+    "calls.delivery",
     "dashboard",
 ]
 
@@ -374,6 +377,35 @@ if PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith(("https://", "http://")):
     raise ImproperSetting(f"PUBLIC_BASE_URL must start with https:// (got {PUBLIC_BASE_URL!r})")
 EXOTEL_STREAM_KEY = env_str("EXOTEL_STREAM_KEY", "")  # empty: the Exotel stream refuses every caller
 OUTBOUND_API_KEY = env_str("OUTBOUND_API_KEY", "")  # Bearer key of POST /api/outbound-calls/ (staff sessions need none)
+
+# --- Lead delivery webhooks (protocol §5, docs/lead-delivery.md). Destinations are set per
+# bot in the admin; LEAD_WEBHOOK_URL + LEAD_WEBHOOK_SECRET add one for every bot.
+LEAD_WEBHOOK_URL = env_str("LEAD_WEBHOOK_URL", "").strip()
+LEAD_WEBHOOK_SECRET = env_str("LEAD_WEBHOOK_SECRET", "").strip()
+if LEAD_WEBHOOK_URL:
+    if not LEAD_WEBHOOK_URL.startswith(("https://", "http://")):
+        raise ImproperSetting(f"LEAD_WEBHOOK_URL must be an http(s) URL (got {LEAD_WEBHOOK_URL!r})")
+    if not valid_webhook_secret(LEAD_WEBHOOK_SECRET):
+        raise ImproperSetting(
+            "LEAD_WEBHOOK_URL needs LEAD_WEBHOOK_SECRET: whsec_ followed by a base64 key of 24 to 64 bytes "
+            "(python -c \"import base64,os;print('whsec_'+base64.b64encode(os.urandom(32)).decode())\")"
+        )
+# Seconds between attempts of an undelivered event; after the last delay's attempt fails, it is failed (resendable).
+WEBHOOK_RETRY_S = env_seconds_list("WEBHOOK_RETRY_S", [5, 30, 120, 600, 1800, 7200, 21600, 43200, 86400])
+WEBHOOK_TIMEOUT_S = env_float("WEBHOOK_TIMEOUT_S", 10.0)  # no answer within this = a failed attempt (protocol: 10 s)
+if not 0 < WEBHOOK_TIMEOUT_S <= 60:
+    raise ImproperSetting(f"WEBHOOK_TIMEOUT_S must be between 0 and 60 seconds (got {WEBHOOK_TIMEOUT_S})")
+# 1: destinations on loopback, private, link-local or multicast addresses are allowed (tests, an on-premises CRM).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# An event of a provisional end (incomplete from a carrier, the stale-call sweep, a drain or a dropped
+# socket) waits this long before its first attempt: a decided outcome stored meanwhile replaces it unsent.
+WEBHOOK_PROVISIONAL_HOLD_S = env_int("WEBHOOK_PROVISIONAL_HOLD_S", CALL_RESUME_S + 5, minimum=0)
+# The durable task runner (calls/outbox) that sends them: a thread in every server process.
+OUTBOX_WORKER = env_bool("OUTBOX_WORKER", not TESTING)
+OUTBOX_CONCURRENCY = env_int("OUTBOX_CONCURRENCY", 8, minimum=1)  # attempts in flight per process
+OUTBOX_POLL_S = env_float("OUTBOX_POLL_S", 2.0)  # look for due rows this often (new rows of this process: at once)
+if OUTBOX_POLL_S <= 0:
+    raise ImproperSetting(f"OUTBOX_POLL_S must be more than 0 seconds (got {OUTBOX_POLL_S})")
 
 # --- Operations
 # /metrics: with METRICS_TOKEN set, only "Authorization: Bearer <token>" may read it;

@@ -11,6 +11,7 @@ urlpatterns = [
     path("metrics", views.metrics, name="metrics"),
     path("api/", include("calls.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("dashboard/webhooks/", include("calls.delivery.urls")),
     path("telephony/twilio/voice/", telephony.twilio_voice, name="twilio-voice"),
     path("telephony/twilio/status/", telephony.twilio_status, name="twilio-status"),
     path("admin/", admin.site.urls),

@@ -7,7 +7,8 @@ held through an outage), `records` (the runtime's `CallRecords` port over the
 write queue), `broadcast` (dashboard updates after commit), `latency_stats`
 (latency percentiles computed in the database).
 
-May import: `calls.models`, `calls.runtime.ports` (the `CallContext` it builds),
-the leaf modules and `bots`. Imported by the layers above: `calls.worker`,
+May import: `calls.models`, `calls.delivery` (`lifecycle` writes a call's lead
+webhook events in the transaction that ends it), `calls.runtime.ports` (the
+`CallContext` it builds), the leaf modules and `bots`. Imported by the layers above: `calls.worker`,
 `calls.http`, `calls.transport`, and by `dashboard`.
 """

@@ -25,6 +25,7 @@ from bots.dialogue import (
 )
 from bots.models import Bot
 from calls import metrics
+from calls.delivery.events import record_call_end
 from calls.models import Answer, Call, LatencySample, Turn
 from calls.persistence.broadcast import LEADS_GROUP, lead_update_on_commit
 from calls.runtime.ports import CallContext, Resumed
@@ -274,6 +275,9 @@ def end_call(call_id: str, outcome: str, reason: str, provisional: bool = False)
         if outcome == Call.Outcome.QUALIFIED and call.bot.callback_minutes:
             call.callback_due_at = now + timedelta(minutes=call.bot.callback_minutes)
         call.save(update_fields=["status", "outcome", "end_reason", "end_provisional", "ended_at", "callback_due_at"])
+        # Its lead webhook events, in this transaction: they follow the end stored last (calls.delivery).
+        may_change = provisional or (outcome == Call.Outcome.INCOMPLETE and reason in RESUMABLE_REASONS)
+        record_call_end(call, provisional=may_change, now=now)
         _broadcast_on_commit(call)
         duration = (now - call.started_at).total_seconds() if call.started_at else None
         transaction.on_commit(lambda: _ended(call_id, call.bot.slug, new, duration, replaced=stored))
@@ -340,6 +344,7 @@ def close_stale_calls(
             )
             if done:
                 closed += 1
+                record_call_end(Call.objects.select_related("bot").get(pk=call_id), provisional=True, now=now)
                 lead_update_on_commit(str(call_id), Call.Status.ENDED, Call.Outcome.INCOMPLETE)
                 duration = (now - started_at).total_seconds() if started_at else None
                 metrics.call_ended(bot, Call.Outcome.INCOMPLETE, REASON_SERVER_RESTART, duration)

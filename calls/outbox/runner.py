@@ -1,0 +1,289 @@
+"""Claim due outbox rows, perform them on a thread pool, record what happened.
+
+A queue (`OutboxQueue`) says which model holds its rows, how to perform one and how
+long to wait before each retry. The `Runner` does the rest for every registered queue:
+
+- **claim**: in one short transaction, the due rows (pending, `next_attempt_at` passed,
+  no live lease, no earlier row of the same `order_key` pending or in flight) are
+  selected `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite takes its one write lock for
+  the transaction instead) and leased to this runner with a fresh token. Another
+  worker never claims a leased row, so one attempt is never sent twice at once.
+- **perform**: outside any transaction, on the pool's threads, with no database access
+  (what it needs was loaded by the claim), so a slow receiver holds no connection.
+- **record**: the result, only if the lease token still matches: done, failed, or
+  pending again after the queue's next delay. A process that died mid-attempt leaves a
+  lease that runs out (`lease_s`) or that its successor with the same WORKER_ID
+  releases at start, and the row is attempted again: at least once.
+
+In a server process `start_runner()` (config.asgi) runs `Runner.serve` on a daemon
+thread, like the call janitor: woken at once when a transaction that wrote a row
+commits (`wake_on_commit`), else every OUTBOX_POLL_S. Tests drive `Runner.run_once`
+with an injected clock.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from calls.outbox.items import OutboxItem, Result, Status
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+OBSERVE_EVERY = timedelta(seconds=10)
+
+# What `Runner.record` did with an attempt's result.
+DONE, RETRY, FAILED = "done", "retry", "failed"
+
+
+class OutboxQueue(ABC):
+    """One kind of durable work: its rows' model and how to perform one."""
+
+    name: str
+    model: type[OutboxItem]
+    related: tuple[str, ...] = ()  # select_related of a claimed row: all `perform` may read
+    lease_s: float = 60.0  # longer than any attempt can take
+
+    @abstractmethod
+    def retry_s(self) -> Sequence[float]:
+        """Seconds to wait after failed attempt 1, 2, ...; after the last, the row fails."""
+
+    def ready(self) -> Q:
+        """Extra condition for a row to be claimed (e.g. its destination is active)."""
+        return Q()
+
+    @abstractmethod
+    def perform(self, item: OutboxItem) -> Result:
+        """Do the work of one row; no database access. Exceptions count as a retryable error."""
+
+    def finished(self, item: OutboxItem, result: Result, outcome: str, now: datetime) -> None:
+        """Called in the transaction that records an attempt (`outcome`: done, retry, failed)."""
+
+    def observe(self, now: datetime) -> None:
+        """Refresh the queue's gauges (every few seconds from the runner's thread)."""
+
+
+_queues: dict[str, OutboxQueue] = {}
+
+
+def register(queue: OutboxQueue) -> None:
+    """Add a queue to the ones every runner serves (an app's `ready()`)."""
+    _queues[queue.name] = queue
+
+
+def registered() -> list[OutboxQueue]:
+    return list(_queues.values())
+
+
+class Runner:
+    """Claims, performs and records the rows of `queues` as `owner`, `concurrency` at a time."""
+
+    def __init__(
+        self, queues: Iterable[OutboxQueue] | None = None, *, owner: str = "", concurrency: int = 0,
+        clock: Clock = timezone.now, poll_s: float | None = None,
+    ) -> None:
+        self.queues = list(queues) if queues is not None else registered()
+        self.owner = (owner or settings.WORKER_ID)[:64]
+        self.concurrency = concurrency or settings.OUTBOX_CONCURRENCY
+        self.clock = clock
+        self.poll_s = settings.OUTBOX_POLL_S if poll_s is None else poll_s
+        self.wakeup = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox")
+        return self._pool
+
+    # ------------------------------------------------------------ one row's life
+
+    def claim(self, queue: OutboxQueue, now: datetime, limit: int) -> list[OutboxItem]:
+        """Lease up to `limit` due rows of `queue` to this runner (one transaction)."""
+        model = queue.model
+        live_lease = Q(lease_until__gt=now)
+        earlier = model.objects.filter(
+            Q(status=Status.PENDING) | live_lease, order_key=OuterRef("order_key"), pk__lt=OuterRef("pk")
+        )
+        with transaction.atomic():
+            due = (
+                model.objects.filter(queue.ready(), status=Status.PENDING, next_attempt_at__lte=now)
+                .exclude(live_lease)
+                .filter(~Exists(earlier))
+                .order_by("next_attempt_at", "pk")
+                .select_for_update(skip_locked=True, of=("self",))
+            )
+            picked = list(due.values_list("pk", flat=True)[:limit])
+            if not picked:
+                return []
+            token = uuid.uuid4().hex
+            model.objects.filter(pk__in=picked).update(
+                lease_until=now + timedelta(seconds=queue.lease_s), lease_owner=self.owner, lease_token=token,
+                attempts=F("attempts") + 1, last_attempt_at=now,
+            )
+            return list(model.objects.filter(pk__in=picked).select_related(*queue.related).order_by("pk"))
+
+    def attempt(self, queue: OutboxQueue, item: OutboxItem) -> Result:
+        try:
+            return queue.perform(item)
+        except Exception as exc:  # a bug or an unexpected failure: retried like any error, and logged
+            log.exception("outbox %s: attempt at row %s raised", queue.name, item.pk)
+            return Result(ok=False, error=f"{type(exc).__name__}: {exc}", kind="error")
+
+    def record(self, queue: OutboxQueue, item: OutboxItem, result: Result, now: datetime) -> str:
+        """Store an attempt's result if this runner still holds the row; returns what it became
+        (done, retry, failed; "" when the lease was lost or the row was cancelled meanwhile)."""
+        delays = list(queue.retry_s())
+        fields: dict[str, object] = {"lease_until": None, "lease_token": "", "last_error": result.error[:500],
+                                     **result.fields}
+        if result.ok:
+            outcome = DONE
+            fields.update(status=Status.DONE, done_at=now, last_error="")
+        elif result.permanent or item.attempts > len(delays):
+            outcome = FAILED
+            fields.update(status=Status.FAILED)
+        else:
+            outcome = RETRY
+            fields.update(next_attempt_at=now + timedelta(seconds=delays[item.attempts - 1]))
+        mine = queue.model.objects.filter(pk=item.pk, lease_token=item.lease_token)
+        with transaction.atomic():
+            if not mine.filter(status=Status.PENDING).update(**fields):
+                mine.update(lease_until=None, lease_token="")  # cancelled while in flight: just let go
+                return ""
+            queue.finished(item, result, outcome, now)
+        return outcome
+
+    # ------------------------------------------------------------ driving it
+
+    def run_once(self) -> int:
+        """Claim what is due now (by the clock), perform it, record it; how many rows ran.
+        Claims and records happen on the calling thread (tests inside a transaction)."""
+        now = self.clock()
+        jobs = [(queue, item) for queue in self.queues for item in self.claim(queue, now, self.concurrency)]
+        futures = [self.pool.submit(self.attempt, queue, item) for queue, item in jobs]
+        for (queue, item), future in zip(jobs, futures):
+            self.record(queue, item, future.result(), self.clock())
+        return len(jobs)
+
+    def release_own_leases(self) -> int:
+        """At start: rows this owner (a previous life of this WORKER_ID) had in flight are due again."""
+        return sum(
+            queue.model.objects.filter(lease_owner=self.owner, lease_until__isnull=False).update(
+                lease_until=None, lease_token=""
+            )
+            for queue in self.queues
+        )
+
+    def serve(self, stop: threading.Event) -> None:
+        """The server process's loop (a daemon thread): until `stop` is set."""
+        released = False
+        observed: datetime | None = None
+        while not stop.is_set():
+            self.wakeup.clear()
+            claimed = 0
+            close_old_connections()
+            try:
+                if not released:
+                    released, count = True, self.release_own_leases()
+                    if count:
+                        log.info("outbox: %d row(s) this worker had in flight before it restarted are due again", count)
+                now = self.clock()
+                claimed = self._dispatch(now)
+                if observed is None or now - observed >= OBSERVE_EVERY:
+                    observed = now
+                    for queue in self.queues:
+                        queue.observe(now)
+            except DatabaseError:
+                log.warning("outbox: the database failed; retrying in %s s", self.poll_s, exc_info=True)
+            finally:
+                connection.close()
+            if claimed and self._free() > 0:
+                continue  # there may be more due
+            self.wakeup.wait(self.poll_s)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for the attempts in flight (a stopping server); False if some still run."""
+        return self._idle.wait(timeout)
+
+    def _free(self) -> int:
+        with self._lock:
+            return self.concurrency - self._busy
+
+    def _dispatch(self, now: datetime) -> int:
+        claimed = 0
+        for queue in self.queues:
+            free = self._free()
+            if free <= 0:
+                break
+            for item in self.claim(queue, now, free):
+                with self._lock:
+                    self._busy += 1
+                    self._idle.clear()
+                claimed += 1
+                self.pool.submit(self._run_item, queue, item)
+        return claimed
+
+    def _run_item(self, queue: OutboxQueue, item: OutboxItem) -> None:
+        try:
+            result = self.attempt(queue, item)
+            try:
+                self.record(queue, item, result, self.clock())
+            except DatabaseError:  # the lease runs out and the row is attempted again
+                log.warning("outbox %s: could not record row %s", queue.name, item.pk, exc_info=True)
+            finally:
+                connection.close()
+        finally:
+            with self._lock:
+                self._busy -= 1
+                if self._busy == 0:
+                    self._idle.set()
+            self.wakeup.set()
+
+
+# ---------------------------------------------------------------- the server process's runner
+
+_runner: Runner | None = None
+_stop: threading.Event | None = None
+
+
+def start_runner() -> Runner | None:
+    """Start this process's runner thread once (OUTBOX_WORKER=0 turns it off)."""
+    global _runner, _stop
+    if _runner is not None or not settings.OUTBOX_WORKER or not registered():
+        return None
+    _runner, _stop = Runner(), threading.Event()
+    threading.Thread(target=_runner.serve, args=(_stop,), name="outbox-runner", daemon=True).start()
+    return _runner
+
+
+def stop_runner(timeout: float) -> bool:
+    """Claim nothing more and wait up to `timeout` s for attempts in flight (a draining server)."""
+    if _runner is None or _stop is None:
+        return True
+    _stop.set()
+    _runner.wakeup.set()
+    return _runner.wait_idle(timeout)
+
+
+def wake() -> None:
+    """New rows were committed: look now rather than at the next poll."""
+    if _runner is not None:
+        _runner.wakeup.set()
+
+
+def wake_on_commit() -> None:
+    transaction.on_commit(wake)
