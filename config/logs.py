@@ -163,6 +163,9 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "daphne": {"level": "WARNING"},
+            # One INFO line per HTTP request (every webhook attempt, every vendor call): results
+            # that matter are logged by our own code (calls.delivery.queue, calls.providers).
+            "httpx": {"level": "WARNING"},
             # Django's own console handler (DEBUG only) would print a second, unformatted copy.
             "django": {"handlers": [], "level": "INFO", "propagate": True},
         },

@@ -104,11 +104,13 @@ class DrainOnSignal:
 
         try:
             await drain(self.drain_s)
-            # Webhook attempts in flight finish (at most their timeout); nothing new is claimed.
-            await asyncio.to_thread(stop_runner, settings.WEBHOOK_TIMEOUT_S + 1)
+            # Meanwhile webhook attempts in flight finish (at most their timeout; nothing new
+            # is claimed; one cut short by the exit is retried by another worker).
+            webhooks = asyncio.ensure_future(asyncio.to_thread(stop_runner, settings.WEBHOOK_TIMEOUT_S + 1))
             # Writes held through a database outage would be lost with the process.
             if not await settle(settings.STORE_OUTAGE_S):
                 log.error("stopping with call writes still unstored (the database is down)")
+            await webhooks
         finally:
             self._stop()
 

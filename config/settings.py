@@ -402,7 +402,7 @@ WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 WEBHOOK_PROVISIONAL_HOLD_S = env_int("WEBHOOK_PROVISIONAL_HOLD_S", CALL_RESUME_S + 5, minimum=0)
 # The durable task runner (calls/outbox) that sends them: a thread in every server process.
 OUTBOX_WORKER = env_bool("OUTBOX_WORKER", not TESTING)
-OUTBOX_CONCURRENCY = env_int("OUTBOX_CONCURRENCY", 8, minimum=1)  # attempts in flight per process
+OUTBOX_CONCURRENCY = env_int("OUTBOX_CONCURRENCY", 16, minimum=1)  # attempts in flight per process
 OUTBOX_POLL_S = env_float("OUTBOX_POLL_S", 2.0)  # look for due rows this often (new rows of this process: at once)
 if OUTBOX_POLL_S <= 0:
     raise ImproperSetting(f"OUTBOX_POLL_S must be more than 0 seconds (got {OUTBOX_POLL_S})")

@@ -99,10 +99,9 @@ class Runner:
         self.poll_s = settings.OUTBOX_POLL_S if poll_s is None else poll_s
         self.wakeup = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
-        self._busy = 0
+        self._busy = 0  # claimed and not yet recorded
+        self._finished: list[tuple[OutboxQueue, OutboxItem, Result, datetime]] = []
         self._lock = threading.Lock()
-        self._idle = threading.Event()
-        self._idle.set()
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -189,11 +188,17 @@ class Runner:
         )
 
     def serve(self, stop: threading.Event) -> None:
-        """The server process's loop (a daemon thread): until `stop` is set."""
+        """The server process's loop (a daemon thread). This thread alone touches the
+        database: it records finished attempts (all of them in one transaction) and
+        claims new rows; the pool's threads only perform. Once `stop` is set it claims
+        nothing more and returns when the attempts in flight are recorded."""
         released = False
         observed: datetime | None = None
-        while not stop.is_set():
-            self.wakeup.clear()
+        while True:
+            self.wakeup.clear()  # before reading `stop`: a stop_runner() from now on ends the wait below
+            stopping = stop.is_set()
+            if stopping and self._in_flight() == 0:
+                return
             claimed = 0
             close_old_connections()
             try:
@@ -201,9 +206,11 @@ class Runner:
                     released, count = True, self.release_own_leases()
                     if count:
                         log.info("outbox: %d row(s) this worker had in flight before it restarted are due again", count)
+                self._record_finished()
                 now = self.clock()
-                claimed = self._dispatch(now)
-                if observed is None or now - observed >= OBSERVE_EVERY:
+                if not stopping:
+                    claimed = self._dispatch(now)
+                if not stopping and (observed is None or now - observed >= OBSERVE_EVERY):
                     observed = now
                     for queue in self.queues:
                         queue.observe(now)
@@ -211,17 +218,18 @@ class Runner:
                 log.warning("outbox: the database failed; retrying in %s s", self.poll_s, exc_info=True)
             finally:
                 connection.close()
-            if claimed and self._free() > 0:
+            if stopping and self._in_flight() == 0:
+                return
+            if claimed and self._free() > 0 and not stopping:
                 continue  # there may be more due
             self.wakeup.wait(self.poll_s)
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait for the attempts in flight (a stopping server); False if some still run."""
-        return self._idle.wait(timeout)
+    def _in_flight(self) -> int:
+        with self._lock:
+            return self._busy
 
     def _free(self) -> int:
-        with self._lock:
-            return self.concurrency - self._busy
+        return self.concurrency - self._in_flight()
 
     def _dispatch(self, now: datetime) -> int:
         claimed = 0
@@ -232,51 +240,62 @@ class Runner:
             for item in self.claim(queue, now, free):
                 with self._lock:
                     self._busy += 1
-                    self._idle.clear()
                 claimed += 1
-                self.pool.submit(self._run_item, queue, item)
+                self.pool.submit(self._perform, queue, item)
         return claimed
 
-    def _run_item(self, queue: OutboxQueue, item: OutboxItem) -> None:
+    def _perform(self, queue: OutboxQueue, item: OutboxItem) -> None:
+        result = self.attempt(queue, item)
+        with self._lock:
+            self._finished.append((queue, item, result, self.clock()))
+        self.wakeup.set()
+
+    def _record_finished(self) -> None:
+        """Record every finished attempt in one transaction (kept for the next round if
+        the database fails: the row's lease still holds it meanwhile)."""
+        with self._lock:
+            finished, self._finished = self._finished, []
+        if not finished:
+            return
         try:
-            result = self.attempt(queue, item)
-            try:
-                self.record(queue, item, result, self.clock())
-            except DatabaseError:  # the lease runs out and the row is attempted again
-                log.warning("outbox %s: could not record row %s", queue.name, item.pk, exc_info=True)
-            finally:
-                connection.close()
-        finally:
+            with transaction.atomic():
+                for queue, item, result, at in finished:
+                    self.record(queue, item, result, at)
+        except DatabaseError:
             with self._lock:
-                self._busy -= 1
-                if self._busy == 0:
-                    self._idle.set()
-            self.wakeup.set()
+                self._finished = finished + self._finished
+            raise
+        with self._lock:
+            self._busy -= len(finished)
 
 
 # ---------------------------------------------------------------- the server process's runner
 
 _runner: Runner | None = None
 _stop: threading.Event | None = None
+_thread: threading.Thread | None = None
 
 
 def start_runner() -> Runner | None:
     """Start this process's runner thread once (OUTBOX_WORKER=0 turns it off)."""
-    global _runner, _stop
+    global _runner, _stop, _thread
     if _runner is not None or not settings.OUTBOX_WORKER or not registered():
         return None
     _runner, _stop = Runner(), threading.Event()
-    threading.Thread(target=_runner.serve, args=(_stop,), name="outbox-runner", daemon=True).start()
+    _thread = threading.Thread(target=_runner.serve, args=(_stop,), name="outbox-runner", daemon=True)
+    _thread.start()
     return _runner
 
 
 def stop_runner(timeout: float) -> bool:
-    """Claim nothing more and wait up to `timeout` s for attempts in flight (a draining server)."""
-    if _runner is None or _stop is None:
+    """Claim nothing more; wait up to `timeout` s for the attempts in flight to be recorded
+    (a draining server). False if some were still running."""
+    if _runner is None or _stop is None or _thread is None:
         return True
     _stop.set()
     _runner.wakeup.set()
-    return _runner.wait_idle(timeout)
+    _thread.join(timeout)
+    return not _thread.is_alive()
 
 
 def wake() -> None:

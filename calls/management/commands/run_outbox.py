@@ -35,5 +35,4 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: (stop.set(), runner.wakeup.set()))
         self.stdout.write(f"outbox runner {runner.owner}: serving {', '.join(q.name for q in runner.queues)}", ending="\n")
         self.stdout.flush()
-        runner.serve(stop)
-        runner.wait_idle(30)
+        runner.serve(stop)  # returns once the attempts in flight are recorded
