@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--reply-ms", type=int, default=300)
-    parser.add_argument("--qualified", type=float, default=0.4, help="share of calls that end qualified")
+    parser.add_argument("--qualified", type=float, default=0.5, help="share of calls that end qualified")
     parser.add_argument("--concurrency", type=int, default=0, help="OUTBOX_CONCURRENCY (default: the setting's)")
     parser.add_argument("--database-url", default="", help="a scratch database (default: SQLite in a temp dir)")
     parser.add_argument("--phase-out", default="", help=argparse.SUPPRESS)

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 OBSERVE_EVERY = timedelta(seconds=10)
+COALESCE_S = 0.01
 
 # What `Runner.record` did with an attempt's result.
 DONE, RETRY, FAILED = "done", "retry", "failed"
@@ -216,13 +217,18 @@ class Runner:
                         queue.observe(now)
             except DatabaseError:
                 log.warning("outbox: the database failed; retrying in %s s", self.poll_s, exc_info=True)
-            finally:
                 connection.close()
             if stopping and self._in_flight() == 0:
+                connection.close()
                 return
             if claimed and self._free() > 0 and not stopping:
                 continue  # there may be more due
-            self.wakeup.wait(self.poll_s)
+            if self._in_flight() == 0:
+                connection.close()  # idle: give the connection back (psycopg's pool) until there is work
+            if self.wakeup.wait(self.poll_s):
+                # Woken by a finished attempt or a commit: the ones right behind it are taken
+                # in the same round (one record transaction, one claim), not one round each.
+                stop.wait(COALESCE_S)
 
     def _in_flight(self) -> int:
         with self._lock:
