@@ -74,24 +74,14 @@ def run_phase(args: argparse.Namespace) -> dict:
     from django.db import connection
 
     call_command("migrate", verbosity=0)
-    from bots.dialogue import AnswerRecord
     from bots.models import Bot
     from calls.delivery.models import Delivery
     from calls.outbox.runner import start_runner
     from calls.persistence import lifecycle
+    from tests.delivery.support import start_call  # a call in progress with its turns and answers
 
     bot = Bot.objects.get(slug="quickrupee-loan")
-    records = [AnswerRecord("salaried", "Are you salaried?", 0, "yes", True, True, True, 1, 0.9),
-               AnswerRecord("monthly_salary", "Monthly salary?", 1, "fifty thousand", 50000, True, True, 1, 0.8)]
-    ids = []
-    for _ in range(args.calls):
-        call = lifecycle.create_call(bot, mode="push_to_talk", caller_name="Bench Caller", caller_phone="+919800000000")
-        lifecycle.claim_call(str(call.pk))
-        lifecycle.add_turn(str(call.pk), 0, "bot", "Are you salaried?")
-        lifecycle.add_turn(str(call.pk), 1, "caller", "yes")
-        for record in records:
-            lifecycle.record_answer(str(call.pk), record)
-        ids.append(str(call.pk))
+    ids = [str(start_call(bot).pk) for _ in range(args.calls)]
     connection.close()
     start_runner()
     every = args.seconds / args.calls
