@@ -5,7 +5,7 @@
   are refused unless WEBHOOK_ALLOW_PRIVATE=1 (a URL checked only when saved could
   resolve elsewhere later). The connection then goes to the address that was checked
   (the Host header and TLS server name stay the URL's), so a second lookup cannot
-  point it elsewhere (DNS rebinding).
+  point it elsewhere (DNS rebinding). Kept-alive connections are pooled per host name.
 - Redirects are not followed (a 3xx is an answer that is not 2xx: retried); no proxy
   or netrc from the environment.
 - At most 64 KiB of the response body is read; no answer within WEBHOOK_TIMEOUT_S
@@ -17,6 +17,7 @@ import ipaddress
 import socket
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import httpx
@@ -25,8 +26,9 @@ USER_AGENT = "VoiceQualify-Webhooks/1.0 (voice qualification bot; Standard Webho
 MAX_RESPONSE_BYTES = 64 * 1024
 SNIPPET_CHARS = 200
 
-_client: httpx.Client | None = None
-_client_lock = threading.Lock()
+MAX_CLIENTS = 64
+_clients: OrderedDict[str, httpx.Client] = OrderedDict()
+_clients_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,22 @@ class Refused(Exception):
     """The destination resolves to an address events may not be sent to."""
 
 
-def client() -> httpx.Client:
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = httpx.Client(
-                follow_redirects=False, trust_env=False,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            )
-        return _client
+def client(host: str) -> httpx.Client:
+    """The client for one host name. Connections go to an address, not a name, so a pool
+    shared by every host could hand a TLS connection verified for one name to a request
+    for another name on the same address: each host gets its own (the last MAX_CLIENTS)."""
+    with _clients_lock:
+        found = _clients.get(host)
+        if found is not None:
+            _clients.move_to_end(host)
+            return found
+        made = _clients[host] = httpx.Client(
+            follow_redirects=False, trust_env=False,
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=8),
+        )
+        if len(_clients) > MAX_CLIENTS:
+            _clients.popitem(last=False)[1].close()
+        return made
 
 
 def forbidden(address: str) -> bool:
@@ -88,14 +97,15 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allo
         return Answer("refused", error=str(exc))
     except OSError as exc:
         return Answer("connect", error=f"cannot resolve {target.host}: {exc}")
-    request = client().build_request(
+    http = client(target.host)
+    request = http.build_request(
         "POST", target.copy_with(host=address), content=body,
         headers={**headers, "host": target.netloc.decode("ascii"), "user-agent": USER_AGENT},
         extensions={"sni_hostname": target.host}, timeout=timeout,
     )
     deadline = time.monotonic() + timeout
     try:
-        response = client().send(request, stream=True)
+        response = http.send(request, stream=True)
         try:
             received = bytearray()
             for chunk in response.iter_raw():

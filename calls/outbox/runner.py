@@ -127,15 +127,17 @@ class Runner:
                 .order_by("next_attempt_at", "pk")
                 .select_for_update(skip_locked=True, of=("self",))
             )
-            picked = list(due.values_list("pk", flat=True)[:limit])
+            picked = list(due.select_related(*queue.related)[:limit])
             if not picked:
                 return []
-            token = uuid.uuid4().hex
-            model.objects.filter(pk__in=picked).update(
-                lease_until=now + timedelta(seconds=queue.lease_s), lease_owner=self.owner, lease_token=token,
-                attempts=F("attempts") + 1, last_attempt_at=now,
-            )
-            return list(model.objects.filter(pk__in=picked).select_related(*queue.related).order_by("pk"))
+            lease = {"lease_until": now + timedelta(seconds=queue.lease_s), "lease_owner": self.owner,
+                     "lease_token": uuid.uuid4().hex, "last_attempt_at": now}
+            model.objects.filter(pk__in=[item.pk for item in picked]).update(attempts=F("attempts") + 1, **lease)
+            for item in picked:
+                item.attempts += 1
+                for name, value in lease.items():
+                    setattr(item, name, value)
+            return sorted(picked, key=lambda item: item.pk)
 
     def attempt(self, queue: OutboxQueue, item: OutboxItem) -> Result:
         try:
