@@ -73,6 +73,11 @@ class DestinationAdmin(admin.ModelAdmin):
             return ["name", "bot", "url", "event_types", *SHOWN]
         return SHOWN if obj is not None else []
 
+    def get_form(self, request: HttpRequest, obj: Destination | None = None, **kwargs):
+        if obj is not None and obj.from_settings:
+            kwargs["form"] = forms.ModelForm  # Active only: the rest comes from the settings
+        return super().get_form(request, obj, **kwargs)
+
     def get_fields(self, request: HttpRequest, obj: Destination | None = None) -> list[str]:
         fields = ["name", "bot", "url", "event_types", "active"]
         return fields if obj is None else [*fields, *SHOWN]

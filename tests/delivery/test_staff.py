@@ -72,6 +72,21 @@ def test_the_destination_page_shows_its_health(admin_client, loan_bot, receivers
     assert 'data-state="disabled"' in page and "410 Gone" in page and "1 failed" in page
 
 
+def test_staff_reactivate_the_settings_destination_after_a_410(admin_client, loan_bot, receivers, runner, settings):
+    hook = receivers([410])
+    settings.LEAD_WEBHOOK_URL, settings.LEAD_WEBHOOK_SECRET = hook.url, "whsec_" + "B" * 43 + "="
+    ended_call(loan_bot, outcome="rejected", reason="not_qualified:salaried")
+    run_until_idle(runner)
+    crm = Destination.objects.get()
+    assert crm.from_settings and not crm.active
+    page = admin_client.get(f"/admin/delivery/destination/{crm.pk}/change/").content.decode()
+    assert "410 Gone" in page and "LEAD_WEBHOOK_SECRET (from the settings)" in page
+    response = admin_client.post(f"/admin/delivery/destination/{crm.pk}/change/", {"active": "on"})
+    assert response.status_code == 302
+    crm.refresh_from_db()
+    assert crm.active and crm.disabled_reason == "" and crm.url == hook.url
+
+
 def test_resend_failed_since_a_day_uses_the_same_webhook_ids(admin_client, loan_bot, receivers, runner, clock, settings):
     settings.WEBHOOK_RETRY_S = [5]
     hook = receivers([500, 500, 500, 500])
