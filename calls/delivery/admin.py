@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -31,8 +32,14 @@ SESSION_SECRET = "delivery-new-secret-{}"
 SHOWN = ["signing_secret", "health_label", "last_success_at", "failing_since", "last_error", "disabled_reason"]
 
 
+def https_urls(field: models.Field, **kwargs) -> forms.Field | None:
+    """A URL typed without a scheme is https (Django 6's default, asked for now)."""
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
+
+
 class DestinationForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", help_text="HTTPS address the events are POSTed to.")
     event_types = forms.MultipleChoiceField(
         choices=EVENT_TYPES, widget=forms.CheckboxSelectMultiple, initial=[key for key, _ in EVENT_TYPES],
         help_text="lead.qualified is sent after the call's call.ended.",
@@ -41,6 +48,7 @@ class DestinationForm(forms.ModelForm):
     class Meta:
         model = Destination
         fields = ["name", "bot", "url", "event_types", "active"]
+        formfield_callback = https_urls
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -67,16 +75,12 @@ class DestinationAdmin(admin.ModelAdmin):
     list_display = ["name", "bot_label", "url", "active", "health_label", "last_success_at"]
     list_filter = ["active", "bot"]
     search_fields = ["name", "url"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_readonly_fields(self, request: HttpRequest, obj: Destination | None = None) -> list[str]:
         if obj is not None and obj.from_settings:
             return ["name", "bot", "url", "event_types", *SHOWN]
         return SHOWN if obj is not None else []
-
-    def get_form(self, request: HttpRequest, obj: Destination | None = None, **kwargs):
-        if obj is not None and obj.from_settings:
-            kwargs["form"] = forms.ModelForm  # Active only: the rest comes from the settings
-        return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Destination | None = None) -> list[str]:
         fields = ["name", "bot", "url", "event_types", "active"]
