@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.liveserver import PYTHON, Worker  # noqa: E402
+from devtools.liveserver import PYTHON, Worker  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 ANSWERS_PER_CALL = 3  # every script in bench/latency.py answers three questions

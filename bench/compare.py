@@ -1,10 +1,10 @@
 """Paired load bench: this working tree against another commit, under the same load at the same time.
 
 Why: on a shared 2-core machine the same code gave 300 push-to-talk calls a p95 of
-286 ms in one `bench/load.py` run and 2030 ms a few minutes later (the host's
+286 ms in one load bench run (`python -m bench.load`) and 2030 ms a few minutes later (the host's
 steal and frequency drift), so runs made one after the other cannot tell a change
 of a few tens of milliseconds from the weather. Here both versions run at once,
-each with its own `bench/load.py` (its own server, cloud stand-in and callers),
+each with its own load bench (its own server, cloud stand-in and callers),
 their callers starting at the same moment (`--start-at`): whatever the machine
 does, it does to both.
 
@@ -13,7 +13,7 @@ does, it does to both.
 
 - The other commit is checked out in a temporary git worktree under var/compare/
   (sharing this tree's .venv) and removed afterwards.
-- Both sides run this tree's bench/load.py (the same callers), each against its own
+- Both sides run this tree's load bench, bench/load/ (the same callers), each against its own
   server: the base side's `scripts/serve.sh` from the worktree.
 - Each side gets `--calls` calls and `--workers` workers (default 1): the machine
   carries both, so 150 + 150 is the load of a 300-call run.
@@ -25,8 +25,8 @@ does, it does to both.
   is none). The base side's fresh worktree would otherwise synthesize lines this tree
   has cached (41 speech requests against 0 in a 150-call run), and a side that
   synthesizes answers later.
-- Arguments after `--` go to both `bench/load.py` runs.
-Loopback only, like bench/load.py; prints both sides' figures and the differences.
+- Arguments after `--` go to both load bench runs.
+Loopback only, like the load bench; prints both sides' figures and the differences.
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def main() -> int:
     parser.add_argument("--base", required=True, help="the commit to compare this working tree against")
     parser.add_argument("--calls", type=int, default=150, help="calls on each side")
     parser.add_argument("--workers", type=int, default=1, help="workers on each side")
-    parser.add_argument("load_args", nargs="*", help="after --: more bench/load.py arguments for both sides")
+    parser.add_argument("load_args", nargs="*", help="after --: more load bench arguments for both sides (python -m bench.load --help)")
     args = parser.parse_args()
 
     sha = subprocess.run(["git", "rev-parse", args.base], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
@@ -103,7 +103,7 @@ def main() -> int:
                 shutil.copytree(cached, prompts)
             env = {**env, "VAR_DIR": str(root / "var"), "PROMPT_CACHE_DIR": str(prompts)}
             command = [
-                sys.executable, "bench/load.py", "--calls", str(args.calls), "--workers", str(args.workers),
+                sys.executable, "-m", "bench.load", "--calls", str(args.calls), "--workers", str(args.workers),
                 "--server-cmd", f"exec {root / 'scripts/serve.sh'}",
                 "--start-at", str(start_at), "--json", str(out / f"{name}.json"), *args.load_args,
             ]
@@ -127,7 +127,7 @@ def main() -> int:
     for label, key in (("server CPU (cores busy)", "cpu_cores_busy"), ("completed", "completed"), ("failed", "failed"),
                        ("records lost", "records_lost")):
         print(f"{label:38}{base.get(key, '-'):>12}{here.get(key, '-'):>12}")
-    print(f"exit codes: base {codes.get('base')}, this tree {codes.get('here')} (bench/load.py: 1 if a call failed or a record was lost)")
+    print(f"exit codes: base {codes.get('base')}, this tree {codes.get('here')} (the load bench: 1 if a call failed or a record was lost)")
     return max(codes.values()) if codes else 1
 
 

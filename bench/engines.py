@@ -38,11 +38,12 @@ logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 from bots.dialogue import QuestionSpec, asr_hint  # noqa: E402
 from bots.seed import BOTS  # noqa: E402
 from bots.understanding import place_names, split_phrases, understand  # noqa: E402
+from calls.percentile import percentile  # noqa: E402
 from calls.providers.espeak_tts import EspeakTTS  # noqa: E402
 from calls.providers.local_whisper import LocalWhisperASR  # noqa: E402
 from calls.providers.piper_tts import PiperTTS, load_voice  # noqa: E402
 from calls.providers.silero_vad import SileroVAD  # noqa: E402
-from tests.speech import say, silence  # noqa: E402
+from devtools.speech import say, silence  # noqa: E402
 
 SALARIED = ("Are you a salaried employee?", "yes_no", "", "")
 SALARY = ("Is your monthly salary more than twenty-five thousand rupees?", "amount", "month", "rupees")
@@ -168,11 +169,6 @@ def hint_for(question: tuple[str, str, str, str], pcm: bytes | None = None) -> s
     return asr_hint(spec, None if pcm is None else len(pcm) / 32000)
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def bench_asr(beams: list[int], clips: list[tuple[bytes, tuple, str]], *, hint: bool = True) -> None:
     """Each clip goes through every beam size in turn, so load from other processes hits all alike."""
     engines = {beam: LocalWhisperASR(beam_size=beam) for beam in beams}
@@ -198,7 +194,7 @@ def bench_asr(beams: list[int], clips: list[tuple[bytes, tuple, str]], *, hint: 
         word_acc = 1 - sum(r[2] for r in rows) / sum(r[3] for r in rows)
         print(
             f"ASR beam={beam}{'' if hint else ' (no hint)'}: p50 {statistics.median(times):.0f} ms, "
-            f"p95 {pct(times, 0.95):.0f} ms (mean clip {audio_s:.1f} s), right answers {correct}/{len(rows)} "
+            f"p95 {percentile(times, 95):.0f} ms (mean clip {audio_s:.1f} s), right answers {correct}/{len(rows)} "
             f"= {correct / len(rows):.1%} (misses caused by ASR: {sum(': ASR' in r[4] for r in rows)}), "
             f"word accuracy {word_acc:.1%}"
         )

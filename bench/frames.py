@@ -6,7 +6,7 @@ time, through the shipped Silero VAD and its cross-call batching. The same loop 
 run once more without the listener, and its CPU is taken off, so the figure is the
 listener's: resampling, buffering, the VAD task, the batch and the model, endpointing.
 No socket, database or server: this is the per-frame floor a worker pays before the
-WebSocket server's own cost (bench/load.py measures the whole).
+WebSocket server's own cost (bench/load/ measures the whole).
 
     .venv/bin/python bench/frames.py --calls 150 --seconds 4 --mode vad
 """
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "bench-frames-" + "x" * 40)  # settings only; nothing is signed
 
-FRAMES_PER_S = 50  # 20 ms frames, as browsers and bench/load.py send them
+FRAMES_PER_S = 50  # 20 ms frames, as browsers and the load bench send them
 
 
 class Heard:
@@ -50,7 +50,7 @@ async def run(calls: int, seconds: float, mode: str, *, listen: bool) -> tuple[f
     """(CPU seconds, wall seconds, utterances heard) for `calls` callers speaking `seconds`."""
     from calls.providers.registry import get_vad
     from calls.runtime.listener import ENGINE_RATE, Listener
-    from tests.speech import say, silence
+    from devtools.speech import say, silence
 
     speech = say("yes I am salaried and I earn about forty thousand rupees a month", voice="en-us") + silence(700)
     step = ENGINE_RATE * 2 // FRAMES_PER_S

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
@@ -30,9 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-import websockets  # noqa: E402
+from websockets.exceptions import ConnectionClosed, WebSocketException  # noqa: E402
 
-from tests.speech import say, silence  # noqa: E402
+from calls.percentile import percentile  # noqa: E402
+from devtools.callclient import CallClient, CallRefused, create_call  # noqa: E402
+from devtools.servers import Network  # noqa: E402
+from devtools.speech import say, silence, trim_quiet  # noqa: E402
 
 VOICES = ["en-us", "en-gb-x-rp", "en-us+m3", "en-us+f3", "en-gb", "en-us+f2"]
 SCRIPTS = {
@@ -47,15 +49,7 @@ SCRIPTS = {
     ],
 }
 FRAME_MS = 20
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+STEP = 16000 * 2 * FRAME_MS // 1000  # bytes of one frame
 
 
 class Result:
@@ -68,99 +62,74 @@ class Result:
         self.failures: list[str] = []
 
 
-def words(pcm: bytes, level: int = 300) -> bytes:
-    """The clip without espeak's leading and trailing silence (about 350 ms at the end),
-    so "end of the caller's audio" is the end of the words, not of a quiet tail."""
-    samples = memoryview(pcm).cast("h")
-    loud = [i for i in range(len(samples)) if abs(samples[i]) > level]
-    return pcm[loud[0] * 2 : (loud[-1] + 1) * 2] if loud else pcm
-
-
 async def run_call(
     base: str, bot: str, answers: list[str], voice: str, mode: str, result: Result, release_ms: int = 150
 ) -> None:
     """One call; its figures go into `result` only if it completes."""
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        response = await http.post("/api/calls/", json={"bot": bot, "mode": mode})
-        response.raise_for_status()
-        created = response.json()
-    ws_base = base.replace("http://", "ws://").replace("https://", "wss://")
-    async with websockets.connect(ws_base + created["ws_url"], max_size=None) as ws:
-        speech_ended = asyncio.Event()
-        replied = asyncio.Event()  # bot audio arrived after the current answer began
-        first_audio: list[float] = []
-        done = asyncio.Event()
-        answer_events: list[dict] = []
-        stages: dict[str, list[float]] = {}
-        outcome: list[str] = []
+    server = Network(base)
+    created = await create_call(bot, mode, server=server, caller=None)
+    client = CallClient(created.ws_url, server=server, created=created, keep_audio=False)
+    if not await client.connect(timeout=30):
+        raise ConnectionRefusedError(f"socket refused: HTTP {client.socket.refused_status}")
+    speech_ended = asyncio.Event()
+    replied = asyncio.Event()  # bot audio arrived after the current answer began
+    done = asyncio.Event()
+    first_audio: list[float] = []
+    listening = False
 
-        async def reader() -> None:
-            async for message in ws:
-                if isinstance(message, bytes):
-                    if not replied.is_set() and listening:
-                        first_audio.append(time.perf_counter())
-                        replied.set()
-                    continue
-                event = json.loads(message)
-                kind = event["type"]
-                if kind == "bot.speech.ended":
-                    speech_ended.set()
-                elif kind == "latency":
-                    for key, value in event.items():
-                        if key.endswith("_ms") and value is not None:
-                            stages.setdefault(key[:-3], []).append(value)
-                elif kind == "answer":
-                    answer_events.append(event)
-                elif kind == "call.ended":
-                    outcome.append(event["outcome"])
-                    done.set()
+    def heard_audio(chunk: bytes, now: float) -> None:
+        if not replied.is_set() and listening:
+            first_audio.append(now)
+            replied.set()
 
-        listening = False
-        words_end: list[float] = []
-        task = asyncio.create_task(reader())
-        try:
-            await ws.send(json.dumps({"type": "start", "sample_rate": 16000}))
-            step = 16000 * 2 * FRAME_MS // 1000
-            for text in answers:
-                await asyncio.wait_for(speech_ended.wait(), 60)
-                speech_ended.clear()
-                await asyncio.sleep(0.3)  # the caller waits for the bot to finish playing
-                spoken = words(say(text, voice=voice))
-                pcm = silence(200) + spoken
-                if mode == "push_to_talk":  # the caller lets go of the button a moment after speaking
-                    pcm += silence(release_ms)
-                replied.clear()
-                listening = True
-                start = time.perf_counter()
-                for n, i in enumerate(range(0, len(pcm), step)):
-                    await ws.send(pcm[i : i + step])
-                    if i < len(silence(200)) + len(spoken) <= i + step:  # the frame holding the last word
-                        words_end.append(time.perf_counter())
-                    delay = start + (n + 1) * FRAME_MS / 1000 - time.perf_counter()  # real time, like a microphone
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                if mode == "push_to_talk":
-                    words_end[-1] = time.perf_counter()  # the clock starts at end_of_speech
-                    await ws.send(json.dumps({"type": "end_of_speech"}))
-                # A microphone keeps sending: silence in real time until the bot answers.
-                tail = silence(FRAME_MS)
-                while not replied.is_set() and not done.is_set():
-                    await ws.send(tail)
-                    await asyncio.sleep(FRAME_MS / 1000)
-                listening = False
-            await asyncio.wait_for(done.wait(), 60)
-        except websockets.ConnectionClosed:
-            if not done.is_set():
-                raise
-        finally:
-            task.cancel()
-        for end, first in zip(words_end, first_audio):
-            result.client_ms.append((first - end) * 1000)
-        for name, values in stages.items():
-            result.stages.setdefault(name, []).extend(values)
-        result.outcomes += outcome
-        result.answers_total += len(answers)
-        result.answers_right += sum(1 for a in answer_events if a["understood"])
+    def heard_event(event: dict, now: float) -> None:
+        if event["type"] == "bot.speech.ended":
+            speech_ended.set()
+        elif event["type"] == "call.ended":
+            done.set()
+
+    client.on_audio, client.on_event = heard_audio, heard_event
+    words_end: list[float] = []
+    task = asyncio.create_task(client.drain(timeout=3600))
+    try:
+        await client.send(type="start", sample_rate=16000)
+        for text in answers:
+            await asyncio.wait_for(speech_ended.wait(), 60)
+            speech_ended.clear()
+            await asyncio.sleep(0.3)  # the caller waits for the bot to finish playing
+            spoken = trim_quiet(say(text, voice=voice))
+            pcm = silence(200) + spoken
+            if mode == "push_to_talk":  # the caller lets go of the button a moment after speaking
+                pcm += silence(release_ms)
+            replied.clear()
+            listening = True
+            sent: list[float] = []
+            await client.send_audio(pcm, frame_ms=FRAME_MS, pace=1.0, sent_at=sent)  # real time, like a microphone
+            words_end.append(sent[(len(silence(200)) + len(spoken) - 1) // STEP])  # the frame holding the last word
+            if mode == "push_to_talk":
+                words_end[-1] = time.perf_counter()  # the clock starts at end_of_speech
+                await client.send(type="end_of_speech")
+            # A microphone keeps sending: silence in real time until the bot answers.
+            tail = silence(FRAME_MS)
+            while not replied.is_set() and not done.is_set():
+                await client.send_audio(tail, frame_ms=FRAME_MS, pace=1.0)
+            listening = False
+        await asyncio.wait_for(done.wait(), 60)
+    except ConnectionClosed:
+        if not done.is_set():
+            raise
+    finally:
+        task.cancel()
+        await client.close()
+    for end, first in zip(words_end, first_audio):
+        result.client_ms.append((first - end) * 1000)
+    for event in client.of("latency"):
+        for key, value in event.items():
+            if key.endswith("_ms") and value is not None:
+                result.stages.setdefault(key[:-3], []).append(value)
+    result.outcomes += [e["outcome"] for e in client.of("call.ended")]
+    result.answers_total += len(answers)
+    result.answers_right += sum(1 for a in client.of("answer") if a["understood"])
 
 
 def report(mode: str, result: Result) -> None:
@@ -206,7 +175,7 @@ async def main() -> None:
                     await asyncio.wait_for(
                         run_call(args.url, bot, answers, voice, mode, result, args.release_ms), args.call_timeout
                     )
-                except (asyncio.TimeoutError, OSError, websockets.WebSocketException, httpx.HTTPError) as exc:
+                except (asyncio.TimeoutError, OSError, WebSocketException, httpx.HTTPError, CallRefused) as exc:
                     result.failures.append(f"call {i + 1} ({bot}, {voice}): {type(exc).__name__} {exc}".strip())
 
         await asyncio.gather(*(one(i) for i in range(args.calls)))

@@ -10,7 +10,7 @@ then times `/metrics` rendering (calls.metrics.exposition) over the files of
 - hook CPU per call (microseconds), and per turn;
 - scrape CPU (milliseconds per scrape) and its share of one core at --interval;
 - with --server-cpu-ms-per-call (the server CPU one call costs, e.g. from
-  bench/load.py: cores busy x seconds / completed calls), the overhead in percent.
+  bench/load: cores busy x seconds / completed calls), the overhead in percent.
 
     .venv/bin/python bench/metrics_overhead.py --calls 5000 --server-cpu-ms-per-call 180
 

@@ -3,7 +3,7 @@
 Run from the repo root: `.venv/bin/python bench/phone.py [--calls 4] [--skip calls,accuracy]`.
 
 Calls: whole Twilio and Exotel calls through the real ASGI application in this
-process (a throwaway SQLite database; the simulator of tests/phoneline.py plays the
+process (a throwaway SQLite database; the simulator of devtools/phoneline.py plays the
 carrier, answering the shipped bots with espeak-ng speech converted by sox to
 µ-law or 8 kHz PCM, sent in real time like a phone line). Per answer it times the
 end of the caller's speech (the last voiced frame sent, espeak's quiet tail
@@ -57,23 +57,17 @@ logging.disable(logging.WARNING)
 
 import numpy as np  # noqa: E402
 
-from bench.engines import ANSWERS, VOICES, hint_for, pct, right  # noqa: E402
+from bench.engines import ANSWERS, VOICES, hint_for, right  # noqa: E402
 from calls.audio import resample  # noqa: E402
+from calls.percentile import percentile  # noqa: E402
 from calls.transport.phone.g711 import ulaw_to_pcm  # noqa: E402
-from tests.phoneline import to_line  # noqa: E402
-from tests.speech import say  # noqa: E402
+from devtools.phoneline import PhoneLine, to_line, twilio_inbound  # noqa: E402
+from devtools.speech import say, trim_quiet  # noqa: E402
 
 
 def phone_audio(pcm16k: bytes) -> bytes:
     """What the server hears from a Twilio caller, at the engine's 16 kHz."""
     return resample(ulaw_to_pcm(to_line(pcm16k, "mulaw")), 8000, 16000)
-
-
-def trim_quiet(pcm: bytes, level: int = 300) -> bytes:
-    """Drop espeak's quiet tail, so 'end of speech' is the last voiced sample."""
-    samples = np.frombuffer(pcm, dtype="<i2")
-    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > level)
-    return pcm if loud.size == 0 else samples[: loud[-1] + 1].tobytes()
 
 
 # ---------------------------------------------------------------------------- accuracy
@@ -162,14 +156,16 @@ async def one_call(carrier: str, bot: str, voice: str) -> tuple[list[float], lis
     from channels.db import database_sync_to_async
 
     from calls.models import Call
-    from tests.phoneline import PhoneLine
 
-    line = await (start_twilio(bot) if carrier == "twilio" else PhoneLine.exotel(bot, EXOTEL_KEY))
+    if carrier == "twilio":  # the Voice webhook (unchecked: no TWILIO_AUTH_TOKEN here) at the test client's address
+        line = await twilio_inbound(bot, public="http://testserver")
+    else:
+        line = await PhoneLine.exotel(bot, EXOTEL_KEY)
     latencies = []
     try:
         for n, answer in enumerate(SCRIPTS[bot], 1):
             await line.heard_line(n, timeout=60)
-            speech = to_line(trim_quiet(say(answer, voice=voice)), line.dialect.encoding)
+            speech = to_line(trim_quiet(say(answer, voice=voice), head=False), line.dialect.encoding)
             await line.silence(200, pace=1.0)
             await line.send_audio(speech, pace=1.0)
             ended = time.perf_counter()
@@ -190,23 +186,6 @@ async def one_call(carrier: str, bot: str, voice: str) -> tuple[list[float], lis
 
 
 EXOTEL_KEY = "bench-exotel-key"
-
-
-async def start_twilio(bot: str):
-    import uuid
-    from urllib.parse import urlencode
-    from xml.etree import ElementTree
-
-    from django.test import AsyncClient
-
-    from tests.phoneline import PhoneLine
-
-    sid = "CA" + uuid.uuid4().hex
-    form = {"CallSid": sid, "From": "+14155550123", "To": "+15005550006", "CallStatus": "ringing"}
-    response = await AsyncClient().post(f"/telephony/twilio/voice/?bot={bot}", data=urlencode(form),
-                                        content_type="application/x-www-form-urlencoded")
-    stream = ElementTree.fromstring(response.content).find("./Connect/Stream")
-    return await PhoneLine.twilio(stream.find("Parameter").get("value"), call_sid=sid)
 
 
 async def bench_calls(calls: int) -> None:
@@ -234,7 +213,7 @@ async def bench_calls(calls: int) -> None:
             row[1].extend(gaps)
             row[2].append(lead)
     for carrier, (lat, gaps, leads) in results.items():
-        print(f"{carrier}: end of speech -> first bot audio p50 {statistics.median(lat):.0f} ms, p95 {pct(lat, 0.95):.0f} ms "
+        print(f"{carrier}: end of speech -> first bot audio p50 {statistics.median(lat):.0f} ms, p95 {percentile(lat, 95):.0f} ms "
               f"({len(lat)} replies); pacing: {len(gaps)} gaps while the bot spoke, largest {max(gaps, default=0):.0f} ms, "
               f"over 40 ms: {sum(g > 40 for g in gaps)}; most audio queued ahead of the caller {max(leads):.0f} ms "
               "(real-time pacing keeps it near the speaker's lead)")

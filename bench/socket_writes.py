@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load import free_port, tree_stats  # noqa: E402  (the load bench's port and /proc readers)
+from bench.load.procstats import tree_stats  # noqa: E402  (the load bench's /proc reader)
+from devtools.liveserver import free_port  # noqa: E402
 
 SERVER = r"""
 import asyncio, sys

@@ -5,13 +5,13 @@
 # image's own environment and user inside a chroot (private mount namespace: /proc, /dev,
 # and tmpfs for /tmp and the state directory), bound to loopback; wait until the speech
 # engines inside the image have loaded; run the image's HEALTHCHECK command; play one
-# typed call through the protocol (POST /api/calls/ + the WebSocket, tests/liveclient.py
+# typed call through the protocol (POST /api/calls/ + the WebSocket, devtools/typed_call.py
 # from the host's virtualenv) to a stored outcome; SIGTERM it and check that it drains and
 # exits 0; unmount. Usage: scripts/image-smoke.sh [IMAGE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE="${1:-${IMAGE:-localhost/voicebot:latest}}"
-# The caller side (tests/liveclient.py) runs from the host's virtualenv: make it on a fresh
+# The caller side (devtools/typed_call.py) runs from the host's virtualenv: make it on a fresh
 # clone (nothing to do after `make test`, which CI runs first).
 scripts/setup.sh test >/dev/null
 PORT="${SMOKE_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
@@ -70,7 +70,7 @@ $SUDO chroot --userspec="$user" "$mnt" /bin/sh -c "cd $workdir && exec env $(pri
   || fail "the image's HEALTHCHECK command"
 echo "== HEALTHCHECK passes"
 
-.venv/bin/python -m tests.liveclient "http://127.0.0.1:$PORT" >"$log.call" || { cat "$log.call"; fail "typed call"; }
+.venv/bin/python -m devtools.typed_call "http://127.0.0.1:$PORT" >"$log.call" || { cat "$log.call"; fail "typed call"; }
 outcome=$(.venv/bin/python -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c["status"], c["outcome"], len(c["answers"]))' "$log.call")
 [ "$outcome" = "ended qualified 3" ] || fail "typed call stored '$outcome', expected 'ended qualified 3'"
 echo "== typed call stored: $outcome"

@@ -1,11 +1,11 @@
 """Shared fixtures, the suite's markers, and the CI rules. Fakes live only at the
-network edge (see tests/fakecloud.py).
+network edge (devtools/fakecloud.py, devtools/faketwilio.py: their fixtures are here).
 
 Markers (pytest.ini):
 
 - `speech`: real speech through the real engines (Whisper, Piper, Silero, espeak-ng
   clips), including tests whose bot merely *speaks* its lines through Piper, and the
-  tests that start server processes (tests/liveserver.py, `make serve`), whose bots
+  tests that start server processes (devtools/liveserver.py, `make serve`), whose bots
   speak through espeak-ng. Slow.
 - `browser`: drives a real Chromium against a real daphne server. Slow.
 - `backend`: not written by hand; added at collection (see below). These are the
@@ -41,10 +41,12 @@ and listed with their reason at the end of the run.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
-from tests.fakecloud import fake_cloud  # noqa: F401  (a local fake of the OpenAI and ElevenLabs APIs)
+from devtools.fakecloud import FakeCloud, shared_fake_cloud
+from devtools.faketwilio import FakeTwilio, shared_fake_twilio
 
 BACKEND_MARKERS = frozenset({"django_db", "browser"})
 BACKEND_FIXTURES = frozenset({
@@ -313,3 +315,30 @@ async def cloud_settings(settings, fake_cloud, tmp_path):
     await prompt_cache.stop_prefetching()
     registry.reset_registry()
     prompt_cache.clear_memory()
+
+
+def _reset_around(fake: FakeCloud | FakeTwilio) -> Iterator:
+    fake.reset()
+    yield fake
+    fake.reset()
+
+
+@pytest.fixture
+def fake_cloud() -> Iterator[FakeCloud]:
+    """The local fake of the OpenAI and ElevenLabs APIs (one server per session), with
+    no script and no recorded requests; released and reset after the test."""
+    yield from _reset_around(shared_fake_cloud())
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """The fake Twilio REST API (one server per session), empty for each test."""
+    yield from _reset_around(shared_fake_twilio())
+
+
+@pytest.fixture
+def twilio_settings(settings, fake_twilio) -> FakeTwilio:
+    """A configured Twilio account whose REST API is the local fake."""
+    for key, value in fake_twilio.settings().items():
+        setattr(settings, key, value)
+    return fake_twilio

@@ -4,13 +4,12 @@ The report computes its percentiles in the database, so a year of samples is
 never loaded into Python: PostgreSQL with `percentile_cont`, SQLite (which has
 no percentile function) with window functions that pick the two ranked samples
 around each percentile and interpolate between them. Both interpolate linearly
-like numpy.percentile's default, and `percentile()` does the same in Python for
-the dashboard's small windows, so every figure matches what anyone computes from
+like numpy.percentile's default, and `calls.percentile` does the same in Python
+for the dashboard's small windows, so every figure matches what anyone computes from
 an export of the same rows.
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -22,24 +21,12 @@ from django.db.models import CharField, F, QuerySet, Value
 from django.utils import timezone
 
 from calls.models import LatencySample
+from calls.percentile import percentile
 
 #: Pipeline order, which is also the order every report lists stages in.
 STAGES: tuple[str, ...] = tuple(LatencySample.Stage.values)
 
 Bucket = Literal["hour", "day"]
-
-
-def percentile(values: Sequence[float], q: float, *, presorted: bool = False) -> float:
-    """The q-th percentile (0-100) with linear interpolation, like numpy.percentile."""
-    if not values:
-        raise ValueError("percentile of no values")
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile must be between 0 and 100, not {q}")
-    ordered = values if presorted else sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass(frozen=True)

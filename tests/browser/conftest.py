@@ -39,7 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from calls.audio import wav_bytes
-from tests.speech import silence
+from devtools.speech import silence
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"

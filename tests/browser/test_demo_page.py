@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from calls.audio import wav_bytes
+from devtools.speech import say, silence
 from tests.browser.conftest import screenshot
-from tests.speech import say, silence
 
 pytestmark = pytest.mark.browser
 

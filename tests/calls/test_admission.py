@@ -11,7 +11,7 @@ from django.test import AsyncClient
 
 from calls.models import Call
 from calls.worker.registry import live_calls
-from tests.callclient import CallClient, create_call
+from devtools.callclient import CallClient, create_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,13 +54,13 @@ async def test_a_socket_to_a_full_worker_is_told_busy_and_closed_1013(one_line):
     first = await CallClient.start("short")
     await first.until("bot.speech.started", turn=0)
 
-    second = CallClient(waiting["ws_url"])
-    connected, _ = await second.comm.connect(timeout=30)
+    second = CallClient(waiting.ws_url)
+    connected = await second.connect(timeout=30)
     assert connected
     busy = await second.next_event()
     assert busy == {"type": "error", "code": "busy", "message": busy["message"], "fatal": True}
     assert await second.drain() == 1013
-    assert (await database_sync_to_async(Call.objects.get)(pk=waiting["call_id"])).status == "created"
+    assert (await database_sync_to_async(Call.objects.get)(pk=waiting.call_id)).status == "created"
 
     # The call in progress goes on as if nothing happened.
     assert (await finish_short_call(first))["outcome"] == "qualified"
@@ -68,8 +68,8 @@ async def test_a_socket_to_a_full_worker_is_told_busy_and_closed_1013(one_line):
     assert "error" not in first.types()
 
     # Its slot is free again: the busy caller's same URL now works.
-    retry = CallClient(waiting["ws_url"])
-    assert (await retry.comm.connect(timeout=30))[0]
+    retry = CallClient(waiting.ws_url)
+    assert await retry.connect(timeout=30)
     assert (await retry.next_event())["type"] == "call.started"
     await retry.close()
 
@@ -117,16 +117,16 @@ async def test_a_second_socket_for_a_running_call_leaves_its_line_heartbeat_and_
     """One registry serves admission, the heartbeat and the drain: a refused duplicate
     socket must not take the running call out of any of them."""
     created = await create_call("short")
-    first = CallClient(created["ws_url"])
-    assert (await first.comm.connect(timeout=30))[0]
+    first = CallClient(created.ws_url)
+    assert await first.connect(timeout=30)
     await first.until("bot.speech.started", turn=0)
-    second = CallClient(created["ws_url"])
-    await second.comm.connect(timeout=30)
+    second = CallClient(created.ws_url)
+    await second.connect(timeout=30)
     assert await second.drain() == 4409
 
     assert len(live_calls) == 1  # one line taken
-    assert live_calls.call_ids() == [created["call_id"]]  # still stamped by the heartbeat
-    assert [p.ctx.call_id for p in live_calls.running()] == [created["call_id"]]  # a drain waits for it
+    assert live_calls.call_ids() == [created.call_id]  # still stamped by the heartbeat
+    assert [p.ctx.call_id for p in live_calls.running()] == [created.call_id]  # a drain waits for it
 
     assert (await finish_short_call(first))["outcome"] == "qualified"
     assert await first.drain() == 1000

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from calls.audio import PcmChunker, StreamResampler, chunk_pcm, read_wav, resample, rms_dbfs, wav_bytes
-from tests.speech import say, silence
+from devtools.speech import say, silence
 
 
 def tone(freq: float, ms: int, rate: int, amplitude: float = 0.5) -> bytes:

@@ -9,8 +9,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from calls.models import Call, LatencySample
-from tests.callclient import CallClient
-from tests.speech import say, silence
+from devtools.callclient import CallClient
+from devtools.speech import say, silence
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 

@@ -1,6 +1,6 @@
 """The cloud speech providers through the real OpenAI and ElevenLabs SDKs, over real HTTP.
 
-The other end is tests/fakecloud.py, a local server answering in the vendors'
+The other end is devtools/fakecloud.py, a local server answering in the vendors'
 shapes; the audio is real speech from espeak-ng. What is checked is what the
 pipeline relies on: the request the vendor receives, streaming (audio before
 the end of synthesis), and the failure policy of calls/providers/retry.py
@@ -20,8 +20,8 @@ from calls.providers.base import ProviderError
 from calls.providers.elevenlabs_tts import ElevenLabsTTS
 from calls.providers.openai_asr import OpenAIASR
 from calls.providers.retry import CircuitBreaker
-from tests.fakecloud import ELEVENLABS_KEY, OPENAI_KEY, FakeCloud, fake_cloud  # noqa: F401 - fixture
-from tests.speech import say
+from devtools.fakecloud import ELEVENLABS_KEY, OPENAI_KEY, FakeCloud
+from devtools.speech import say
 
 BACKOFF = 0.05
 TIMEOUT = 10.0  # a ceiling no healthy request meets, even on a loaded machine (a retry would break the counts)

@@ -4,16 +4,14 @@ Signals and a real server process are covered in tests/config/test_server.py."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from calls.models import Answer, Call
 from calls.worker.drain import drain
 from calls.worker.registry import live_calls
-from tests.callclient import CallClient, application, create_call
+from devtools.callclient import CallClient, create_call
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 
@@ -51,13 +49,12 @@ async def test_a_draining_worker_refuses_a_socket_busy_1013_and_leaves_the_call_
     draining.draining = False
     created = await create_call("quickrupee-loan")
     draining.draining = True
-    comm = WebsocketCommunicator(application(), created["ws_url"])
-    connected, _ = await comm.connect(timeout=30)
-    assert connected
-    event = json.loads((await comm.receive_output(timeout=10))["text"])
+    client = CallClient(created.ws_url)
+    assert await client.connect(timeout=30)
+    event = await client.next_event(timeout=10)
     assert (event["type"], event["code"], event["fatal"]) == ("error", "busy", True)
-    assert (await comm.receive_output(timeout=10)) == {"type": "websocket.close", "code": 1013}
-    call = await database_sync_to_async(Call.objects.get)(pk=created["call_id"])
+    assert (await client.next_event(timeout=10), client.close_code, client.audio_bytes) == (None, 1013, 0)
+    call = await database_sync_to_async(Call.objects.get)(pk=created.call_id)
     assert call.status == Call.Status.CREATED  # another worker can still take it
 
 

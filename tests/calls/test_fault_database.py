@@ -13,7 +13,7 @@ from django.db import connection, connections
 
 from calls.models import Call
 from calls.persistence.write_queue import settle, writers
-from tests.callclient import CallClient
+from devtools.callclient import CallClient
 from tests.faults import TcpProxy
 
 pytestmark = [

@@ -16,7 +16,7 @@ from django.test import AsyncClient
 
 from calls.models import Call
 from calls.persistence import broadcast
-from tests.callclient import CallClient
+from devtools.callclient import CallClient
 from tests.faults import RedisServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.speech, pytest.mark.backend]

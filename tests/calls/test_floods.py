@@ -21,9 +21,9 @@ from calls.persistence.records import QueuedCallRecords
 from calls.runtime.ports import CallContext
 from calls.runtime.limits import MAX_BREACHES, MESSAGE_BURST
 from calls.runtime.pipeline import CallPipeline
-from tests.callclient import CallClient
+from devtools.callclient import CallClient
+from devtools.speech import silence
 from tests.clock import FakeClock
-from tests.speech import silence
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
 
@@ -169,7 +169,7 @@ async def test_a_flood_of_repeat_requests_over_the_socket_ends_the_call():
     client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
     await client.until("bot.speech.ended")
     for _ in range(1000):
-        await client.comm.send_to(text_data=REPEAT)
+        await client.send_text(REPEAT)
     code = await client.drain()
     ended = client.of("call.ended")
     assert len(ended) == 1

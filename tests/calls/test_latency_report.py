@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from calls.management.commands.latency_report import parse_moment
 from calls.models import Call, LatencySample
-from calls.persistence.latency_stats import percentile
+from calls.percentile import percentile
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """The offline engines on real speech: Whisper ASR, Piper and espeak-ng TTS, Silero VAD, and the registry.
 
-Speech comes from espeak-ng at test time (tests/speech.py), in several voices;
+Speech comes from espeak-ng at test time (devtools/speech.py), in several voices;
 models load once per session. What Whisper heard is judged the way the product
 judges it, through bots.understanding (`decided`), never by its exact words.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from calls.audio import resample, rms_dbfs
 from calls.providers.base import ProviderError
-from tests.speech import noise, say, silence
+from devtools.speech import noise, say, silence
 
 INCOME_Q = "What is your monthly income?"
 

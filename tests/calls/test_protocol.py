@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 
 from calls.http.tokens import make_token
 from calls.models import Answer, Call, LatencySample, Turn
-from tests.callclient import CallClient, create_call
+from devtools.callclient import CallClient, create_call
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 
@@ -142,7 +142,7 @@ async def test_dropped_socket_keeps_everything_said():
 async def test_bad_text_frames_get_non_fatal_errors(frame, code):
     client = await CallClient.start("quickrupee-loan")
     await client.until("bot.speech.ended")
-    await client.comm.send_to(text_data=frame)
+    await client.send_text(frame)
     error = await client.until("error")
     assert error["code"] == code and error["fatal"] is False and error["message"]
     # The call goes on.
@@ -155,9 +155,9 @@ async def test_bad_text_frames_get_non_fatal_errors(frame, code):
 async def test_bad_audio_frames_get_errors_and_the_call_survives():
     client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
     await client.until("bot.speech.ended")
-    await client.comm.send_to(bytes_data=b"\x00\x01\x02")
+    await client.send_bytes(b"\x00\x01\x02")
     assert (await client.until("error"))["code"] == "bad_frame"
-    await client.comm.send_to(bytes_data=b"\x00" * (64 * 1024 + 2))
+    await client.send_bytes(b"\x00" * (64 * 1024 + 2))
     assert (await client.until("error"))["code"] == "frame_too_large"
     await client.send(type="text", text="no")
     assert (await client.until("call.ended"))["outcome"] == "rejected"
@@ -167,7 +167,7 @@ async def test_bad_audio_frames_get_errors_and_the_call_survives():
 async def test_start_after_audio_is_refused():
     client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
     await client.until("bot.speech.ended")
-    await client.comm.send_to(bytes_data=b"\x00\x00" * 160)
+    await client.send_bytes(b"\x00\x00" * 160)
     await client.send(type="start", sample_rate=8000)
     assert (await client.until("error"))["code"] == "too_late"
     await client.close()
@@ -176,44 +176,44 @@ async def test_start_after_audio_is_refused():
 async def test_bad_token_closes_4401():
     created = await create_call("quickrupee-loan")
     for url in (
-        f"/ws/calls/{created['call_id']}/?token=forged",
-        f"/ws/calls/{created['call_id']}/",
-        f"/ws/calls/{created['call_id']}/?token={make_token(str(uuid.uuid4()))}",
+        f"/ws/calls/{created.call_id}/?token=forged",
+        f"/ws/calls/{created.call_id}/",
+        f"/ws/calls/{created.call_id}/?token={make_token(str(uuid.uuid4()))}",
     ):
         client = CallClient(url)
-        await client.comm.connect()
+        await client.connect()
         assert await client.drain() == 4401
 
 
 async def test_unknown_call_closes_4404():
     missing = str(uuid.uuid4())
     client = CallClient(f"/ws/calls/{missing}/?token={make_token(missing)}")
-    await client.comm.connect()
+    await client.connect()
     assert await client.drain() == 4404
 
 
 async def test_second_connection_and_finished_call_close_4409():
     created = await create_call("quickrupee-loan")
-    first = CallClient(created["ws_url"])
-    await first.comm.connect()
+    first = CallClient(created.ws_url)
+    await first.connect()
     await first.until("call.started")
-    second = CallClient(created["ws_url"])
-    await second.comm.connect()
+    second = CallClient(created.ws_url)
+    await second.connect()
     assert await second.drain() == 4409
     await first.send(type="hangup")
     await first.drain()
-    third = CallClient(created["ws_url"])
-    await third.comm.connect()
+    third = CallClient(created.ws_url)
+    await third.connect()
     assert await third.drain() == 4409
 
 
 async def test_foreign_browser_origin_is_refused_but_no_origin_is_allowed():
     created = await create_call("quickrupee-loan")
-    evil = CallClient(created["ws_url"], headers=[(b"origin", b"https://evil.example")])
-    connected, _ = await evil.comm.connect()
+    evil = CallClient(created.ws_url, headers=[(b"origin", b"https://evil.example")])
+    connected = await evil.connect()
     assert not connected
-    same = CallClient(created["ws_url"], headers=[(b"origin", b"http://localhost:8000")])
-    connected, _ = await same.comm.connect()
+    same = CallClient(created.ws_url, headers=[(b"origin", b"http://localhost:8000")])
+    connected = await same.connect()
     assert connected
     assert (await same.next_event())["type"] == "call.started"
     await same.close()
@@ -239,7 +239,7 @@ async def test_a_flood_of_bad_frames_is_fatal_4400():
     client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
     await client.until("call.started")
     for _ in range(60):
-        await client.comm.send_to(bytes_data=b"\x01")
+        await client.send_bytes(b"\x01")
     fatal = await client.until("error", fatal=True)
     assert fatal["code"] == "too_many_protocol_errors"
     assert (await client.until("call.ended"))["outcome"] == "error"
@@ -315,7 +315,7 @@ async def test_response_ms_counts_from_when_the_server_read_the_frame():
     client = await CallClient.start("quickrupee-loan", mode="push_to_talk")
     await client.until("bot.speech.ended")
     waited = 0.4  # as if it had sat in the worker's queue this long
-    await client.comm.send_input(
+    await client.socket.comm.send_input(
         {"type": "websocket.receive", "text": json.dumps({"type": "text", "text": "yes I am"}),
          "received_at": time.perf_counter() - waited}
     )

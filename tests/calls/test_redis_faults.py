@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from calls.models import Call
 from calls.persistence import broadcast
 from calls.transport.browser import CallConsumer
-from tests.callclient import CallClient
+from devtools.callclient import CallClient
 from tests.faults import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

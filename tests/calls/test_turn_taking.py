@@ -3,7 +3,7 @@ who is still speaking, speech that never pauses cannot hold a turn open, and an
 `end_of_speech` is always recognised.
 
 Real speech (espeak-ng) through the real VAD and recognisers; where the order of events
-matters, the recognition is held at the network edge (tests/fakecloud.py) until the test
+matters, the recognition is held at the network edge (devtools/fakecloud.py) until the test
 lets it answer, so nothing depends on how fast this machine is.
 """
 from __future__ import annotations
@@ -22,9 +22,9 @@ from calls.providers.base import (
 )
 from calls.providers.openai_asr import OpenAIASR
 from calls.runtime.listener import ENGINE_RATE, MAX_VAD_BACKLOG_S, Listener, Utterance
-from tests.callclient import CallClient
-from tests.fakecloud import OPENAI_KEY, FakeCloud
-from tests.speech import say, silence
+from devtools.callclient import CallClient
+from devtools.fakecloud import OPENAI_KEY, FakeCloud
+from devtools.speech import say, silence
 
 pytestmark = pytest.mark.speech
 

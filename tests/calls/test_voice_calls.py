@@ -8,8 +8,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from calls.models import Call, LatencySample
-from tests.callclient import CallClient
-from tests.speech import say, silence
+from devtools.callclient import CallClient
+from devtools.speech import say, silence
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 
@@ -86,7 +86,7 @@ async def test_other_input_rates_are_resampled(rate):
 
 
 async def test_noise_alone_is_not_an_answer_in_hands_free_mode():
-    from tests.speech import noise
+    from devtools.speech import noise
 
     client = await CallClient.start("quickrupee-loan", mode="vad")
     await client.until("bot.speech.ended")
@@ -100,7 +100,7 @@ async def test_noise_alone_is_not_an_answer_in_hands_free_mode():
 async def test_background_noise_is_silence_and_speech_after_the_reminder_counts(settings, short_bot):
     """A hands-free microphone streaming only room noise is a silent caller: reminded,
     and an answer spoken then is heard as usual."""
-    from tests.speech import noise
+    from devtools.speech import noise
 
     # The answer must come within the second silence window, however late a busy machine
     # runs this task: so the window is roomy and the noise stops when the reminder comes

@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.liveclient import QUALIFYING_ANSWERS, Busy, LiveCall, create_call
-from tests.liveserver import Worker
+from devtools.callclient import Busy, CallClient, create_call
+from devtools.liveserver import Worker
+from devtools.servers import Network
+from devtools.typed_call import LOAN_BOT, QUALIFYING_ANSWERS
 
-# `speech`: the worker's bot speaks through espeak-ng (tests/liveserver.py); server processes, not in the quick check.
+# `speech`: the worker's bot speaks through espeak-ng (devtools/liveserver.py); server processes, not in the quick check.
 pytestmark = pytest.mark.speech
 
 
@@ -40,11 +42,12 @@ async def impatient_worker(tmp_path) -> AsyncIterator[Worker]:
 
 
 async def test_sigterm_lets_three_calls_finish_and_refuses_new_ones_busy(worker):
-    calls = [await LiveCall.start(worker.url) for _ in range(3)]
+    server = Network(worker.url)
+    calls = [await CallClient.start(LOAN_BOT, "push_to_talk", server=server) for _ in range(3)]
     for call in calls:
-        await call.answer(QUALIFYING_ANSWERS[0])
+        await call.say_text(QUALIFYING_ANSWERS[0])
         await call.until("answer")
-    unconnected = await create_call(worker.url)  # created before the signal, connects during the drain
+    unconnected = await create_call(LOAN_BOT, "push_to_talk", server=server)  # created before the signal, connects during the drain
 
     worker.terminate()
     await worker.until_status("/readyz", 503)
@@ -56,11 +59,11 @@ async def test_sigterm_lets_three_calls_finish_and_refuses_new_ones_busy(worker)
     assert refused.json()["error"]["code"] == "busy"
     assert int(refused.headers["Retry-After"]) >= 1
     with pytest.raises(Busy, match="close 1013"):
-        await LiveCall.connect(worker.url, unconnected)
+        await CallClient.join(unconnected, server=server)
 
     for call in calls:
         for text in QUALIFYING_ANSWERS[1:]:
-            await call.answer(text)
+            await call.say_text(text)
     ended = [await call.ended() for call in calls]
     assert [e["outcome"] for e in ended] == ["qualified"] * 3
     assert [call.close_code for call in calls] == [1000] * 3
@@ -78,8 +81,8 @@ async def test_sigterm_lets_three_calls_finish_and_refuses_new_ones_busy(worker)
 
 async def test_calls_still_running_at_the_drain_deadline_end_as_shutdown_with_answers_stored(impatient_worker):
     worker = impatient_worker
-    call = await LiveCall.start(worker.url)
-    await call.answer(QUALIFYING_ANSWERS[0])
+    call = await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(worker.url))
+    await call.say_text(QUALIFYING_ANSWERS[0])
     await call.until("answer")
 
     worker.terminate()
@@ -98,10 +101,10 @@ async def test_calls_still_running_at_the_drain_deadline_end_as_shutdown_with_an
 
 
 async def test_a_second_signal_stops_at_once(worker):
-    call = await LiveCall.start(worker.url)
+    call = await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(worker.url))
     worker.terminate()
     await worker.until_status("/readyz", 503)
     worker.terminate()
     assert await worker.exited() == 0
-    await call.closed()
+    await call.drain()
     assert "call.ended" not in [event["type"] for event in call.events]  # cut, as asked

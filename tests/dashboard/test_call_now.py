@@ -10,7 +10,6 @@ import pytest
 from calls.http.tokens import token_call_id
 from calls.models import Call
 from tests.dashboard.conftest import make_call
-from tests.faketwilio import fake_twilio, twilio_settings  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -70,14 +69,14 @@ async def test_carrier_progress_reaches_the_dashboard_socket(staff_user, loan_bo
     from django.test import AsyncClient
 
     from calls.persistence import lifecycle
-    from tests.callclient import application
+    from config.asgi import application
 
     settings.TWILIO_AUTH_TOKEN = ""
     call = await database_sync_to_async(lifecycle.create_phone_call)(loan_bot, caller_phone="+919876543210", provider_call_id="CA" + "3" * 32)
     browser = AsyncClient()
     await browser.aforce_login(staff_user)
     cookie = browser.cookies["sessionid"].value
-    comm = WebsocketCommunicator(application(), "/ws/dashboard/leads/", headers=[
+    comm = WebsocketCommunicator(application, "/ws/dashboard/leads/", headers=[
         (b"cookie", f"sessionid={cookie}".encode()), (b"host", b"testserver"), (b"origin", b"http://testserver"),  # the dashboard page
     ])
     assert (await comm.connect())[0]

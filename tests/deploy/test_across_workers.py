@@ -25,8 +25,10 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.liveclient import QUALIFYING_ANSWERS, LiveCall, typed_call
-from tests.liveserver import PYTHON, ROOT, Worker
+from devtools.callclient import CallClient
+from devtools.liveserver import PYTHON, ROOT, Worker
+from devtools.servers import Network
+from devtools.typed_call import LOAN_BOT, QUALIFYING_ANSWERS, typed_call
 
 # Its own PostgreSQL database and Redis index whatever the pass, so it runs once (not
 # `backend`); `speech`: the workers' bots speak through espeak-ng, not in the quick check.
@@ -78,20 +80,20 @@ async def until_post_status(worker: Worker, status: int, timeout: float = 30) ->
 
 async def test_admission_counts_the_calls_of_every_worker(workers):
     w1, w2 = workers
-    on_w1 = await LiveCall.start(w1.url)  # w1 full (connect returns at call.started: the slot is taken)
+    on_w1 = await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(w1.url))  # w1 full (connect returns at call.started: the slot is taken)
     assert (await until_post_status(w1, 201)).status_code == 201  # w1 is full, but w2 has a free line
 
-    on_w2 = await LiveCall.start(w2.url)  # w2 full too
+    on_w2 = await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(w2.url))  # w2 full too
     busy = await until_post_status(w1, 503)  # w1 learns that w2 is full
     assert busy.json()["error"]["code"] == "busy" and int(busy.headers["Retry-After"]) >= 1
     assert (await post_call(w2)).status_code == 503
 
-    await on_w2.ws.send(json.dumps({"type": "hangup"}))
+    await on_w2.send(type="hangup")
     assert (await on_w2.ended())["outcome"] == "incomplete"
     assert (await until_post_status(w1, 201)).status_code == 201  # a line is free on w2 again: w1 says so
 
     for text in QUALIFYING_ANSWERS:  # the call that held w1 all along is unaffected
-        await on_w1.answer(text)
+        await on_w1.say_text(text)
     assert (await on_w1.ended())["outcome"] == "qualified"
 
 

@@ -22,10 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.liveclient import QUALIFYING_ANSWERS, LiveCall, stored_call
-from tests.liveserver import Worker, free_port
+from devtools.callclient import CallClient, stored_call
+from devtools.liveserver import Worker, free_port
+from devtools.servers import Network
+from devtools.typed_call import LOAN_BOT, QUALIFYING_ANSWERS
 
-# `speech`: the workers' bots speak through espeak-ng (tests/liveserver.py); slow, so not in the quick check.
+# `speech`: the workers' bots speak through espeak-ng (devtools/liveserver.py); slow, so not in the quick check.
 pytestmark = pytest.mark.speech
 
 REDIS_URL = "redis://127.0.0.1:6379/12"  # a logical database no other test uses
@@ -125,15 +127,16 @@ async def stack(tmp_path, pg_url) -> AsyncIterator[tuple[Balancer, list[Worker]]
 async def held_call(url: str, holding: asyncio.Event, hold: asyncio.Event) -> dict:
     """A typed call that answers its first question, says so (`holding`), waits for
     `hold`, then answers the rest."""
-    call = await LiveCall.start(url)
-    await call.answer(QUALIFYING_ANSWERS[0])
+    server = Network(url)
+    call = await CallClient.start(LOAN_BOT, "push_to_talk", server=server)
+    await call.say_text(QUALIFYING_ANSWERS[0])
     await call.until("answer")
     holding.set()
     await hold.wait()
     for text in QUALIFYING_ANSWERS[1:]:
-        await call.answer(text)
+        await call.say_text(text)
     ended = await call.ended()
-    stored = await stored_call(url, call.created)
+    stored = await stored_call(call.created, server=server)
     return {"ended": ended["outcome"], "close": call.close_code, "stored": (stored["status"], stored["outcome"], len(stored["answers"]))}
 
 

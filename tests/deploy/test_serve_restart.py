@@ -1,6 +1,6 @@
 """`make restart` replaces the workers of `make serve` one at a time and drops no call.
 
-Issue 14's test: a rolling restart under `make serve` with `bench/load.py` running
+Issue 14's test: a rolling restart under `make serve` with the load bench (`python -m bench.load`) running
 at 50 calls drops 0 calls. The bench starts the production setup itself
 (scripts/serve.sh: two workers behind haproxy, on a PostgreSQL database of the
 test's own and Redis, cloud speech on its loopback stand-in), runs 50 typed
@@ -24,7 +24,7 @@ import subprocess
 
 import pytest
 
-from tests.liveserver import PYTHON, ROOT
+from devtools.liveserver import PYTHON, ROOT
 
 # `speech`: the bot speaks every line through the cloud stand-in, which synthesizes it with espeak-ng;
 # the quick check (-m "not speech and not browser") leaves out this two-minute run.
@@ -52,7 +52,7 @@ def test_make_restart_with_bench_load_at_50_typed_calls_drops_none(tmp_path, pg_
     env.update(DATABASE_URL=pg_url, REDIS_URL=redis_url, VAR_DIR=os.path.relpath(tmp_path, ROOT))
     bench = subprocess.run(
         [
-            PYTHON, "bench/load.py", "--calls", str(CALLS), "--mode", "text", "--workers", "2",
+            PYTHON, "-m", "bench.load", "--calls", str(CALLS), "--mode", "text", "--workers", "2",
             "--ramp", "80", "--restart-after", "10", "--max-seconds", "600",
             "--json", str(figures_path), "--server-env", "LOG_LEVEL=INFO",
         ],

@@ -12,13 +12,12 @@ synchronisation). The bot speaks through Piper, hence the `speech` marker.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -31,15 +30,16 @@ from typing import Any
 
 import pytest
 import yaml
-from websockets.sync.client import connect
 
 from calls.metrics import LATENCY_BUCKETS
+from devtools.callclient import CallClient, Created
+from devtools.liveserver import PYTHON, free_port
+from devtools.servers import Network
 
 pytestmark = pytest.mark.speech
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
-PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 DAPHNE = str(VENV_BIN / "daphne") if (VENV_BIN / "daphne").exists() else shutil.which("daphne") or "daphne"
 PROMPT_CACHE = Path(tempfile.gettempdir()) / "voicebot-browser-prompt-cache"  # shared with the browser tests
 
@@ -61,12 +61,6 @@ bot, _ = Bot.objects.get_or_create(slug="short", defaults=dict(
 Question.objects.get_or_create(bot=bot, order=1, key="owns", defaults=dict(prompt="Own?"))
 Question.objects.get_or_create(bot=bot, order=2, key="soon", defaults=dict(prompt="Soon?"))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(url: str, *, method: str = "GET", body: dict | None = None, token: str = "") -> tuple[int, bytes]:
@@ -203,36 +197,23 @@ def stack() -> Iterator[Stack]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def start_call(worker: Worker, mode: str = "push_to_talk") -> dict:
-    status, body = http(worker.url + "/api/calls/", method="POST", body={"bot": "short", "mode": mode})
-    assert status == 201, body
-    return json.loads(body)
+async def joined_call(worker: Worker) -> CallClient:
+    """A push-to-talk call on the short bot, joined (`call.started` received)."""
+    return await CallClient.start("short", "push_to_talk", server=Network(worker.url), caller=None)
 
 
-def events_until(ws, kind: str, timeout: float = 30) -> list[dict]:
-    """Events (audio skipped) up to and including the first of `kind`."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while True:
-        message = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
-        if isinstance(message, bytes):
-            continue
-        event = json.loads(message)
-        seen.append(event)
-        if event["type"] == kind:
-            return seen
-
-
-def typed_call(worker: Worker) -> dict:
+def typed_call(worker: Worker) -> Created:
     """A whole call answered in typed text (each answer as the question starts): qualified."""
-    created = start_call(worker)
-    ws_url = worker.url.replace("http://", "ws://") + created["ws_url"]
-    with connect(ws_url, open_timeout=10, max_size=None) as ws:
-        events_until(ws, "call.started")
+    async def call() -> tuple[Created, dict]:
+        client = await joined_call(worker)
         for words in CALLER_WORDS:
-            events_until(ws, "bot.speech.started")  # the greeting with the first question, then the second
-            ws.send(json.dumps({"type": "text", "text": words}))
-        ended = events_until(ws, "call.ended", timeout=60)[-1]
+            await client.until("bot.speech.started", timeout=30)  # the greeting with the first question, then the second
+            await client.send(type="text", text=words)
+        ended = await client.until("call.ended", timeout=60)
+        await client.close()
+        return client.created, ended
+
+    created, ended = asyncio.run(call())
     assert ended["outcome"] == "qualified", ended
     return created
 
@@ -268,16 +249,16 @@ def test_json_logs_of_a_call_carry_its_context_and_no_secrets(stack):
     worker_b = stack.workers[1]
     created = typed_call(worker_b)
     wait_for("the call's end in the log", lambda: any(
-        created["call_id"] in line and '"call.ended"' in line for line in worker_b.lines()), 30)
+        created.call_id in line and '"call.ended"' in line for line in worker_b.lines()), 30)
     lines = worker_b.lines()
     records = [json.loads(line) for line in lines]  # every line is one JSON object
-    about_call = [r for r in records if r.get("call_id") == created["call_id"]]
+    about_call = [r for r in records if r.get("call_id") == created.call_id]
     assert about_call, "no line about the call"
     for record in about_call:
         assert record["bot"] == "short" and isinstance(record["turn"], int) and record["event"], record
     assert any(r["event"] == "call.ended" and r["outcome"] == "qualified" for r in about_call)
     text = "\n".join(lines)
-    for secret in (METRICS_TOKEN, SECRET_KEY, created["token"]):
+    for secret in (METRICS_TOKEN, SECRET_KEY, created.token):
         assert secret not in text
     for words in CALLER_WORDS:  # transcripts only at DEBUG; this server logs INFO
         assert words not in text
@@ -292,13 +273,17 @@ def test_a_dead_workers_calls_leave_the_in_progress_gauge(stack):
                        if line.startswith("voicebot_calls_total{"))
     wait_for("Prometheus to catch up with the ended calls",
              lambda: stack.value(total) == ended_so_far and stack.value(active) == 0, PROMETHEUS_TIMEOUT_S)
-    created = start_call(worker_b)
-    with connect(worker_b.url.replace("http://", "ws://") + created["ws_url"], open_timeout=10, close_timeout=1,
-                 max_size=None) as ws:
-        events_until(ws, "call.started")
-        wait_for("the live call in the gauge", lambda: stack.value(active) == 1, PROMETHEUS_TIMEOUT_S)
+
+    async def call_on_a_worker_that_dies() -> None:
+        client = await joined_call(worker_b)
+        await asyncio.to_thread(wait_for, "the live call in the gauge", lambda: stack.value(active) == 1, PROMETHEUS_TIMEOUT_S)
         worker_b.process.kill()  # crashes mid-call: no chance to decrement anything
         worker_b.process.wait(timeout=10)
-        wait_for("the dead worker's call to leave the gauge", lambda: stack.value(active) == 0, PROMETHEUS_TIMEOUT_S)
+        await asyncio.to_thread(
+            wait_for, "the dead worker's call to leave the gauge", lambda: stack.value(active) == 0, PROMETHEUS_TIMEOUT_S
+        )
+        await client.close()
+
+    asyncio.run(call_on_a_worker_that_dies())
     assert stack.value(total) == ended_so_far  # the totals keep the dead worker's calls
     assert stack.value('up{job="voicebot"}') == 1

@@ -118,7 +118,7 @@ async def test_a_whole_call_logs_its_context_and_keeps_the_callers_words_at_debu
     from channels.db import database_sync_to_async
     from django.db import connections
 
-    from tests.callclient import CallClient
+    from devtools.callclient import CallClient
 
     said = ["yes we own it outright", "yes pretty soon indeed"]
     client = await CallClient.start("short", mode="push_to_talk")

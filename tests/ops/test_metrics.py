@@ -119,11 +119,11 @@ async def test_bad_token_is_counted(brief_bots):
     from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
-    from tests.callclient import create_call
+    from devtools.callclient import create_call
 
     created = await create_call("quickrupee-loan")
     before = value("voicebot_calls_refused_total", reason="bad_token")
-    comm = WebsocketCommunicator(application, f"/ws/calls/{created['call_id']}/?token=forged")
+    comm = WebsocketCommunicator(application, f"/ws/calls/{created.call_id}/?token=forged")
     connected, _ = await comm.connect()
     assert connected
     closed = await comm.receive_output(timeout=10)

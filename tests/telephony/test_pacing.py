@@ -15,8 +15,8 @@ from django.db import connections
 
 from calls.runtime.speaker import CHUNK_MS
 from calls.transport.phone.streams import PhoneStreamConsumer
+from devtools.phoneline import PhoneLine, twilio_inbound
 from tests.clock import FakeClock
-from tests.phoneline import PhoneLine, twilio_inbound
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
 

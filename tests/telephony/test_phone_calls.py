@@ -1,4 +1,4 @@
-"""Whole phone calls through the phone-line simulator (tests/phoneline.py), for both
+"""Whole phone calls through the phone-line simulator (devtools/phoneline.py), for both
 bots over Twilio and Exotel, checked against the stored records.
 
 Twilio calls begin as Twilio's do: a signed Voice webhook, then the media stream
@@ -15,7 +15,7 @@ from django.test import AsyncClient
 
 from calls.http.tokens import make_token
 from calls.models import Call
-from tests.phoneline import PhoneLine, twilio_inbound
+from devtools.phoneline import PhoneLine, twilio_inbound
 
 # Every call here has the bot speak its lines through Piper and hear through Silero: `speech`.
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]

@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 from calls.http.tokens import token_call_id
 from calls.models import Call
 from calls.transport.phone import twilio_rest
-from tests.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from devtools.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
 pytestmark = pytest.mark.django_db
 

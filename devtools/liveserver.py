@@ -1,9 +1,9 @@
 """One production worker (`python -m config.server`) in a subprocess, on loopback.
 
 It has its own SQLite database in a temporary VAR_DIR (migrated at start) and
-reads nothing of the test process's database or Redis settings. Tests look at
-it over HTTP/WebSocket (`tests/liveclient.py`) and at its database file once it
-has exited.
+reads nothing of the test process's database or Redis settings. Tests and benches
+talk to it over HTTP/WebSocket (`devtools.callclient` with `Network(worker.url)`)
+and look at its database file once it has exited.
 """
 from __future__ import annotations
 

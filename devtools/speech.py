@@ -1,4 +1,4 @@
-"""Real speech for tests, made at test time with espeak-ng (no audio files in the repo).
+"""Real speech for tests and benches, made when needed with espeak-ng (no audio files in the repo).
 
 espeak-ng is a different synthesizer from the bot's Piper voice and has several
 accents and pitches, so ASR and VAD tests hear voices they were not tuned on.
@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from calls.audio import read_wav, resample
 
@@ -52,3 +54,13 @@ def noise(ms: int, rate: int = 16000, level: float = 0.05) -> bytes:
     args = [SOX, "-R", "-n", "-r", str(rate), "-b", "16", "-c", "1", "-e", "signed-integer", "-t", "raw", "-"]
     args += ["synth", f"{ms / 1000:.3f}", "pinknoise", "vol", str(level)]
     return subprocess.run(args, check=True, capture_output=True, timeout=30).stdout
+
+
+def trim_quiet(pcm: bytes, level: int = 300, *, head: bool = True) -> bytes:
+    """The clip without espeak-ng's quiet tail (about 350 ms) and, unless `head=False`,
+    its quiet head: so "the end of the caller's speech" is the end of the words."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > level)
+    if not loud.size:
+        return pcm
+    return pcm[(loud[0] if head else 0) * 2 : (loud[-1] + 1) * 2]

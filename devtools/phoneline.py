@@ -12,7 +12,7 @@ sent before it has played, and `clear` empties the buffer and echoes pending
 marks at once. Each media message's arrival is recorded so a test or benchmark
 can tell whether the caller would have heard a gap (an underrun) while the bot spoke.
 
-Caller speech is real: espeak-ng (tests/speech.py) converted by sox to what the
+Caller speech is real: espeak-ng (devtools/speech.py) converted by sox to what the
 line carries (µ-law 8 kHz, or 16-bit PCM 8 kHz), so the server hears telephone audio.
 """
 from __future__ import annotations
@@ -28,12 +28,12 @@ from typing import Any
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
-from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient
 from twilio.request_validator import RequestValidator
 
-from tests.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
-from tests.speech import SOX, say
+from devtools.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from devtools.servers import Closed, InProcess, Server
+from devtools.speech import SOX, say
 
 RATE = 8000
 
@@ -91,13 +91,12 @@ class Playout:
 
 
 class PhoneLine:
-    """One simulated phone call. Use `await PhoneLine.twilio(token)` or `PhoneLine.exotel(...)`."""
+    """One simulated phone call. Use `await PhoneLine.twilio(token)` or `PhoneLine.exotel(...)`;
+    the server is the ASGI application in this process unless `server` says otherwise."""
 
-    def __init__(self, dialect: Dialect, path: str, *, call_sid: str | None = None) -> None:
-        from tests.callclient import application
-
+    def __init__(self, dialect: Dialect, path: str, *, call_sid: str | None = None, server: Server | None = None) -> None:
         self.dialect = dialect
-        self.comm = WebsocketCommunicator(application(), path)
+        self.socket = (server or InProcess()).socket(path)
         self.stream_sid = ("MZ" if dialect is TWILIO else "") + uuid.uuid4().hex
         self.call_sid = call_sid or ("CA" + uuid.uuid4().hex)
         self.received: list[Received] = []
@@ -117,8 +116,8 @@ class PhoneLine:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    async def twilio(cls, token: str, *, call_sid: str | None = None) -> PhoneLine:
-        line = cls(TWILIO, "/ws/telephony/twilio/", call_sid=call_sid)
+    async def twilio(cls, token: str, *, call_sid: str | None = None, server: Server | None = None) -> PhoneLine:
+        line = cls(TWILIO, "/ws/telephony/twilio/", call_sid=call_sid, server=server)
         await line._open()
         await line._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await line._send({
@@ -132,8 +131,10 @@ class PhoneLine:
         return line
 
     @classmethod
-    async def exotel(cls, bot: str, key: str, *, caller: str = "09876543210", call_sid: str | None = None) -> PhoneLine:
-        line = cls(EXOTEL, f"/ws/telephony/exotel/?bot={bot}&key={key}", call_sid=call_sid)
+    async def exotel(
+        cls, bot: str, key: str, *, caller: str = "09876543210", call_sid: str | None = None, server: Server | None = None
+    ) -> PhoneLine:
+        line = cls(EXOTEL, f"/ws/telephony/exotel/?bot={bot}&key={key}", call_sid=call_sid, server=server)
         await line._open()
         await line._send({"event": "connected"})
         await line._send({
@@ -147,8 +148,7 @@ class PhoneLine:
         return line
 
     async def _open(self) -> None:
-        connected, _ = await self.comm.connect(timeout=30)
-        assert connected, "the server refused the WebSocket handshake"
+        assert await self.socket.connect(30), "the server refused the WebSocket handshake"
         self._reader = asyncio.create_task(self._read(), name=f"phoneline-{self.dialect.name}")
 
     # ------------------------------------------------------------------ the caller
@@ -192,7 +192,7 @@ class PhoneLine:
         for task in self._echoes:
             task.cancel()
         if self.close_code is None:
-            await self.comm.disconnect()
+            await self.socket.close()
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -236,19 +236,19 @@ class PhoneLine:
     async def _read(self) -> None:
         try:
             while True:
-                output = await self.comm.receive_output(timeout=3600)
+                frame = await self.socket.receive(3600)
                 now = time.perf_counter()
-                if output["type"] == "websocket.close":
-                    self.close_code = output.get("code", 1000)
+                if isinstance(frame, Closed):
+                    self.close_code = frame.code
                     self._changed.set()
                     return
-                if output.get("bytes") is not None:
+                if isinstance(frame, bytes):
                     self.violations.append("binary frame (carriers take JSON text frames only)")
                     continue
                 try:
-                    message = json.loads(output["text"])
+                    message = json.loads(frame)
                 except ValueError:
-                    self.violations.append(f"not JSON: {output['text'][:60]!r}")
+                    self.violations.append(f"not JSON: {frame[:60]!r}")
                     continue
                 self.received.append(Received(now, message))
                 self._handle(message, now)
@@ -319,19 +319,21 @@ class PhoneLine:
         if seq and self.dialect.seq not in message and message.get("event") != "connected":
             message = {"event": message["event"], self.dialect.seq: self._next_seq(), **message}
         if self.close_code is None:
-            await self.comm.send_to(text_data=json.dumps(message))
+            await self.socket.send_text(json.dumps(message))
 
 
-async def twilio_inbound(bot: str, caller: str = "+14155550123") -> PhoneLine:
-    """Twilio's side of an inbound call: the signed Voice webhook, then the stream it names."""
+async def twilio_inbound(bot: str, caller: str = "+14155550123", *, public: str = "https://bot.example.com") -> PhoneLine:
+    """Twilio's side of an inbound call: the Voice webhook, signed for the server's public
+    address `public` (its PUBLIC_BASE_URL, or the test client's http://testserver when
+    it has none), then the stream it names."""
     sid = "CA" + uuid.uuid4().hex
     path = f"/telephony/twilio/voice/?bot={bot}"
     form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "From": caller, "To": FROM_NUMBER, "CallStatus": "ringing"}
-    signature = RequestValidator(AUTH_TOKEN).compute_signature("https://bot.example.com" + path, form)
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(public + path, form)
     response = await AsyncClient().post(
         path, data=urlencode(form), content_type="application/x-www-form-urlencoded", headers={"X-Twilio-Signature": signature}
     )
     assert response.status_code == 200, response.content
     stream = ElementTree.fromstring(response.content).find("./Connect/Stream")
-    assert stream.get("url") == "wss://bot.example.com/ws/telephony/twilio/"
+    assert stream.get("url") == public.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/ws/telephony/twilio/"
     return await PhoneLine.twilio(stream.find("Parameter").get("value"), call_sid=sid)

@@ -25,8 +25,8 @@ body is not even text, as a broken proxy in between might send, or for speech
 recorded. Error bodies echo the full API key received, worse than the real
 services (they mask it), so tests catch any leak into our error messages.
 
-Use the `fake_cloud` fixture (one server per test session, reset around each
-test); point providers at it with `.openai_url` / `.elevenlabs_url` and the
+Tests use the `fake_cloud` fixture (tests/conftest.py: one server per test
+session, reset around each test); point providers at it with `.openai_url` / `.elevenlabs_url` and the
 `OPENAI_KEY` / `ELEVENLABS_KEY` constants, or apply `.settings()` (Django
 settings) or `.env()` (a server subprocess).
 """
@@ -43,14 +43,13 @@ import time
 import uuid
 import wave
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-import pytest
 
 Service = Literal["openai", "elevenlabs"]
 Fault = int | Literal["hang", "drop", "cut", "garbage"]
@@ -123,8 +122,8 @@ class FakeCloud:
     default_transcript = ""
     default_logprob = -0.1  # the recogniser's mean token log-probability when a test does not say
     no_speech_prob = 0.01  # Whisper's belief that nothing was said, in verbose_json segments
-    transcribe_delay = 0.0  # seconds a transcription takes (bench/load.py: a cloud's 150 ms)
-    first_audio_delay = 0.0  # seconds before the first piece of speech (bench/load.py: 80 ms)
+    transcribe_delay = 0.0  # seconds a transcription takes (bench/load: a cloud's 150 ms)
+    first_audio_delay = 0.0  # seconds before the first piece of speech (bench/load: 80 ms)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -231,6 +230,11 @@ class FakeCloud:
     def release_transcriptions(self) -> None:
         """Let the transcriptions held by `hold_transcriptions` (and any later) answer."""
         self._release_asr.set()
+
+    def ignore_client_hangups(self) -> None:
+        """Log nothing when a client leaves mid-answer: a load generator's callers hang
+        up on streams by the hundred, which is normal there."""
+        self._server.handle_error = lambda request, address: None
 
     def close(self) -> None:
         self._release_asr.set()
@@ -465,7 +469,7 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], di
     """multipart/form-data as RFC 7578 frames it (what the OpenAI SDK sends through httpx).
 
     A plain split on the boundary rather than the `email` package: under the load bench
-    (bench/load.py) this server parses dozens of uploads a second beside the server it
+    (bench/load) this server parses dozens of uploads a second beside the server it
     measures, and the `email` parser spent about 5 ms of CPU on each answer's WAV."""
     if not content_type.startswith("multipart/form-data"):
         raise ValueError(f"expected multipart/form-data, got {content_type or 'no content type'}")
@@ -502,7 +506,7 @@ def _speech(text: str, rate: int) -> bytes:
     key = (text, rate)
     if key not in _speech_cache:
         try:
-            from tests.speech import say
+            from devtools.speech import say
 
             _speech_cache[key] = say(text, rate=rate)
         except (OSError, subprocess.SubprocessError, ValueError):
@@ -526,21 +530,11 @@ def shared_fake_cloud() -> FakeCloud:
         return _shared
 
 
-@pytest.fixture
-def fake_cloud() -> Iterator[FakeCloud]:
-    """The fake cloud, with no script and no recorded requests; released and reset after the test."""
-    fake = shared_fake_cloud()
-    fake.reset()
-    yield fake
-    fake.reset()
-
-
 __all__ = [
     "ELEVENLABS_KEY",
     "OPENAI_KEY",
     "FakeCloud",
     "RecordedRequest",
     "UploadedFile",
-    "fake_cloud",
     "shared_fake_cloud",
 ]

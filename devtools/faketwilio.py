@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import atexit
 import base64
+import functools
 import json
 import re
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
@@ -208,24 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-_shared: FakeTwilio | None = None
-
-
-@pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    """The fake Twilio REST API (one server per session), empty for each test."""
-    global _shared
-    if _shared is None:
-        _shared = FakeTwilio()
-        atexit.register(_shared.close)
-    _shared.reset()
-    yield _shared
-    _shared.reset()
-
-
-@pytest.fixture
-def twilio_settings(settings, fake_twilio) -> FakeTwilio:
-    """A configured Twilio account whose REST API is the local fake."""
-    for key, value in fake_twilio.settings().items():
-        setattr(settings, key, value)
-    return fake_twilio
+@functools.cache
+def shared_fake_twilio() -> FakeTwilio:
+    """The process-wide fake Twilio, started on first use and closed at exit."""
+    fake = FakeTwilio()
+    atexit.register(fake.close)
+    return fake
