@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:
 
 from bots.seed import BOTS  # noqa: E402
 from bots.understanding import Reading, place_names, split_phrases, split_places, understand  # noqa: E402
+from calls.percentile import percentile  # noqa: E402
 
 DEFAULT_CORPUS = ROOT / "tests" / "data" / "understanding_corpus.jsonl"
 
@@ -81,8 +82,7 @@ def timing(items: list[dict], rounds: int = 20) -> tuple[float, float]:
             t0 = time.perf_counter()
             read(item)
             samples.append((time.perf_counter() - t0) * 1e6)
-    samples.sort()
-    return sum(samples) / len(samples), samples[int(0.99 * (len(samples) - 1))]
+    return sum(samples) / len(samples), percentile(samples, 99)
 
 
 def main(argv: list[str]) -> int:
