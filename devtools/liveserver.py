@@ -3,7 +3,8 @@
 It has its own SQLite database in a temporary VAR_DIR (migrated at start) and
 reads nothing of the test process's database or Redis settings. Tests and benches
 talk to it over HTTP/WebSocket (`devtools.callclient` with `Network(worker.url)`)
-and look at its database file once it has exited.
+and look at its database file once it has exited. `own_state_env` and `stop` serve
+the other server processes tests start (the browser tests' server, the metrics stack).
 """
 from __future__ import annotations
 
@@ -32,34 +33,53 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_env(var_dir: Path, **settings: str) -> dict[str, str]:
-    """The environment of a server with its own state: nothing that points it at the
-    tests' database or Redis. Typed calls need no recogniser; espeak-ng speaks fast."""
-    drop = {"DATABASE_URL", "REDIS_URL", "VAR_DIR", "PROMPT_CACHE_DIR", "DJANGO_SETTINGS_MODULE", "DEBUG"}
-    env = {key: value for key, value in os.environ.items() if key not in drop}
-    PROMPT_CACHE.mkdir(parents=True, exist_ok=True)
-    env.update(
-        VAR_DIR=str(var_dir),
-        PROMPT_CACHE_DIR=str(PROMPT_CACHE),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        PYTHONUNBUFFERED="1",
-        SPEECH_WARMUP="0",
-        TTS_PROVIDER="espeak",
-        SILENCE_TIMEOUT_S="0",
-        # Bot audio goes out as fast as it is made, as in the in-process tests
-        # (tests/conftest.py): a typed call waits for events, not for espeak's lines
-        # to play out in real time. Pacing has its own tests; a test that wants it
-        # passes PLAYBACK_LEAD_MS itself.
-        PLAYBACK_LEAD_MS="600000",
-        CALL_RATE_LIMIT="100000",
-        # Typed calls on espeak cost little: the per-client and per-worker caps (sized
-        # for local Whisper) would refuse the load tests' calls; tests of admission set them.
-        MAX_CALLS_PER_CLIENT="0",
-        MAX_CALLS_PER_WORKER="1000",
-        SECRET_KEY=secrets.token_urlsafe(50),  # a production worker refuses to start without one
-    )
+def stop(process: subprocess.Popen, grace: float = 15) -> None:
+    """A server's graceful stop (SIGTERM), then SIGKILL if it has not exited after `grace` s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+#: What a server of its own must not take from the environment of the process that starts it.
+NOT_INHERITED = frozenset({"DATABASE_URL", "REDIS_URL", "VAR_DIR", "PROMPT_CACHE_DIR", "DJANGO_SETTINGS_MODULE", "DEBUG"})
+
+#: A worker for typed calls: no recogniser needed, espeak-ng speaks fast.
+TYPED_CALLS = {
+    "SPEECH_WARMUP": "0",
+    "TTS_PROVIDER": "espeak",
+    "SILENCE_TIMEOUT_S": "0",
+    # Bot audio goes out as fast as it is made, as in the in-process tests
+    # (tests/conftest.py): a typed call waits for events, not for espeak's lines
+    # to play out in real time. Pacing has its own tests; a test that wants it
+    # passes PLAYBACK_LEAD_MS itself.
+    "PLAYBACK_LEAD_MS": "600000",
+    "CALL_RATE_LIMIT": "100000",
+    # Typed calls on espeak cost little: the per-client and per-worker caps (sized
+    # for local Whisper) would refuse the load tests' calls; tests of admission set them.
+    "MAX_CALLS_PER_CLIENT": "0",
+    "MAX_CALLS_PER_WORKER": "1000",
+}
+
+
+def own_state_env(var_dir: Path, prompt_cache: Path, **settings: str) -> dict[str, str]:
+    """The environment of a server process with state of its own: this process's
+    environment without anything that would point it at the tests' database or Redis,
+    its own VAR_DIR and prompt cache, and `settings` on top."""
+    env = {key: value for key, value in os.environ.items() if key not in NOT_INHERITED}
+    prompt_cache.mkdir(parents=True, exist_ok=True)
+    env.update(VAR_DIR=str(var_dir), PROMPT_CACHE_DIR=str(prompt_cache), DJANGO_SETTINGS_MODULE="config.settings", PYTHONUNBUFFERED="1")
     env.update(settings)
     return env
+
+
+def server_env(var_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a typed-call worker with its own state (`settings` on top)."""
+    secret = secrets.token_urlsafe(50)  # a production worker refuses to start without one
+    return own_state_env(var_dir, PROMPT_CACHE, **{**TYPED_CALLS, "SECRET_KEY": secret, **settings})
 
 
 class Worker:

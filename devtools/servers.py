@@ -38,6 +38,15 @@ class HttpAnswer:
     headers: Mapping[str, str]
 
 
+def http_answer(response) -> HttpAnswer:
+    """The answer of a Django test client or an httpx response (they share these three)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return HttpAnswer(response.status_code, body, response.headers)
+
+
 class Socket(ABC):
     """One WebSocket to the server, as a client sees it."""
 
@@ -113,23 +122,15 @@ class InProcessSocket(Socket):
 class InProcess(Server):
     timeout = 30.0
 
-    @staticmethod
-    def _answer(response) -> HttpAnswer:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        return HttpAnswer(response.status_code, body, response.headers)
-
     async def post_json(self, path: str, body: dict[str, Any]) -> HttpAnswer:
         from django.test import AsyncClient
 
-        return self._answer(await AsyncClient().post(path, data=json.dumps(body), content_type="application/json"))
+        return http_answer(await AsyncClient().post(path, data=json.dumps(body), content_type="application/json"))
 
     async def get_json(self, path: str, headers: Mapping[str, str]) -> HttpAnswer:
         from django.test import AsyncClient
 
-        return self._answer(await AsyncClient().get(path, headers=dict(headers)))
+        return http_answer(await AsyncClient().get(path, headers=dict(headers)))
 
     def socket(self, path: str, headers: Headers | None = None) -> Socket:
         return InProcessSocket(path, headers)
@@ -196,11 +197,7 @@ class Network(Server):
         else:
             async with httpx.AsyncClient(timeout=30) as http:
                 response = await http.request(method, self.base_url + path, **kwargs)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        return HttpAnswer(response.status_code, body, response.headers)
+        return http_answer(response)
 
     async def post_json(self, path: str, body: dict[str, Any]) -> HttpAnswer:
         return await self._request("POST", path, json=body)

@@ -23,11 +23,7 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
-import secrets
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -39,11 +35,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from calls.audio import wav_bytes
+from devtools.liveserver import PYTHON, free_port, own_state_env, stop
 from devtools.speech import silence
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
-PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Scripted prompts are keyed by engine, voice, rate and text, so a cache shared
@@ -70,12 +65,6 @@ ENGINES_READY_TIMEOUT_S = 90
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _with_path(url: str, path: str) -> str:
@@ -191,20 +180,11 @@ def daphne_server() -> Iterator[LiveServer]:
     if pg_url and not urlsplit(pg_url).scheme.startswith("postgres"):
         pytest.skip(f"browser tests support SQLite and PostgreSQL, not {urlsplit(pg_url).scheme}")
     var_dir = Path(tempfile.mkdtemp(prefix="voicebot-browser-"))
-    PROMPT_CACHE.mkdir(parents=True, exist_ok=True)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # The server reads its own settings; nothing from the test process that
-        # would point it at the tests' database or change its behaviour.
-        if key not in {"DATABASE_URL", "REDIS_URL", "VAR_DIR", "PROMPT_CACHE_DIR", "DJANGO_SETTINGS_MODULE", "DEBUG"}
-    }
-    env.update(
-        VAR_DIR=str(var_dir),
-        PROMPT_CACHE_DIR=str(PROMPT_CACHE),
+    # The server reads its own settings; nothing from the test process that would
+    # point it at the tests' database or change its behaviour.
+    env = own_state_env(
+        var_dir, PROMPT_CACHE,
         SPEECH_WARMUP="1",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        PYTHONUNBUFFERED="1",
         DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD,
         SECRET_KEY=secrets.token_urlsafe(50),  # DEBUG=0 refuses to serve without one
         ASR_CONFIRM_BELOW="0",  # scripted answers: no "just to be sure" checks (tests/conftest.py)
@@ -220,7 +200,7 @@ def daphne_server() -> Iterator[LiveServer]:
     try:
         _manage(env, "migrate", "--noinput")  # also seeds the two brief bots
         _manage(env, "createsuperuser", "--noinput", "--username", STAFF_USERNAME, "--email", "agent@example.com")
-        port = _free_port()
+        port = free_port()
         log_path = var_dir / "daphne.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -231,13 +211,8 @@ def daphne_server() -> Iterator[LiveServer]:
         _wait_until_up(server)
         yield server
     finally:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        if process is not None:
+            stop(process, grace=10)
         if (var_dir / "daphne.log").exists():  # kept for a look after a failure
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(var_dir / "daphne.log", ARTIFACTS / "daphne.log")

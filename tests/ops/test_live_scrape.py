@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -33,7 +31,7 @@ import yaml
 
 from calls.metrics import LATENCY_BUCKETS
 from devtools.callclient import CallClient, Created
-from devtools.liveserver import PYTHON, free_port
+from devtools.liveserver import PYTHON, free_port, own_state_env, stop
 from devtools.servers import Network
 
 pytestmark = pytest.mark.speech
@@ -123,30 +121,16 @@ class Stack:
         return float(result[0]["value"][1]) if result else None
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     prometheus_bin = shutil.which("prometheus")
     if prometheus_bin is None:
         pytest.fail("prometheus not found: scripts/setup.sh test installs Debian's prometheus package")
     work = Path(tempfile.mkdtemp(prefix="voicebot-ops-"))
-    PROMPT_CACHE.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "VAR_DIR", "PROMPT_CACHE_DIR", "DJANGO_SETTINGS_MODULE", "DEBUG"}}
-    env.update(
-        VAR_DIR=str(work / "var"), PROMPT_CACHE_DIR=str(PROMPT_CACHE), PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"),
+    env = own_state_env(
+        work / "var", PROMPT_CACHE, PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"),
         METRICS_TOKEN=METRICS_TOKEN, SECRET_KEY=SECRET_KEY, LOG_FORMAT="json", LOG_LEVEL="INFO",
-        SPEECH_WARMUP="1", DJANGO_SETTINGS_MODULE="config.settings", PYTHONUNBUFFERED="1",
-        CALL_RATE_LIMIT="1000",
+        SPEECH_WARMUP="1", CALL_RATE_LIMIT="1000",
     )
     processes: list[subprocess.Popen] = []
     try:
