@@ -116,33 +116,25 @@ def test_rate_limited_call_is_counted(client, loan_bot, settings):
 
 @pytest.mark.django_db(transaction=True)
 async def test_bad_token_is_counted(brief_bots):
-    from channels.testing import WebsocketCommunicator
-
-    from config.asgi import application
     from devtools.callclient import create_call
+    from devtools.servers import Closed, InProcess
 
     created = await create_call("quickrupee-loan")
     before = value("voicebot_calls_refused_total", reason="bad_token")
-    comm = WebsocketCommunicator(application, f"/ws/calls/{created.call_id}/?token=forged")
-    connected, _ = await comm.connect()
-    assert connected
-    closed = await comm.receive_output(timeout=10)
-    assert closed["type"] == "websocket.close" and closed["code"] == 4401
+    socket = InProcess().socket(f"/ws/calls/{created.call_id}/?token=forged")
+    assert await socket.connect(timeout=1)
+    assert await socket.receive(timeout=10) == Closed(4401)
     assert value("voicebot_calls_refused_total", reason="bad_token") == before + 1
 
 
 async def test_phone_stream_with_a_wrong_key_is_counted_as_bad_token(settings):
-    from channels.testing import WebsocketCommunicator
-
-    from config.asgi import application
+    from devtools.servers import Closed, InProcess
 
     settings.EXOTEL_STREAM_KEY = "the-right-key-123"
     before = value("voicebot_calls_refused_total", reason="bad_token")
-    comm = WebsocketCommunicator(application, "/ws/telephony/exotel/?bot=short&key=wrong")
-    connected, _ = await comm.connect()
-    assert connected
-    closed = await comm.receive_output(timeout=10)
-    assert closed["type"] == "websocket.close" and closed["code"] == 4401
+    socket = InProcess().socket("/ws/telephony/exotel/?bot=short&key=wrong")
+    assert await socket.connect(timeout=1)
+    assert await socket.receive(timeout=10) == Closed(4401)
     assert value("voicebot_calls_refused_total", reason="bad_token") == before + 1
 
 
