@@ -25,7 +25,7 @@ OUTSIDE_REFERENCES = ["../" + "shared/", "/work/" + "wt", "/work/" + "shared"]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 FENCE = re.compile(r"^(```|~~~)")
-TOP_DIRS = ("calls", "bots", "config", "dashboard", "tests", "bench", "scripts", "deploy", "templates", "static", "docs")
+TOP_DIRS = ("calls", "bots", "config", "dashboard", "devtools", "tests", "bench", "scripts", "deploy", "templates", "static", "docs")
 TOP_FILES = {"Makefile", "Dockerfile", "compose.yaml", ".env.example", ".importlinter", "LICENSE", "manage.py",
              "requirements.txt", "requirements-dev.txt", "pytest.ini", ".ci/run"}
 REPO_PATH = re.compile(rf"^(?:{'|'.join(TOP_DIRS)})/[\w./-]*$")
