@@ -126,7 +126,8 @@ class CallClient:
         `next_event()`); raises `Busy` if a full worker refused it (protocol §3)."""
         client = cls(created.ws_url, server=server, created=created, keep_audio=keep_audio)
         if not await client.connect():
-            raise AssertionError("the server refused the WebSocket handshake")
+            refused = getattr(client.socket, "refused_status", None)
+            raise AssertionError("the server refused the WebSocket handshake" + (f" (HTTP {refused})" if refused else ""))
         first = await client.next_event()
         if first is not None and first["type"] == "error" and first.get("code") == "busy":
             await client.drain()
