@@ -65,7 +65,7 @@ async def create_call(
         request["caller"] = caller
     answer = await (server or InProcess()).post_json("/api/calls/", request)
     if answer.status != 201:
-        error = (answer.body or {}).get("error", {}) if isinstance(answer.body, dict) else {}
+        error = answer.body.get("error", {}) if isinstance(answer.body, dict) else {}
         refused = Busy if answer.status == 503 and error.get("code") == "busy" else CallRefused
         code, retry_after = error.get("code", ""), answer.headers.get("Retry-After")
         what = f"POST /api/calls/ → {answer.status} {code} (Retry-After {retry_after}): {error.get('message', answer.body)}"
