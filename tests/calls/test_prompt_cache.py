@@ -181,7 +181,7 @@ async def test_calls_of_many_typed_amounts_do_not_grow_the_disk_cache(cloud_sett
     from bots.dialogue import Dialogue
     from calls.providers import registry
     from calls.runtime.prompt_cache import prompt_cache
-    from tests.callclient import CallClient
+    from devtools.callclient import CallClient
 
     said_back: list[str] = []
     for amounts in (["24,500", "26,100", "23,800"], ["24,700", "25,900", "22,400"]):

@@ -1,7 +1,7 @@
 """A Twilio call whose REST hang-up fails is still closed and torn down (issue 31 C7).
 
 The bot ends the call, its goodbye plays, and Twilio is told to hang up through its
-REST API (the local fake, tests/faketwilio.py). When that request fails, with an
+REST API (the local fake, devtools/faketwilio.py). When that request fails, with an
 error Twilio answers or with a page that is not Twilio's at all (a proxy in the
 way), the stream is still closed (Twilio then ends the call itself), the call
 leaves the worker's registry, `voicebot_calls_active` goes back down and its
@@ -20,8 +20,8 @@ from prometheus_client import REGISTRY
 from calls.models import Call
 from calls.transport.phone.streams import PhoneStreamConsumer
 from calls.worker.registry import live_calls
+from devtools.phoneline import twilio_inbound
 from tests.clock import FakeClock
-from tests.phoneline import twilio_inbound
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
 
