@@ -2,7 +2,7 @@
 delivery of its webhooks. The rows written with the call's end survive, and the same
 worker, started again, delivers them under the same webhook-ids, in order.
 
-A real `python -m config.server` on loopback (tests/liveserver.py) with its own SQLite
+A real `python -m config.server` on loopback (devtools/liveserver.py) with its own SQLite
 database, a typed call over a real WebSocket, and a real HTTP receiver that holds the
 first attempt unanswered when the kill comes."""
 from __future__ import annotations
@@ -13,11 +13,11 @@ import threading
 import pytest
 from standardwebhooks import Webhook
 
+from devtools.liveserver import Worker
+from devtools.typed_call import typed_call
 from tests.delivery.receiver import Receiver, Reply
-from tests.liveclient import typed_call
-from tests.liveserver import Worker
 
-# `speech`: the worker's bot speaks through espeak-ng (tests/liveserver.py); server processes.
+# `speech`: the worker's bot speaks through espeak-ng (devtools/liveserver.py); server processes.
 pytestmark = pytest.mark.speech
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

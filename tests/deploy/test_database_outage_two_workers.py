@@ -21,10 +21,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from devtools.callclient import CallClient
+from devtools.liveserver import Worker
+from devtools.servers import Network
+from devtools.typed_call import LOAN_BOT, QUALIFYING_ANSWERS
 from tests.deploy.conftest import PG_ADMIN_URL, via
 from tests.faults import RedisServer, TcpProxy, wait_for
-from tests.liveclient import QUALIFYING_ANSWERS, LiveCall
-from tests.liveserver import Worker
 
 pytestmark = pytest.mark.speech  # its own database and Redis: runs once, not in the backend pass
 
@@ -93,8 +95,8 @@ def _dead_workers_call(pg_url: str, like: str) -> str:
 
 async def test_a_long_database_outage_does_not_end_the_other_workers_live_calls(two_workers, pg_url, late_role):
     w1, w2, database = two_workers
-    call = await LiveCall.start(w2.url)
-    await call.answer(QUALIFYING_ANSWERS[0])
+    call = await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(w2.url))
+    await call.say_text(QUALIFYING_ANSWERS[0])
     await call.until("answer")
 
     database.cut()  # PostgreSQL is unreachable from both workers
@@ -110,6 +112,6 @@ async def test_a_long_database_outage_does_not_end_the_other_workers_live_calls(
 
     _can_log_in(late_role, True)  # worker 2 is back too
     for text in QUALIFYING_ANSWERS[1:]:
-        await call.answer(text)
+        await call.say_text(text)
     assert (await call.ended())["outcome"] == "qualified"
     await wait_for(lambda: _row(pg_url, call.call_id)[:2] == ("ended", "qualified"), timeout=60)

@@ -16,10 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.callclient import CallClient
+from devtools.liveserver import Worker
+from devtools.servers import Network
+from devtools.typed_call import LOAN_BOT, QUALIFYING_ANSWERS
 from tests.deploy.conftest import own_database, via
 from tests.faults import RedisServer, TcpProxy
-from tests.liveclient import QUALIFYING_ANSWERS, LiveCall
-from tests.liveserver import Worker
 
 pytestmark = pytest.mark.speech  # its own database and Redis: runs once, not in the backend pass
 
@@ -66,9 +68,10 @@ async def test_with_redis_down_the_worker_stays_ready_and_starts_calls(faulty):
         ready = await faulty.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"]["redis"] == "unavailable"
         assert (await faulty.get("/healthz")).status_code == 200
-        call = await LiveCall.start(faulty.worker.url)  # POST /api/calls/ (201) and the call's socket
+        # POST /api/calls/ (201) and the call's socket
+        call = await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(faulty.worker.url))
         for text in QUALIFYING_ANSWERS:
-            await call.answer(text)
+            await call.say_text(text)
         assert (await call.ended())["outcome"] == "qualified"
     finally:
         faulty.redis.start()

@@ -4,7 +4,7 @@ reach the server before the pipeline has recognised that answer; the call must s
 be stored as the dialogue decided it (qualified, with its callback deadline), not as
 the carrier's provisional `incomplete/caller_hangup`.
 
-Through the Twilio-shaped stream (tests/phoneline.py: the signed Voice webhook, the
+Through the Twilio-shaped stream (devtools/phoneline.py: the signed Voice webhook, the
 media stream, real speech) and the signed status callback, as Twilio sends them.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from twilio.request_validator import RequestValidator
 
 from calls.models import Call
 from calls.persistence.write_queue import settle
-from tests.faketwilio import ACCOUNT_SID, AUTH_TOKEN
-from tests.phoneline import twilio_inbound
+from devtools.faketwilio import ACCOUNT_SID, AUTH_TOKEN
+from devtools.phoneline import twilio_inbound
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
 

@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 from calls.http.tokens import token_call_id
 from calls.models import Call
 from calls.persistence import lifecycle
-from tests.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from devtools.faketwilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
 SID = "CA" + "7" * 32
 VOICE = "/telephony/twilio/voice/?bot=quickrupee-loan"
