@@ -15,8 +15,10 @@ platform's to ride out: its probe needs several failures in a row (deploy/k8s
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -30,16 +32,42 @@ OK = "ok"
 DRAINING = "draining"
 UNAVAILABLE = "unavailable"
 REDIS_TIMEOUT_S = 1.0
+DATABASE_TIMEOUT_S = 2.0  # under a platform's probe timeout (deploy/k8s: 2 s)
 REDIS_CLIENT_NAME = "voicebot-readyz"  # how the probe's connection shows in Redis' CLIENT LIST
 
 
-def database() -> str:
+def _select_one() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return OK
     except Exception:
         log.warning("readiness: the database does not answer", exc_info=True, extra={"event": "readyz.database"})
+        return UNAVAILABLE
+    finally:
+        connection.close()  # back to the pool (this thread is not a request's: nobody else closes it)
+
+
+_database_checker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz-database")
+_database_lock = threading.Lock()
+_database_check: concurrent.futures.Future[str] | None = None
+
+
+def database() -> str:
+    """`SELECT 1`, answered within DATABASE_TIMEOUT_S. With the database down a query
+    can wait much longer (the connection pool's timeout, TCP's), so the check runs on
+    a thread of its own and a probe that has waited long enough reads "unavailable";
+    while one check is still waiting, the next probes wait on the same one instead of
+    stacking a thread each."""
+    global _database_check
+    with _database_lock:
+        if _database_check is None or _database_check.done():
+            _database_check = _database_checker.submit(_select_one)
+        check = _database_check
+    try:
+        return check.result(timeout=DATABASE_TIMEOUT_S)
+    except concurrent.futures.TimeoutError:
+        log.warning("readiness: the database has not answered within %s s", DATABASE_TIMEOUT_S, extra={"event": "readyz.database"})
         return UNAVAILABLE
 
 

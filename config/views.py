@@ -1,6 +1,7 @@
 """The caller demo page and the operator endpoints: liveness, readiness and metrics."""
 from __future__ import annotations
 
+import asyncio
 import hmac
 from ipaddress import ip_address, ip_network
 
@@ -31,7 +32,7 @@ def demo(request: HttpRequest) -> HttpResponse:
     return render(request, "demo.html", {"bots": list(bots)})
 
 
-def health(request: HttpRequest) -> JsonResponse:
+async def health(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers. Nothing else: a restart cures neither a database
     nor a Redis that is down, and it would cut every call in progress (which go on
     through an outage, their writes held: calls.persistence.write_queue). Whether the
@@ -40,10 +41,14 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def ready(request: HttpRequest) -> JsonResponse:
+async def ready(request: HttpRequest) -> JsonResponse:
     """Readiness: 200 once engines and prompts are warm and the database answers, else 503
-    (Redis is reported, but calls do not need it: see config.readiness)."""
-    results = readiness.checks()
+    (Redis is reported, but calls do not need it: see config.readiness).
+
+    Async, its checks on a thread of their own and bounded (config.readiness): a probe
+    must never wait in the queue of Django's one thread for sync views, nor hold it
+    while a database that is down makes a connection wait for the pool's timeout."""
+    results = await asyncio.to_thread(readiness.checks)
     ok = readiness.is_ready(results)
     if ok:
         admission.announce()

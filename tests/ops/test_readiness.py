@@ -130,3 +130,29 @@ async def test_warm_up_marks_engines_then_prompts_ready(warm_state, settings):
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+def test_a_database_that_hangs_is_unavailable_within_the_timeout_and_checked_once(monkeypatch):
+    """A database that does not answer (a connection waiting for the pool's timeout, or for
+    TCP's) makes /readyz say "unavailable" after DATABASE_TIMEOUT_S, and the probes that
+    follow wait on the same check instead of each holding a thread of their own."""
+    import threading
+
+    release, started = threading.Event(), []
+
+    def hangs() -> str:
+        started.append(1)
+        release.wait(30)
+        return readiness.OK
+
+    monkeypatch.setattr(readiness, "_select_one", hangs)
+    monkeypatch.setattr(readiness, "DATABASE_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(readiness, "_database_check", None)
+    try:
+        assert readiness.database() == readiness.UNAVAILABLE
+        assert readiness.database() == readiness.UNAVAILABLE
+        assert started == [1]  # one check waiting, not one per probe
+    finally:
+        release.set()
+    readiness._database_check.result(timeout=5)
+    assert readiness.database() == readiness.OK  # the hung check is over: the next probe asks again
