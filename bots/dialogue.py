@@ -6,6 +6,7 @@ databases; the voice pipeline and the typed-answer path both drive it.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 
@@ -358,16 +359,26 @@ class Dialogue:
             return self._unclear(q, text)
         return self._decide(q, text, value, value == q.expected)
 
-    def handle(self, text: str, confidence: float | None = None) -> Decision:
+    def preview(self, text: str, confidence: float | None = None, *, agreed: bool = False) -> Decision:
+        """What `handle` would decide, with this dialogue left as it was (the voice
+        pipeline asks before it decides whether to listen to an answer again)."""
+        twin = copy.copy(self)
+        twin.answers = dict(self.answers)
+        twin.checked = set(self.checked)
+        return twin.handle(text, confidence, agreed=agreed)
+
+    def handle(self, text: str, confidence: float | None = None, *, agreed: bool = False) -> Decision:
         """One caller utterance (typed, or a transcript of speech with the recogniser's
         `confidence` in it, 0-1). A hearing below the script's `confirm_below` that
         would reject the caller, or a yes that would qualify them, is checked first:
         an amount is said back ("did you say ...?"), a yes/no question asked again
-        ("Just to be sure, ..."), once per question."""
+        ("Just to be sure, ..."), once per question. `agreed`: a second, independent
+        listen to the same audio came to the same answer, which is better evidence
+        than one hearing's confidence: no check."""
         from bots.understanding import place_names, understand
 
         self.silences = 0
-        self._heard = confidence
+        self._heard = None if agreed else confidence
         q = self.question
         if q is None:
             return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
@@ -388,20 +399,31 @@ class Dialogue:
                 return self._unclear(q, text)
             return self._decide(q, text, reading.yes_no, reading.yes_no == q.expected)
         # Amount question: a stated amount wins, then "more/less than that", then yes/no.
+        # A "no" beside an amount or a relation that would qualify the caller ("No,
+        # 30,000", "No, next month", "No, more than that") contradicts itself: a
+        # qualifying value needs evidence that does not (the "no" may be a misheard
+        # "now", the amount a misheard one), so it is asked again. A "yes" beside an
+        # amount that does not qualify is the acknowledgement callers start with
+        # ("Yes, about eighteen thousand"): the amount stands.
         if reading.amount is not None:
             amount = float(reading.amount)
             if not self._plausible(q, amount):
                 return self._unclear(q, text, implausible=True)
             if reading.relation is not None:  # "just over 25,000", "less than 30k"
                 ok = _bound_meets(reading.relation, amount, q.threshold or 0, q.comparison)
-                if ok is None:
+                if ok is None or (ok and reading.yes_no is False):
                     return self._unclear(q, text)
                 return self._decide(q, text, amount, ok)
+            meets = _meets(amount, q.threshold or 0, q.comparison)
+            if meets and reading.yes_no is False:
+                return self._unclear(q, text)
             if self._needs_confirmation(q, amount):
                 return self._confirm_amount(q, text, amount)
-            return self._decide(q, text, amount, _meets(amount, q.threshold or 0, q.comparison), said_amount=True)
+            return self._decide(q, text, amount, meets, said_amount=True)
         if reading.relation is not None:
             ok = _relation_meets(reading.relation, q.comparison)
+            if ok and reading.yes_no is False:
+                return self._unclear(q, text)
             return self._decide(q, text, ok, ok)
         if reading.yes_no is not None:
             return self._decide(q, text, reading.yes_no, reading.yes_no)

@@ -1,0 +1,69 @@
+"""A garbled hearing never becomes a qualifying value (issue 27).
+
+A qualifying answer needs evidence that does not contradict itself: a "no" beside an
+amount, a date or a "more than that" that would qualify the caller is asked again (the
+"no" may be a misheard "now", the amount a misheard one), while a "yes" beside an amount
+that does not qualify is the acknowledgement callers start with. Two independent listens
+that agree are better evidence than one hearing's confidence, and a preview of a decision
+leaves the dialogue as it was.
+"""
+from __future__ import annotations
+
+import pytest
+
+from bots.dialogue import Dialogue, QuestionSpec, Script
+
+SALARIED = QuestionSpec(key="salaried", prompt="Are you a salaried employee?")
+SALARY = QuestionSpec(key="salary", prompt="Is your monthly salary more than twenty-five thousand rupees?",
+                      kind="amount", threshold=25000, unit="rupees", period="month", plausible_min=1000)
+START = QuestionSpec(key="start", prompt="Are you planning to start within the next three months?", kind="amount",
+                     threshold=3, comparison="lte", unit="months", confirm_margin=0.0)
+LOW, HIGH = 0.2, 0.9
+
+
+def dialogue(*questions: QuestionSpec) -> Dialogue:
+    d = Dialogue(Script(slug="t", name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
+                        incomplete_message="Sorry.", questions=questions, confirm_below=0.5))
+    d.start()
+    return d
+
+
+@pytest.mark.parametrize("question, text", [
+    (SALARY, "No, 30,000."),
+    (SALARY, "No, more than that."),
+    (SALARY, "No, it's more than fifty thousand."),
+    (START, "No, next month."),
+    (START, "No, right away."),
+])
+def test_a_no_beside_a_qualifying_value_is_asked_again(question: QuestionSpec, text: str) -> None:
+    decision = dialogue(question).handle(text, confidence=HIGH)
+    assert decision.act == "reask" and not decision.ended
+    assert decision.answer is not None and not decision.answer.understood
+
+
+@pytest.mark.parametrize("question, text, outcome", [
+    (SALARY, "Yes, about twelve thousand.", "rejected"),  # the "yes" acknowledges; the amount decides
+    (SALARY, "No, about twelve thousand.", "rejected"),
+    (SALARY, "Yes, about forty thousand.", "qualified"),
+    (START, "Yes, next month.", "qualified"),
+    (START, "No, in six months.", "rejected"),
+])
+def test_an_answer_that_agrees_with_itself_decides(question: QuestionSpec, text: str, outcome: str) -> None:
+    assert dialogue(question).handle(text, confidence=HIGH).outcome == outcome
+
+
+def test_a_preview_leaves_the_dialogue_as_it_was() -> None:
+    d = dialogue(SALARIED, SALARY)
+    assert d.preview("Yes.", confidence=HIGH).act == "question"
+    assert d.preview("Yes.", confidence=LOW).act == "confirm"
+    assert d.preview("Pardon?").act == "repeat"
+    assert (d.index, d.turns, d.attempts, d.repeats, d.answers, d.checked, d.rechecking) == (0, 0, 0, 0, {}, set(), None)
+    assert d.handle("Yes.", confidence=LOW).act == "confirm"  # the real one is still the first hearing
+
+
+def test_two_listens_that_agree_need_no_check() -> None:
+    d = dialogue(SALARIED, SALARY)
+    moved_on = d.handle("Yes.", confidence=LOW, agreed=True)
+    assert moved_on.act == "question" and moved_on.answer.value is True
+    assert moved_on.answer.confidence is None  # no single hearing's confidence stands for it
+    assert dialogue(SALARY).handle("twelve thousand", confidence=LOW, agreed=True).outcome == "rejected"
