@@ -66,6 +66,13 @@ class ASRProvider(ABC):
         `hint` is the question the caller is answering (a decoding prompt for engines
         that take one). Raises ProviderError."""
 
+    async def listen_again(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
+        """The same utterance recognised a second time, before the bot re-asks or checks an
+        answer: with whatever this engine left out the first time for speed (a local model's
+        whole window and temperature fallback); by default simply again, with `hint`.
+        Raises ProviderError."""
+        return await self.transcribe(pcm, language=language, hint=hint)
+
     async def warmup(self) -> None:  # pragma: no cover - optional
         """Load weights and run once so the first call is fast."""
 

@@ -1,0 +1,91 @@
+"""The second listen's choice between two hearings of one answer (calls.runtime.second_listen).
+
+The hearings are given (no audio here: tests/calls/test_local_engines.py hears real
+speech again); what is asserted is what the dialogue then decides.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bots.dialogue import Dialogue, QuestionSpec, Script
+from calls.providers.base import Transcript
+from calls.runtime.second_listen import choose, hear, needs_second_listen
+
+SALARIED = QuestionSpec(key="salaried", prompt="Are you a salaried employee?", yes_phrases=("salaried",),
+                        no_phrases=("my own *", "self employed"))
+SALARY = QuestionSpec(key="salary", prompt="Is your monthly salary more than twenty-five thousand rupees?",
+                      kind="amount", threshold=25000, unit="rupees", period="month", plausible_min=1000)
+SURE, DOUBTFUL = -0.1, -1.5  # average log-probabilities: confidence 0.9 and 0.22
+
+
+def dialogue() -> Dialogue:
+    d = Dialogue(Script(slug="t", name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
+                        incomplete_message="Sorry.", questions=(SALARIED, SALARY), confirm_below=0.5))
+    d.start()
+    return d
+
+
+def heard(text: str, logprob: float = SURE) -> Transcript:
+    return Transcript(text, logprob, 0.01)
+
+
+@pytest.mark.parametrize("first, needed", [
+    (heard(""), True),  # nothing heard: the bot would re-ask
+    (heard("Second robot."), True),  # words the dialogue cannot use
+    (heard("Yes.", DOUBTFUL), True),  # a doubtful yes would be checked
+    (heard("Yes."), False),
+    (heard("No.", SURE), False),
+    (heard("Sorry, can you repeat that?"), False),  # a request to repeat is not misheard
+])
+def test_a_second_listen_comes_before_a_reask_or_a_check(first: Transcript, needed: bool) -> None:
+    assert needs_second_listen(dialogue(), first) is needed
+
+
+def test_a_reasked_hearing_gives_way_to_an_answer_heard_the_second_time() -> None:
+    d = dialogue()
+    chosen = choose(d, heard(""), heard("Yep."))
+    assert chosen.relistened and d.handle(chosen.text, chosen.confidence).act == "question"
+    assert d.answers["salaried"].value is True
+
+
+def test_a_second_hearing_that_is_no_better_leaves_the_reask() -> None:
+    d = dialogue()
+    chosen = choose(d, heard("Second robot."), heard("Sec and robot."))
+    assert d.handle(chosen.text, chosen.confidence).act == "reask"
+
+
+def test_a_doubtful_second_hearing_is_still_checked() -> None:
+    d = dialogue()
+    chosen = choose(d, heard(""), heard("Yes.", DOUBTFUL))
+    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "confirm"
+
+
+def test_two_listens_that_agree_need_no_check() -> None:
+    d = dialogue()
+    chosen = choose(d, heard("Absolutely, yes.", DOUBTFUL), heard("Absolutely yes", DOUBTFUL))
+    assert chosen.agreed
+    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "question"
+
+
+def test_two_listens_that_differ_are_checked() -> None:
+    d = dialogue()
+    chosen = choose(d, heard("Yes.", DOUBTFUL), heard("No.", DOUBTFUL))
+    assert not chosen.agreed
+    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "confirm"
+
+
+def test_hear_asks_for_the_second_listen_only_when_it_is_needed() -> None:
+    asked: list[str] = []
+
+    async def relisten(hint: str) -> Transcript:
+        asked.append(hint)
+        return heard("Yes, I am salaried.")
+
+    d = dialogue()
+    assert asyncio.run(hear(d, heard("Yes."), relisten)).text == "Yes."
+    assert asked == []
+    chosen = asyncio.run(hear(d, heard(""), relisten))
+    assert len(asked) == 1 and "Are you a salaried employee?" in asked[0]
+    assert d.handle(chosen.text, chosen.confidence).answer.value is True
