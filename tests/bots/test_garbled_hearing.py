@@ -67,3 +67,66 @@ def test_two_listens_that_agree_need_no_check() -> None:
     assert moved_on.act == "question" and moved_on.answer.value is True
     assert moved_on.answer.confidence is None  # no single hearing's confidence stands for it
     assert dialogue(SALARY).handle("twelve thousand", confidence=LOW, agreed=True).outcome == "rejected"
+
+
+# ---------------------------------------------------------------------------------------
+# The shipped bots' questions, heard the way a recogniser garbles them
+# ---------------------------------------------------------------------------------------
+
+def shipped(slug: str, key: str) -> QuestionSpec:
+    """A shipped question as a fresh install has it (bots/seed.py), without a database."""
+    from decimal import Decimal
+
+    from bots.seed import BOTS
+    from bots.understanding import split_phrases, split_places
+
+    spec = next(q for b in BOTS if b["slug"] == slug for q in b["questions"] if q["key"] == key)
+    number = lambda v: float(v) if isinstance(v, Decimal) else v  # noqa: E731
+    return QuestionSpec(
+        key=key, prompt=spec["prompt"], kind=spec.get("kind", "yes_no"), threshold=number(spec.get("threshold")),
+        comparison=spec.get("comparison", "gt"), unit=spec.get("unit", ""), period=spec.get("period", ""),
+        confirm_margin=spec.get("confirm_margin", 0.2), yes_phrases=split_phrases(spec.get("yes_phrases", "")),
+        no_phrases=split_phrases(spec.get("no_phrases", "")),
+        accepted_places=split_places(spec.get("accepted_places", "")),
+        other_places=split_places(spec.get("other_places", "")),
+        plausible_min=number(spec.get("plausible_min")), plausible_max=number(spec.get("plausible_max")),
+    )
+
+
+@pytest.mark.parametrize("slug, key, text", [
+    ("quickrupee-loan", "salaried", "Not I run my own shot."),  # "Nah, I run my own shop."
+    ("quickrupee-loan", "salaried", "Not my own shot."),
+    ("quickrupee-loan", "salaried", "I'm not self-employed."),  # a negated "no" is not a yes
+    ("quickrupee-loan", "salaried", "Not I work for a company."),
+    ("home-renovation", "owns_home", "Not we rent."),
+    ("home-renovation", "owns_home", "Not rented."),
+    ("quickrupee-loan", "metro_city", "Not a village."),
+    ("quickrupee-loan", "metro_city", "I live in tune."),  # "Pune"
+    ("quickrupee-loan", "monthly_salary", "6. like a year."),  # "six lakh a year"
+    ("quickrupee-loan", "monthly_salary", "Not six lakh a year."),
+    ("quickrupee-loan", "monthly_salary", "No, 30,000."),
+    ("home-renovation", "budget", "Not 20,000."),
+    ("home-renovation", "start_soon", "Not right away."),
+    ("home-renovation", "start_soon", "Not next month."),
+    ("home-renovation", "start_soon", "No, next month."),
+])
+def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key: str, text: str) -> None:
+    d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
+                        incomplete_message="Sorry.", questions=(shipped(slug, key),), confirm_below=0.5))
+    d.start()
+    decision = d.handle(text, confidence=HIGH)
+    assert decision.act == "reask" and not decision.answer.understood
+
+
+@pytest.mark.parametrize("slug, key, text, outcome", [
+    ("quickrupee-loan", "salaried", "Nah, I run my own shop.", "rejected"),
+    ("quickrupee-loan", "salaried", "I'm not self-employed, I work at a bank.", "qualified"),  # a yes said for itself
+    ("home-renovation", "owns_home", "We don't rent, we own it.", "qualified"),
+    ("home-renovation", "start_soon", "Not for another six months.", "rejected"),
+    ("quickrupee-loan", "monthly_salary", "Not even 20,000.", "rejected"),
+])
+def test_a_negation_that_says_something_still_decides(slug: str, key: str, text: str, outcome: str) -> None:
+    d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
+                        incomplete_message="Sorry.", questions=(shipped(slug, key),), confirm_below=0.5))
+    d.start()
+    assert d.handle(text, confidence=HIGH).outcome == outcome

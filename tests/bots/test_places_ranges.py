@@ -82,7 +82,6 @@ def test_a_place_question_decides_the_call() -> None:
 @pytest.mark.parametrize(
     ("q", "text"),
     [
-        (SALARY, "four like a year"),  # "four lakh a year" misheard: 0.33 rupees a month
         (SALARY, "about five hundred"),  # below ₹1,000 a month
         (SALARY, "fifty lakh a month"),  # above ₹10,00,000
         (BUDGET, "seven dollars"),
