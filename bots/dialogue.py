@@ -450,6 +450,20 @@ class Dialogue:
             return self._decide(q, text, reading.yes_no, reading.yes_no)
         return self._unclear(q, text)
 
+    def overlapped(self) -> Decision:
+        """Caller words that began as the bot began asking the current question: they
+        answer the question before it (its answer is already decided), not this one,
+        which the caller has not heard. The question is asked again; nothing is recorded
+        and no attempt is spent (a caller who keeps talking over it runs into max_turns)."""
+        q = self.question
+        if q is None:
+            return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
+        self.silences = 0
+        self.turns += 1
+        if self.turns > self.max_turns:
+            return self._end("incomplete", REASON_TOO_MANY_TURNS, self.script.incomplete_message, None)
+        return self._say(q.prompt, "repeat")
+
     # -- internals -------------------------------------------------------
     def _handle_confirmation(self, q: QuestionSpec, text: str, reading) -> Decision:
         amount, first_transcript = self.pending  # type: ignore[misc]

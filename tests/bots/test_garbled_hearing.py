@@ -130,3 +130,14 @@ def test_a_negation_that_says_something_still_decides(slug: str, key: str, text:
                         incomplete_message="Sorry.", questions=(shipped(slug, key),), confirm_below=0.5))
     d.start()
     assert d.handle(text, confidence=HIGH).outcome == outcome
+
+
+def test_words_over_the_start_of_a_question_do_not_answer_it() -> None:
+    """Issue 27: the caller's late "yes" (to the question before) began as the bot began
+    "Is your monthly salary more than twenty-five thousand rupees?"; it must not answer it."""
+    d = dialogue(SALARIED, SALARY)
+    assert d.handle("Yes, I work for a software company.", confidence=HIGH).act == "question"
+    again = d.overlapped()
+    assert again.act == "repeat" and again.say == SALARY.prompt and again.answer is None
+    assert d.question is SALARY and d.attempts == 0 and "salary" not in d.answers
+    assert d.handle("Twelve thousand.", confidence=HIGH).outcome == "rejected"
