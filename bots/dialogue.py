@@ -193,27 +193,6 @@ def asr_hint(q: QuestionSpec, seconds: float | None = None) -> str:
     return f"{q.prompt} {examples}"
 
 
-# A second listen (calls.runtime.second_listen) is primed with more of the question's
-# vocabulary than the first, which keeps its prompt short for speed: a yes/no question's
-# short answers whatever the utterance's length, an amount question's yearly forms.
-_SECOND_LISTEN_EXAMPLES = {
-    "indian": "For example: 40,000 rupees a month, 6 lakh a year, 1.5 lakh per month, 18,000 rupees.",
-    "duration": "For example: right away, next month, in 2 months, 6 months, next year.",
-    "other": "For example: 15,000 {unit}, 8,000 {unit}, 50,000 {unit}.",
-    "": "For example: 40,000.",
-}
-
-
-def second_listen_hint(q: QuestionSpec) -> str:
-    """The recogniser's prompt for a second listen to an answer to `q`."""
-    from bots.understanding import unit_kind
-
-    if q.kind != "amount":
-        return asr_hint(q)
-    unit = (q.unit or "").lower().strip()
-    return f"{q.prompt} {_SECOND_LISTEN_EXAMPLES[unit_kind(unit)].format(unit=unit)}"
-
-
 def _period_words(period: str) -> str:
     return {"month": " a month", "year": " a year"}.get(period, "")
 

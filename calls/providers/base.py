@@ -69,7 +69,7 @@ class ASRProvider(ABC):
     async def listen_again(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
         """The same utterance recognised a second time, before the bot re-asks or checks an
         answer: with whatever this engine left out the first time for speed (a local model's
-        whole window and temperature fallback); by default simply again, with `hint`.
+        whole window); by default simply again.
         Raises ProviderError."""
         return await self.transcribe(pcm, language=language, hint=hint)
 

@@ -26,10 +26,12 @@ beam 5 read 100 % of answers right against 99 % for beam 1, for a few ms more.
 
 A second listen (`listen_again`, before the bot re-asks or checks an answer) decodes
 the same audio with what the first pass leaves out for speed: Whisper's whole 30 s
-window, and a temperature fallback (sampling at 0.2, 0.4, 0.6 when the beam's text is
-improbable, the best of the tries kept). On the held-out set's voices the whole window
-alone turned re-asked hearings such as "Far, right of it." into "Faridabad." and
-"12 lakhs per hour." into "12 lakhs per annum." (bench/RESULTS.md, issue 27).
+window. On the held-out set's voices it turned re-asked hearings such as "Far, right
+of it." into "Faridabad." and "12 lakhs per hour." into "12 lakhs per annum.", and
+heard doubtful ones with more confidence (bench/RESULTS.md, issue 27). Tried and not
+kept there: a temperature fallback (sampling at 0.2-0.6 while the text is improbable:
+no answer more right, up to three more decodes) and a prompt of the question's whole
+vocabulary (every place name: it made "Yeah." "Gaya," and "Indeed." "Nadiad,").
 """
 from __future__ import annotations
 
@@ -60,7 +62,6 @@ FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window: the most the encoder takes
 MIN_TRAILING_FRAMES = 100  # at least 1 s of silence after the words
 NO_SPEECH_THRESHOLD = 0.6  # faster-whisper's defaults
 LOG_PROB_THRESHOLD = -1.0
-SECOND_LISTEN_TEMPERATURES = (0.0, 0.2, 0.4, 0.6)  # a second listen: the beam, then sampling while improbable
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
 _models: dict[tuple[str, int], Any] = {}
@@ -115,17 +116,14 @@ class LocalWhisperASR(ASRProvider):
 
     def transcribe_sync(self, pcm: bytes, *, language: str = "en", hint: str = "", again: bool = False) -> Transcript:
         """Blocking transcription (for scripts and the worker thread); `again`: the second
-        listen's decode (whole window, temperature fallback)."""
+        listen's decode (Whisper's whole window)."""
         audio = pcm_to_float(pcm)
         if audio.size == 0:
             return Transcript("")
         model = self.model
         language = (language or "en").split("-")[0].lower()
         try:
-            if again:
-                return self._decode(model, audio, language, hint, frames=FULL_WINDOW_FRAMES,
-                                    temperatures=SECOND_LISTEN_TEMPERATURES)
-            return self._decode(model, audio, language, hint)
+            return self._decode(model, audio, language, hint, FULL_WINDOW_FRAMES if again else self.window_frames)
         except Exception as exc:
             raise ProviderError(f"whisper failed: {exc}", provider=self.name, permanent=False) from exc
 
@@ -140,20 +138,15 @@ class LocalWhisperASR(ASRProvider):
             self._tokenizers[key] = (tokenizer, list(get_suppressed_tokens(tokenizer, [-1])))
         return self._tokenizers[key]
 
-    def _decode(
-        self, model: Any, audio: np.ndarray, language: str, hint: str, *, frames: int = 0,
-        temperatures: tuple[float, ...] = (0.0,),
-    ) -> Transcript:
-        """One window (at least `frames` long, else the provider's): features padded to the
-        window, encoded, beam-searched with the hint as prompt; at each further temperature
-        sampled again while the text is improbable, the most probable try kept."""
+    def _decode(self, model: Any, audio: np.ndarray, language: str, hint: str, frames: int) -> Transcript:
+        """One window of at least `frames`: features padded to it, encoded, beam-searched with the hint as prompt."""
         import ctranslate2
 
         if not model.model.is_multilingual:
             language = "en"
         features = model.feature_extractor(audio)[:, :-1]  # faster-whisper drops the last frame too
         content = min(features.shape[-1], FULL_WINDOW_FRAMES)
-        frames = min(FULL_WINDOW_FRAMES, max(frames or self.window_frames, content + MIN_TRAILING_FRAMES))
+        frames = min(FULL_WINDOW_FRAMES, max(frames, content + MIN_TRAILING_FRAMES))
         window = np.zeros((1, features.shape[0], frames), dtype=np.float32)
         window[0, :, :content] = features[:, :content]
         encoded = model.model.encode(ctranslate2.StorageView.from_array(window))
@@ -162,34 +155,25 @@ class LocalWhisperASR(ASRProvider):
         prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
         seconds = content / FRAMES_PER_SECOND
         max_new = min(MAX_NEW_TOKENS, int(TOKENS_BASE + TOKENS_PER_SECOND * seconds))
-        best: tuple[list[int], float, float] | None = None
-        for temperature in temperatures:
-            search = {"beam_size": self.beam_size} if temperature == 0 else {
-                "beam_size": 1, "sampling_temperature": temperature, "sampling_topk": 0}
-            result = model.model.generate(
-                encoded,
-                [prompt],
-                max_length=len(prompt) + max_new,
-                return_scores=True,
-                return_no_speech_prob=True,
-                suppress_blank=True,
-                suppress_tokens=suppress,
-                **search,
-            )[0]
-            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-            # The score is the sum of log-probabilities over the length; faster-whisper's average
-            # counts the end token too.
-            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-            if best is None or avg_logprob > best[1]:
-                best = (tokens, avg_logprob, result.no_speech_prob)
-            if avg_logprob >= LOG_PROB_THRESHOLD:
-                break
-        tokens, avg_logprob, no_speech_prob = best  # type: ignore[misc]
-        # faster-whisper's silence rule: likely no speech and a low-confidence text -> nothing said.
-        if no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOG_PROB_THRESHOLD:
-            return Transcript("", avg_logprob, no_speech_prob)
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=self.beam_size,
+            max_length=len(prompt) + max_new,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=suppress,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        # The score is the sum of log-probabilities over the length; faster-whisper's average
+        # counts the end token too. Its silence rule: likely no speech and a low-confidence
+        # text -> nothing said.
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        if result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOG_PROB_THRESHOLD:
+            return Transcript("", avg_logprob, result.no_speech_prob)
         text = collapse_repeats(tokenizer.decode(tokens).strip())
-        return Transcript(text, avg_logprob, no_speech_prob)
+        return Transcript(text, avg_logprob, result.no_speech_prob)
 
     async def transcribe(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
         if len(pcm) < 2:

@@ -4,9 +4,9 @@ A re-ask costs the caller five seconds and a "Just to be sure" check a turn; dec
 the same two seconds of audio again costs a fraction of that. So when the first hearing
 of an answer would make the bot re-ask it (nothing heard, or words the dialogue cannot
 use) or check it (a doubtful hearing that would decide the call), the utterance is
-recognised again by `ASRProvider.listen_again` (a local Whisper: its whole window and a
-temperature fallback; a cloud engine: simply again), primed with the question's own
-vocabulary, and the dialogue decides on the better evidence:
+recognised again by `ASRProvider.listen_again` (a local Whisper: its whole 30 s window
+instead of the first pass's 10 s; a cloud engine: simply again), primed as the first
+listen was, and the dialogue decides on the better evidence:
 
 - the first hearing would be re-asked and the second one is an answer: the second one,
   with its own confidence (a doubtful one is still checked);
@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bots.dialogue import Decision, Dialogue, QuestionSpec, second_listen_hint
+from bots.dialogue import Decision, Dialogue
 from calls.providers.base import Transcript
 
 __all__ = ["Hearing", "needs_second_listen", "choose", "hear"]
 
-Relisten = Callable[[str], Awaitable[Transcript]]  # the utterance recognised again, primed with this hint
+Relisten = Callable[[], Awaitable[Transcript]]  # the utterance recognised again
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,6 @@ def choose(dialogue: Dialogue, first: Transcript, second: Transcript) -> Hearing
 
 async def hear(dialogue: Dialogue, first: Transcript, relisten: Relisten) -> Hearing:
     """The first hearing, or the better of two when the first would cost the caller a turn."""
-    q: QuestionSpec | None = dialogue.question
-    if q is None or not needs_second_listen(dialogue, first):
+    if not needs_second_listen(dialogue, first):
         return Hearing(first.text, first.confidence)
-    second = await relisten(second_listen_hint(q))
-    return choose(dialogue, first, second)
+    return choose(dialogue, first, await relisten())

@@ -580,8 +580,9 @@ async def _decide_spoken(asr, d, pcm: bytes):
     from bots.dialogue import asr_hint
     from calls.runtime.second_listen import hear
 
-    first = await asr.transcribe(pcm, hint=asr_hint(d.question, len(pcm) / 32000))
-    hearing = await hear(d, first, lambda hint: asr.listen_again(pcm, hint=hint))
+    hint = asr_hint(d.question, len(pcm) / 32000)
+    first = await asr.transcribe(pcm, hint=hint)
+    hearing = await hear(d, first, lambda: asr.listen_again(pcm, hint=hint))
     return d.handle(hearing.text, hearing.confidence, agreed=hearing.agreed)
 
 

@@ -77,15 +77,15 @@ def test_two_listens_that_differ_are_checked() -> None:
 
 
 def test_hear_asks_for_the_second_listen_only_when_it_is_needed() -> None:
-    asked: list[str] = []
+    asked: list[bool] = []
 
-    async def relisten(hint: str) -> Transcript:
-        asked.append(hint)
+    async def relisten() -> Transcript:
+        asked.append(True)
         return heard("Yes, I am salaried.")
 
     d = dialogue()
     assert asyncio.run(hear(d, heard("Yes."), relisten)).text == "Yes."
     assert asked == []
     chosen = asyncio.run(hear(d, heard(""), relisten))
-    assert len(asked) == 1 and "Are you a salaried employee?" in asked[0]
+    assert len(asked) == 1
     assert d.handle(chosen.text, chosen.confidence).answer.value is True
