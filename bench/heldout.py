@@ -42,6 +42,7 @@ is (the costly case). The confidence table shows, per threshold, how many wrong 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import inspect
 import json
 import logging
@@ -79,7 +80,13 @@ from calls.audio import read_wav, resample  # noqa: E402
 from calls.providers.local_whisper import LocalWhisperASR  # noqa: E402
 from calls.providers.silero_vad import SileroVAD  # noqa: E402
 from calls.runtime.endpointing import Endpointer  # noqa: E402
+from calls.providers.base import Transcript  # noqa: E402
 from calls.runtime.listener import PREROLL_MS  # noqa: E402
+
+try:  # the product's second listen and hands-free continuation (issue 27); absent in older code
+    from calls.runtime import second_listen  # noqa: E402
+except ImportError:
+    second_listen = None
 
 HELDOUT = Path(__file__).resolve().parent / "heldout"
 DATA = HELDOUT / "answers.jsonl"
@@ -147,6 +154,11 @@ class Heard:
     text: str
     confidence: float | None = None
     pieces: int = 1  # utterances the endpointer cut the clip into
+    raw: Transcript | None = None  # the recogniser's output (spoken answers)
+    pcm: bytes = b""  # the audio recognised
+    hint: str = ""
+    rest: bytes = b""  # hands-free: the clip's next utterance, when the endpointer cut it
+    gap_s: float = 0.0  # ... and the pause before it
 
 
 class Ear:
@@ -155,12 +167,57 @@ class Ear:
         self.vad = SileroVAD()
         self._memo: dict[tuple, Heard] = {}
         self.ms: dict[str, list[float]] = defaultdict(list)  # recognition time of each hearing, by mode
+        self.second_ms: dict[str, list[float]] = defaultdict(list)  # ... of each second listen
+        self.turns: Counter = Counter()  # spoken answers decided, by mode
+        self.relistened: Counter = Counter()  # ... that took a second listen
 
     def _transcribe(self, pcm: bytes, hint: str) -> Heard:
         started = time.perf_counter()
         out = self.asr.transcribe_sync(pcm, hint=hint)
         self.ms[self._mode].append((time.perf_counter() - started) * 1000)
-        return Heard(text=getattr(out, "text", out), confidence=getattr(out, "confidence", None))
+        return Heard(text=out.text, confidence=out.confidence, raw=out, pcm=pcm, hint=hint)
+
+    def again(self, heard: Heard) -> Transcript:
+        """The product's second listen to the same audio (memoised)."""
+        key = ("again", _digest(heard.hint), hash(heard.pcm))
+        if key not in self._memo:
+            started = time.perf_counter()
+            self._memo[key] = self.asr.transcribe_sync(heard.pcm, hint=heard.hint, again=True)
+            self.second_ms[self._mode].append((time.perf_counter() - started) * 1000)
+        return self._memo[key]
+
+    def joined(self, heard: Heard) -> Heard:
+        """Hands-free: a first utterance and the rest of the clip said after a short pause,
+        heard as the call hears them when it waits for the rest (memoised)."""
+        key = ("joined", _digest(heard.hint), hash(heard.pcm), hash(heard.rest))
+        if key not in self._memo:
+            rest = self._transcribe(heard.rest, heard.hint)
+            logs = [t.avg_logprob for t in (heard.raw, rest.raw) if t is not None and t.avg_logprob is not None]
+            nsp = [t.no_speech_prob or 0.0 for t in (heard.raw, rest.raw) if t is not None]
+            raw = Transcript(f"{heard.text} {rest.text}".strip(), min(logs) if logs else None, max(nsp) if nsp else None)
+            self._memo[key] = Heard(raw.text, raw.confidence, 1, raw, heard.pcm + heard.rest, heard.hint)
+        return self._memo[key]
+
+    def decide(self, d: Dialogue, heard: Heard, use_confidence: bool):
+        """The dialogue's decision on a hearing, as the product makes it: with a second
+        listen before a re-ask or a check, and (hands-free) the rest of an answer that
+        paused waited for (where the product does these; the base code does neither)."""
+        if second_listen is None or heard.raw is None:
+            return handle(d, heard, use_confidence)
+        if heard.rest and heard.gap_s <= second_listen.CONTINUE_S and second_listen.waits_for_more(d, heard.raw):
+            heard = self.joined(heard)
+        hearing = asyncio.run(second_listen.hear(d, heard.raw, self._relisten(heard)))
+        self.turns[self._mode] += 1
+        if hearing.relistened:
+            self.relistened[self._mode] += 1
+        if not use_confidence:
+            return d.handle(hearing.text)
+        return d.handle(hearing.text, hearing.confidence, agreed=hearing.agreed)
+
+    def _relisten(self, heard: Heard):
+        async def again() -> Transcript:
+            return self.again(heard)
+        return again
 
     def hear(self, text: str, voice: str, mode: str, question: QuestionSpec, extra_hint: str | None = None) -> Heard:
         """`text` as the live call hears it answering `question` (the hint as the pipeline
@@ -205,6 +262,9 @@ class Ear:
         cut = pcm[cuts[0][0] * 2:cuts[0][1] * 2]
         first = self._transcribe(cut, self._hint(question, cut, extra_hint))
         first.pieces = len(cuts)
+        if len(cuts) > 1:
+            first.rest = pcm[cuts[1][0] * 2:cuts[1][1] * 2]
+            first.gap_s = (cuts[1][0] + PREROLL_MS * RATE // 1000 - cuts[0][1]) / RATE
         return first
 
 
@@ -319,7 +379,7 @@ def run_call(script: Script, answers: list[dict], ear: Ear, voice: str, mode: st
             said = plain(q, item["truth"])
         tries[q.key] += 1
         heard = ear.hear(said, voice, mode, q)
-        last = handle(d, heard, use_confidence)
+        last = ear.decide(d, heard, use_confidence)
         log.append(f"{said!r}->{heard.text!r}:{last.act}")
         if last.ended:
             break
@@ -370,9 +430,9 @@ def evaluate(items: list[dict], scripts: dict[str, Script], ear: Ear, mode: str,
         d = at_question(scripts[slug], key)
         heard = ear.hear(item["text"], voice, mode, d.question)
         split += heard.pieces > 1
-        decision = handle(d, heard, use)
+        decision = ear.decide(d, heard, use)
         d0 = at_question(scripts[slug], key)
-        without = handle(d0, heard, False)
+        without = ear.decide(d0, heard, False)
         tally.extra += extra_turn(item, d0, decision, without)
         v = verdict(item, d, decision)
         if v == "wrong" and decision.answer is not None:
@@ -466,6 +526,10 @@ def main(argv: list[str]) -> int:
         ms = sorted(ms)
         print(f"recognition ms ({mode}, {len(ms)} hearings): p50 {ms[len(ms) // 2]:.0f}, "
               f"p95 {ms[int(len(ms) * 0.95)]:.0f}, max {ms[-1]:.0f}")
+    for mode, ms in sorted(ear.second_ms.items()):
+        ms = sorted(ms)
+        print(f"second listen ms ({mode}, {len(ms)} decodes; {ear.relistened[mode]} of {ear.turns[mode]} decided "
+              f"answers took one): p50 {ms[len(ms) // 2]:.0f}, p95 {ms[int(len(ms) * 0.95)]:.0f}, max {ms[-1]:.0f}")
     if confidences:
         ruled = [c for c in confidences if c[2]]  # rejections and qualifying yes/no answers
         print(f"confidence threshold (first answers without checks; {len(ruled)} rejections or qualifying "

@@ -11,9 +11,18 @@ listen was, and the dialogue decides on the better evidence:
 - the first hearing would be re-asked and the second one is an answer: the second one,
   with its own confidence (a doubtful one is still checked);
 - the first hearing is an answer that would be checked and the second one comes to the
-  same answer: the two agree, which is better evidence than either confidence, and the
-  answer stands without a check; if they differ, the check is made;
+  same answer, neither of them very doubtful (AGREEMENT_FLOOR): the two agree, which is
+  better evidence than either confidence, and the answer stands without a check; if they
+  differ, the check is made (a fast "Nah." missed by the first listen came back from a
+  second as "Yeah." at 0.27: a hearing that doubtful is checked however often it recurs);
 - otherwise the first hearing, as it was.
+
+Hands-free, a pause can also cut one answer in two ("Yes," ... "I work for a software
+company."): the first part decided alone got a check, which the second part answered,
+and the caller's reply to the check then answered the next question. So a turn is closed
+on what was said as well as on silence: a part that sounds unfinished (it ends on a
+comma or a joining word) or that would cost a turn anyway (`waits_for_more`) is held for
+up to CONTINUE_S, and speech within that joins it into one answer.
 
 Pure decision logic over a `Dialogue` preview and two transcripts, so it is tested
 without audio; the pipeline supplies the recognition (`Relisten`).
@@ -26,7 +35,11 @@ from dataclasses import dataclass
 from bots.dialogue import Decision, Dialogue
 from calls.providers.base import Transcript
 
-__all__ = ["Hearing", "needs_second_listen", "choose", "hear"]
+__all__ = ["CONTINUE_S", "Hearing", "needs_second_listen", "choose", "hear", "sounds_unfinished", "waits_for_more"]
+
+AGREEMENT_FLOOR = 0.3  # two hearings agreeing count only if each is at least this confident
+CONTINUE_S = 0.8  # hands-free: how long a part of an answer waits for the rest after the caller paused
+_JOINING_WORDS = {"and", "but", "so", "because", "or", "um", "uh", "umm", "er", "like", "i", "my", "the", "a", "an"}
 
 Relisten = Callable[[], Awaitable[Transcript]]  # the utterance recognised again
 
@@ -58,6 +71,19 @@ def needs_second_listen(dialogue: Dialogue, first: Transcript) -> bool:
     return decision.act == "confirm" and dialogue.preview(first.text).act != "confirm"
 
 
+def sounds_unfinished(text: str) -> bool:
+    """ "Yes," / "I work for a" / "and": words that stop where a sentence goes on."""
+    words = text.strip().lower().split()
+    if not words:
+        return False
+    return words[-1].endswith((",", "-", "\u2014")) or words[-1].strip(".?!") in _JOINING_WORDS and not words[-1].endswith((".", "?", "!"))
+
+
+def waits_for_more(dialogue: Dialogue, first: Transcript) -> bool:
+    """Hands-free: should this part of an answer wait CONTINUE_S for the rest?"""
+    return bool(first.text) and (sounds_unfinished(first.text) or needs_second_listen(dialogue, first))
+
+
 def choose(dialogue: Dialogue, first: Transcript, second: Transcript) -> Hearing:
     """The hearing the dialogue decides on, from the first and the second listen."""
     then = dialogue.preview(first.text, first.confidence)
@@ -66,7 +92,8 @@ def choose(dialogue: Dialogue, first: Transcript, second: Transcript) -> Hearing
         if again.act not in ("reask", "repeat"):
             return Hearing(second.text, second.confidence, relistened=True)
         return Hearing(first.text, first.confidence, relistened=True)
-    if _key(dialogue.preview(first.text)) == _key(dialogue.preview(second.text)):
+    sure = all(t.confidence is None or t.confidence >= AGREEMENT_FLOOR for t in (first, second))
+    if sure and _key(dialogue.preview(first.text)) == _key(dialogue.preview(second.text)):
         return Hearing(first.text, first.confidence, agreed=True, relistened=True)
     return Hearing(first.text, first.confidence, relistened=True)
 

@@ -89,3 +89,30 @@ def test_hear_asks_for_the_second_listen_only_when_it_is_needed() -> None:
     chosen = asyncio.run(hear(d, heard(""), relisten))
     assert len(asked) == 1
     assert d.handle(chosen.text, chosen.confidence).answer.value is True
+
+
+@pytest.mark.parametrize("text, unfinished", [
+    ("Yes,", True), ("Yes, I work for a", True), ("Um", True), ("and", True),
+    ("Yes.", False), ("No", False), ("I run my own shop.", False), ("", False),
+])
+def test_a_part_that_stops_where_a_sentence_goes_on_sounds_unfinished(text: str, unfinished: bool) -> None:
+    from calls.runtime.second_listen import sounds_unfinished
+
+    assert sounds_unfinished(text) is unfinished
+
+
+def test_a_part_waits_for_the_rest_when_it_would_cost_a_turn_or_sounds_unfinished() -> None:
+    from calls.runtime.second_listen import waits_for_more
+
+    d = dialogue()
+    assert waits_for_more(d, heard("Yes,"))
+    assert waits_for_more(d, heard("Yes.", DOUBTFUL))  # it would be checked
+    assert not waits_for_more(d, heard("Yes."))
+    assert not waits_for_more(d, heard(""))  # a noise blip: nothing to join
+
+
+def test_two_very_doubtful_listens_that_agree_are_still_checked() -> None:
+    d = dialogue()
+    chosen = choose(d, heard("Yeah.", -1.3), heard("Yeah.", -1.3))  # confidence 0.27 each
+    assert not chosen.agreed
+    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "confirm"
