@@ -64,7 +64,7 @@ def test_a_doubtful_second_hearing_is_still_checked() -> None:
 
 def test_two_listens_that_agree_need_no_check() -> None:
     d = dialogue()
-    chosen = choose(d, heard("Absolutely, yes.", DOUBTFUL), heard("Absolutely yes", DOUBTFUL))
+    chosen = choose(d, heard("Absolutely, yes.", -0.9), heard("Absolutely yes", -0.9))  # confidence 0.41 each
     assert chosen.agreed
     assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "question"
 
