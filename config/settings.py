@@ -353,6 +353,9 @@ ASR_THREADS = env_int("ASR_THREADS", 2, minimum=1)
 ASR_WINDOW_S = env_float("ASR_WINDOW_S", 10.0)
 if not 5 <= ASR_WINDOW_S <= 30:
     raise ImproperSetting(f"ASR_WINDOW_S must be between 5 and 30 seconds (got {ASR_WINDOW_S})")
+# Before the bot re-asks an answer or checks a doubtful one, the same audio is recognised a
+# second time (a local Whisper with its whole 30 s window; calls/runtime/second_listen.py).
+ASR_SECOND_LISTEN = env_bool("ASR_SECOND_LISTEN", True)
 # A hearing the recogniser is less sure of than this (0-1) is checked with the caller
 # before it rejects them, or before a yes qualifies them (bench/heldout.py measures it).
 ASR_CONFIRM_BELOW = env_float("ASR_CONFIRM_BELOW", 0.5)
