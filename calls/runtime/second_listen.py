@@ -29,13 +29,17 @@ without audio; the pipeline supplies the recognition (`Relisten`).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bots.dialogue import Decision, Dialogue
-from calls.providers.base import Transcript
+from calls.providers.base import ASRProvider, ProviderError, Transcript
 
-__all__ = ["CONTINUE_S", "Hearing", "needs_second_listen", "choose", "hear", "sounds_unfinished", "waits_for_more"]
+log = logging.getLogger(__name__)
+
+__all__ = ["CONTINUE_S", "Hearing", "SecondListener", "needs_second_listen", "choose", "hear", "sounds_unfinished",
+           "waits_for_more"]
 
 AGREEMENT_FLOOR = 0.3  # two hearings agreeing count only if each is at least this confident
 CONTINUE_S = 0.8  # hands-free: how long a part of an answer waits for the rest after the caller paused
@@ -103,3 +107,34 @@ async def hear(dialogue: Dialogue, first: Transcript, relisten: Relisten) -> Hea
     if not needs_second_listen(dialogue, first):
         return Hearing(first.text, first.confidence)
     return choose(dialogue, first, await relisten())
+
+
+class SecondListener:
+    """One call's second listens: the utterance's audio through each engine's
+    `listen_again` in turn (the call's recogniser, then its fallback), primed as the
+    first listen was. A second listen that fails leaves the first hearing standing
+    (logged; the caller loses nothing but the better evidence)."""
+
+    def __init__(self, engines: list[ASRProvider], *, language: str, hint: Callable[[float], str],
+                 enabled: bool = True, rate: int = 16000) -> None:
+        self.engines = engines
+        self.language = language
+        self.hint = hint
+        self.enabled = enabled
+        self.rate = rate
+
+    async def hear(self, dialogue: Dialogue, first: Transcript, pcm: bytes) -> Hearing:
+        """The hearing the dialogue decides on for the utterance `pcm`, first heard as `first`."""
+        if not self.enabled or not pcm:
+            return Hearing(first.text, first.confidence)
+        return await hear(dialogue, first, lambda: self._again(pcm))
+
+    async def _again(self, pcm: bytes) -> Transcript:
+        hint = self.hint(len(pcm) / 2 / self.rate)
+        for engine in self.engines:
+            try:
+                return await engine.listen_again(pcm, language=self.language, hint=hint)
+            except ProviderError as exc:
+                log.warning("second listen by %s failed: %s", engine.name, exc,
+                            extra={"event": "asr.second_listen_failed", "provider": engine.name})
+        return Transcript("")

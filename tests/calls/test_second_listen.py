@@ -116,3 +116,32 @@ def test_two_very_doubtful_listens_that_agree_are_still_checked() -> None:
     chosen = choose(d, heard("Yeah.", -1.3), heard("Yeah.", -1.3))  # confidence 0.27 each
     assert not chosen.agreed
     assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "confirm"
+
+
+class _Engine:
+    """An ASRProvider's second-listen side, for the fallback order (real engines hear real
+    speech in tests/calls/test_local_engines.py)."""
+
+    def __init__(self, name: str, answer: Transcript | None) -> None:
+        self.name, self.answer, self.asked = name, answer, 0
+
+    async def listen_again(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
+        from calls.providers.base import ProviderError
+
+        self.asked += 1
+        if self.answer is None:
+            raise ProviderError("down", provider=self.name)
+        return self.answer
+
+
+def test_a_failed_second_listen_falls_back_and_then_leaves_the_first_hearing() -> None:
+    from calls.runtime.second_listen import SecondListener
+
+    down, local = _Engine("cloud", None), _Engine("local", heard("Yes."))
+    d = dialogue()
+    chosen = asyncio.run(SecondListener([down, local], language="en", hint=lambda s: "").hear(d, heard(""), b"\0\0" * 800))
+    assert (down.asked, local.asked) == (1, 1) and d.handle(chosen.text, chosen.confidence).act == "question"
+    chosen = asyncio.run(SecondListener([down], language="en", hint=lambda s: "").hear(dialogue(), heard(""), b"\0\0" * 800))
+    assert dialogue().handle(chosen.text, chosen.confidence).act == "reask"
+    off = SecondListener([local], language="en", hint=lambda s: "", enabled=False)
+    assert asyncio.run(off.hear(dialogue(), heard(""), b"\0\0" * 800)).text == "" and local.asked == 1
