@@ -42,7 +42,7 @@ __all__ = ["CONTINUE_S", "Hearing", "SecondListener", "needs_second_listen", "ch
            "waits_for_more"]
 
 AGREEMENT_FLOOR = 0.3  # two hearings agreeing count only if each is at least this confident
-CONTINUE_S = 0.8  # hands-free: how long a part of an answer waits for the rest after the caller paused
+CONTINUE_S = 0.7  # hands-free: how long a part of an answer waits for the rest after the caller stopped (after the VAD hangover)
 _JOINING_WORDS = {"and", "but", "so", "because", "or", "um", "uh", "umm", "er", "like", "i", "my", "the", "a", "an"}
 
 Relisten = Callable[[], Awaitable[Transcript]]  # the utterance recognised again
