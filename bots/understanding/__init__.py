@@ -29,6 +29,8 @@ What lives where, from the bottom up (a module imports only modules above it her
 - `polarity`: what counts as a yes, a no, a hedge ("maybe", "I'm not sure") or a
   request to repeat, negation scoped to its clause, and the resolution of all of
   them into one yes/no.
+- `evidence`: what is no evidence of an answer (a recogniser's garbles: a "not"
+  before a phrase that means no, "not 30,000", "six like a year").
 - `phrases`: the question's own answer phrases ("self employed", "my own *"),
   negation applied; `split_phrases()`.
 - `places`: place lists (`split_places()`, `place_names()`) and "I live in X"

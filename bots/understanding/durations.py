@@ -8,6 +8,7 @@ lengths of the time words are in `units.DAYS`.
 """
 from __future__ import annotations
 
+from bots.understanding.evidence import Said, negated_at
 from bots.understanding.numbers import SCALES, Qty
 from bots.understanding.tokens import index_phrases, match_phrase, skip
 from bots.understanding.units import CURRENCY, DAYS
@@ -30,8 +31,9 @@ _WHEN = [  # (phrase, days from now)
 _WHEN_INDEX = index_phrases((phrase, float(days)) for phrase, days in _WHEN)
 
 
-def read_duration(toks: list[str], qtys: list[Qty], unit: str) -> float | None:
-    """Earliest time span stated, in the question's unit (months, weeks, days or years)."""
+def read_duration(toks: list[str], qtys: list[Qty], unit: str) -> Said | None:
+    """Earliest time span stated, in the question's unit (months, weeks, days or years);
+    not `sure` when it is negated ("not right away")."""
     target = DAYS[unit]
     cands: list[tuple[int, int, float]] = []  # (priority, position, days)
     n = len(toks)
@@ -65,4 +67,5 @@ def read_duration(toks: list[str], qtys: list[Qty], unit: str) -> float | None:
     if not cands:
         return None
     cands.sort(key=lambda c: (-c[0], c[1]))
-    return cands[0][2] / target
+    _, start, days = cands[0]
+    return Said(days / target, start, not negated_at(toks, start))

@@ -8,6 +8,7 @@ question's. Numbers come from `numbers`; this module only decides what they mean
 """
 from __future__ import annotations
 
+from bots.understanding.evidence import Said, lost_scale, negated_at
 from bots.understanding.numbers import Qty
 from bots.understanding.units import CURRENCY
 
@@ -110,8 +111,9 @@ def _corrected(toks: list[str], qtys: list[Qty]) -> list[Qty]:
     return out
 
 
-def read_money(toks: list[str], qtys: list[Qty], period: str) -> float | None:
-    """The amount of money the answer states, per `period` ("month", "year" or "" for as said)."""
+def read_money(toks: list[str], qtys: list[Qty], period: str) -> Said | None:
+    """The amount of money the answer states, per `period` ("month", "year" or "" for as said);
+    not `sure` when it is negated or its scale word was lost (bots.understanding.evidence)."""
     q = _pick_money(toks, _corrected(toks, qtys))
     if q is None:
         return None
@@ -123,4 +125,5 @@ def read_money(toks: list[str], qtys: list[Qty], period: str) -> float | None:
         said = (after[0] if after else min(periods, key=lambda p: abs(p[0] - q.start)))[1]
     elif any(t in _YEAR_HINTS for t in toks):
         said = "year"
-    return _convert_period(q.value, said, period)
+    sure = not negated_at(toks, q.start) and not lost_scale(toks, q)
+    return Said(_convert_period(q.value, said, period), q.start, sure)

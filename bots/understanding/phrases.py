@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from bots.understanding.evidence import DOUBT, FLIPPED, PERSONS
 from bots.understanding.polarity import NO, YES, Event
 from bots.understanding.tokens import BOUNDARY, clause_ids, tokenise
 
@@ -102,9 +103,11 @@ def _negates(toks: list[str], j: int, start: int) -> bool:
 def content_events(toks: list[str], phrases: CompiledPhrases) -> list[Event]:
     """Events for the question's answer phrases, negation in the clause applied.
 
-    "I'm not salaried", "I don't rent", "no fixed job", "naukri nahi hai" flip
-    the phrase's meaning; the negator must sit within four words before it (or
-    a Hindi "nahi" right after it) and in the same clause.
+    "I'm not salaried", "no fixed job", "naukri nahi hai" flip the phrase's meaning;
+    the negator must sit within four words before it (or a Hindi "nahi" right after
+    it) and in the same clause. A phrase that means no, negated ("I don't rent"), is
+    `FLIPPED`, not a yes; a phrase after a "not" with a person between them ("Not I
+    run my own shot") is a `DOUBT` (bots.understanding.evidence).
     """
     if not phrases:
         return []
@@ -130,7 +133,10 @@ def content_events(toks: list[str], phrases: CompiledPhrases) -> list[Event]:
     out: list[Event] = []
     for start, end, value in sorted(chosen):
         before = [j for j in range(max(0, start - 4), start) if clause[j] == clause[start]]
+        if any(toks[j] == "not" and PERSONS.intersection(toks[j + 1:start + 1]) for j in before):
+            out.append(Event(start, end, DOUBT))
+            continue
         negated = any(_negates(toks, j, start) for j in before)
         negated ^= any(toks[j] in ("nahi", "nahin") for j in range(end, min(n, end + 2)))
-        out.append(Event(start, end, YES if value != negated else NO))
+        out.append(Event(start, end, FLIPPED if negated and not value else YES if value != negated else NO))
     return out

@@ -12,11 +12,12 @@ from typing import Literal
 
 from bots.understanding.comparisons import read_relation
 from bots.understanding.durations import read_duration
+from bots.understanding.evidence import DOUBT, FLIPPED
 from bots.understanding.money import read_money
 from bots.understanding.numbers import misheard_tens, scan
 from bots.understanding.phrases import compile_phrases, content_events
 from bots.understanding.places import unknown_place
-from bots.understanding.polarity import REPEAT, find_events, is_weak_repeat, polarity
+from bots.understanding.polarity import NO, REPEAT, YES, find_events, is_weak_repeat, polarity
 from bots.understanding.tokens import tokenise
 from bots.understanding.units import unit_kind
 
@@ -59,16 +60,25 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
                                                    tuple(no_phrases) + tuple(other_places)))
     if accepted_places and unknown_place(toks, content):
         return Reading("unclear")
+    doubts = [e for e in content if e.tag in (FLIPPED, DOUBT)]
+    content = [e for e in content if e.tag in (YES, NO)]
     if content:  # merged in order; their strength equals an explicit "yes" / "no"
         events = sorted(events + content, key=lambda e: e.pos)
     yes_no = polarity(toks, events)
+    if doubts and (yes_no is not True or any(e.tag == DOUBT for e in doubts)):
+        yes_no = None  # only a phrase said for itself (not a negated "no") makes a yes
+    if kind == "amount" and yes_no is None and {e.tag for e in events} >= {YES, NO}:
+        return Reading("unclear")  # "No, next month": a "no" against the question's own "yes" words
     amount: float | None = None
     relation: Literal["above", "below"] | None = None
     if kind == "amount":
         unit_key = (unit or "").lower().strip()
         duration = unit_kind(unit_key) == "duration"
         qtys = scan(toks)
-        amount = read_duration(toks, qtys, unit_key) if duration else read_money(toks, qtys, period)
+        said = read_duration(toks, qtys, unit_key) if duration else read_money(toks, qtys, period)
+        if said is not None and not said.sure:
+            return Reading("unclear")  # "not 30,000", "six like a year": no amount to go on
+        amount = None if said is None else said.value
         relation = read_relation(toks, duration)
     if yes_no is None and amount is None and relation is None:
         return Reading("repeat" if is_weak_repeat(toks) else "unclear")

@@ -1,0 +1,55 @@
+"""What is no evidence of an answer: a recogniser's garbles (issue 27).
+
+A caller's "Nah, I run my own shop." came back from the recogniser as "Not I run my
+own shot." and was taken for a yes (a "not" before a phrase that means no), which
+qualified a self-employed caller. A qualifying value needs positive evidence, so the
+readers mark what only looks like some:
+
+- a phrase that means no, negated ("not rented", "I'm not self-employed"): `FLIPPED`.
+  It is no yes; a yes said for itself elsewhere in the answer still counts ("I'm not
+  self-employed, I work at a bank"), anything else leaves the answer open;
+- a phrase after a "not" with a person between them ("Not I run my own shot", "Not I
+  work for a company"): no clause says "not I run"; `DOUBT`, and the answer is open;
+- an amount or a date right after a "not" ("not 30,000", "not right away"): it says
+  what the answer is not (`negated_at`), while "not for another six months", "not
+  until next year" and "not even 20,000" say something and stand;
+- a bare number followed by what the recogniser writes for a "lakh" it did not know
+  ("6. like a year"): no amount (`lost_scale`), never 0.5 rupees a month.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from bots.understanding.numbers import Qty
+from bots.understanding.tokens import skip
+
+FLIPPED, DOUBT = "flipped", "doubt"  # event tags (bots.understanding.polarity.Event)
+
+# A "not" before one of these is not the negation of what follows in its clause.
+PERSONS = {"i", "we", "you", "he", "she", "they"}
+# Words that may stand between a "not" and the amount or date it negates.
+_NEGATION_GAP = {"in", "within", "about", "around", "exactly", "quite", "really", "like", "the", "a"}
+# "Lakh" as the recogniser writes it when it does not know the word.
+_LOST_LAKH = {"like", "luck", "lick", "lake", "lag", "leg", "lock", "lac", "lakes", "likes"}
+
+
+class Said(NamedTuple):
+    """A stated amount or time span, where it starts, and whether it is evidence of one."""
+
+    value: float
+    start: int
+    sure: bool = True
+
+
+def negated_at(toks: list[str], start: int) -> bool:
+    """Is the amount or date starting at toks[start] negated ("not 30,000", "not in two months")?"""
+    k = start - 1
+    while k >= 0 and toks[k] in _NEGATION_GAP:
+        k -= 1
+    return k >= 0 and toks[k] in ("not", "never")
+
+
+def lost_scale(toks: list[str], q: Qty) -> bool:
+    """A bare number followed by a word that stands for a lost "lakh" ("6. like a year")."""
+    k = skip(toks, q.end, {","}, 1)
+    return q.scale == 1 and k < len(toks) and toks[k] in _LOST_LAKH
