@@ -5,6 +5,9 @@ stream another, a test a third. The coordinator only wires parts with one job ea
 - `protocol`: client frames → typed commands, and the input guard (limits, protocol errors);
 - `listener`: caller audio → utterances (VAD, endpointing, early recognition);
 - `turns`: the bounded queue of caller turns, and words held while the caller talks on;
+- `second_listen`: the same audio heard again before a re-ask or a check, and (hands-free)
+  the rest of an answer the caller paused in waited for; words that overlap the start of
+  a new question answer the question before it (ANSWER_OVERLAP_MS);
 - `silence`: the SILENCE_TIMEOUT_S watch;
 - `speaker` (over `voices` and `pacing`): bot lines → audio paced in real time;
 - `latency`: each turn's stage timings → row, metrics and `latency` event;
@@ -15,6 +18,7 @@ so the response path never waits on the database.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -27,6 +31,7 @@ from calls.runtime.engines import Engines
 from calls.runtime.failures import log_failure, public_message
 from calls.runtime.latency import LatencyRecorder, TurnTiming, ms_since
 from calls.runtime.limits import CallLimits
+from calls.providers.base import Transcript
 from calls.runtime.listener import Listener, Utterance
 from calls.runtime.ports import SYSTEM_CLOCK, CallContext, CallRecords, CallRegistry, Clock, Output
 from calls.runtime.prompt_cache import prompt_cache
@@ -34,6 +39,7 @@ from calls.runtime.protocol import (
     EndOfSpeech, Hangup, InputGuard, ProtocolError, Start, Text, call_started, parse_audio_frame, parse_text_frame,
 )
 from calls.runtime.replies import Replier
+from calls.runtime.second_listen import CONTINUE_S, Hearing, SecondListener, waits_for_more
 from calls.runtime.silence import SilenceWatch
 from calls.runtime.speaker import Speaker
 from calls.runtime.tasks import CallTasks
@@ -63,6 +69,9 @@ class CallPipeline:
         self.lifecycle = CallLifecycle(ctx, out, records, self.dialogue, self.tasks, registry)
         self.input = InputGuard(out, CallLimits.from_settings(clock.now), self.lifecycle.fatal)
         self.turns = TurnQueue(ctx.call_id)
+        self._spoke = asyncio.Event()  # the caller began speaking (again)
+        self._overlapped: set[int] = set()  # caller turns that began over the start of a new question
+        self._overlap_next = False  # push-to-talk: the next utterance did
         self.silence = SilenceWatch(self.tasks, clock, wanted=lambda: not (self.lifecycle.finished or self.dialogue.ended),
                                     playing=lambda: self.speaker.remaining(), on_silence=self.turns.put_silence)
 
@@ -88,6 +97,8 @@ class CallPipeline:
             language=ctx.script.language, call_id=ctx.call_id, spawn=self.tasks.spawn,
             hint=lambda seconds: asr_hint(self.dialogue.question, seconds) if self.dialogue.question else "",
         )
+        self.second_listen = SecondListener(
+            self.listener.asr, language=ctx.script.language, hint=self.listener.hint, enabled=settings.ASR_SECOND_LISTEN)
         voice = call_voice([e.tts, e.fallback_tts], self.cache, scripted=self.scripted, output_rate=e.output_rate,
                            on_failure=failure_reporter(self.out))
         self.speaker = Speaker(self.out, voice, voice=ctx.voice, clock=self.clock, spawn=self.tasks.spawn)
@@ -188,9 +199,17 @@ class CallPipeline:
     # ------------------------------------------------------------------ ListenerEvents
     async def speech_started(self) -> None:
         self.silence.disarm()
+        self._spoke.set()
+        asked_at, window = self.replier.asked_at, settings.ANSWER_OVERLAP_MS / 1000
+        overlaps = asked_at is not None and self.speaker.audible() and time.perf_counter() - asked_at < window
         await self.replier.barge_in()
         if self.mode == "vad":
-            await self.out.send_event({"type": "user.speech.started", "turn": self.turns.next_turn()})
+            turn = self.turns.next_turn()
+            if overlaps:
+                self._overlapped.add(turn)
+            await self.out.send_event({"type": "user.speech.started", "turn": turn})
+        else:
+            self._overlap_next = overlaps
 
     async def utterance_ended(self, utterance: Utterance) -> None:
         if self.mode == "vad":
@@ -198,6 +217,9 @@ class CallPipeline:
             await self.out.send_event({"type": "user.speech.ended", "turn": utterance.turn})
         else:
             utterance.turn = self.turns.next_turn()
+            if self._overlap_next:
+                self._overlapped.add(utterance.turn)
+            self._overlap_next = False
         self.turns.put(utterance)
 
     async def nothing_said(self) -> None:
@@ -230,10 +252,11 @@ class CallPipeline:
             if decision is not None:  # else the question moved on since the key was pressed
                 await self.replier.record_turn(utt, f"keypad {utt.keypad}", decision, timing)
             return
-        text, confidence, spoken = utt.text, None, utt.text is None  # typed: taken at its word
+        text, confidence, spoken, agreed = utt.text, None, utt.text is None, False  # typed: taken at its word
         if text is None:
             heard, timing.providers["asr"], timing.asr_ms = await self.listener.transcript(utt)
-            text, confidence = heard.text, heard.confidence
+            hearing = await self._hear_out(utt, heard, timing)
+            text, confidence, agreed = hearing.text, hearing.confidence, hearing.agreed
         text, confidence = self.turns.with_held(text, confidence)
         if spoken and not text and self.mode == "vad":
             self.silence.arm()  # a noise blip: nothing was said, still waiting for an answer
@@ -245,6 +268,34 @@ class CallPipeline:
             log.debug("turn %s held: the caller is still talking", utt.turn, extra={"event": "turn.held"})
             return
         started = time.perf_counter()
-        decision = self.dialogue.handle(text, confidence)
+        if spoken and utt.turn in self._overlapped:  # a late answer to the question before: this one again
+            decision = self.dialogue.overlapped()
+        else:
+            decision = self.dialogue.handle(text, confidence, agreed=agreed)
+        self._overlapped.discard(utt.turn)
         timing.nlu_ms, timing.providers["nlu"] = ms_since(started), "rules"
         await self.replier.record_turn(utt, text, decision, timing)
+
+    async def _hear_out(self, utt: Utterance, heard: Transcript, timing: TurnTiming) -> Hearing:
+        """The hearing to decide on (calls/runtime/second_listen.py): hands-free, a part of an
+        answer that sounds unfinished or would cost a turn waits up to CONTINUE_S after the
+        caller stopped for the rest (which then joins it, held); a hearing that would make the
+        bot re-ask or check is heard again. Words held from before are decided as heard."""
+        if self.turns.holding or self.lifecycle.caller_left:
+            return Hearing(heard.text, heard.confidence)
+        started = time.perf_counter()
+        again = self.tasks.spawn(self.second_listen.hear(self.dialogue, heard, utt.pcm), "second-listen")
+        if self.mode == "vad" and waits_for_more(self.dialogue, heard) and not self.listener.in_speech:
+            self._spoke.clear()
+            try:
+                await asyncio.wait_for(self._spoke.wait(), max(0.0, utt.ended_at + CONTINUE_S - time.perf_counter()))
+            except TimeoutError:
+                pass
+        if self.listener.in_speech:  # the caller went on: what they said so far is held (below)
+            again.cancel()
+            return Hearing(heard.text, heard.confidence)
+        hearing = await again
+        if hearing.relistened:
+            timing.asr_ms = round((timing.asr_ms or 0.0) + ms_since(started), 1)
+            timing.providers["asr"] = f"{timing.providers.get('asr', '')}+again"
+        return hearing

@@ -11,6 +11,7 @@ error rather than leave the caller in silence until the time limit.
 from __future__ import annotations
 
 import logging
+import time
 
 from bots.dialogue import Decision, Dialogue
 from calls import metrics
@@ -46,6 +47,7 @@ class Replier:
         self.speaker = speaker
         self.silence = silence
         self.latency = latency
+        self.asked_at: float | None = None  # perf_counter when the bot began asking its latest question
         speaker.on_error = self.speech_failed
 
     async def record_turn(self, utt: Utterance, text: str, decision: Decision, timing: TurnTiming) -> None:
@@ -72,13 +74,16 @@ class Replier:
             await self.lifecycle.finish(decision.outcome or "incomplete", decision.reason)
 
     def reply(self, turn: int, decision: Decision, timing: TurnTiming | None, ended_at: float | None) -> None:
-        """Start saying the decision's line (a decision that ends the call silently finishes it)."""
+        """Start saying the decision's line (a decision that ends the call silently finishes it);
+        a new question's start is noted (`asked_at`): words over it answer the one before."""
         if not decision.say:
             if decision.ended:
                 ending = self.lifecycle.finish(decision.outcome or "incomplete", decision.reason)
                 self.lifecycle.tasks.spawn(ending, "finish")
             return
         self.records.turn(turn, "bot", decision.say)
+        if decision.act == "question" and decision.answer is not None:  # a new question, after an answer
+            self.asked_at = time.perf_counter()
 
         async def first_audio(engine: str, tts_ms: float, sent_at: float) -> None:
             if timing is not None and ended_at is not None:

@@ -89,6 +89,11 @@ class TurnQueue:
             return False
 
     # ------------------------------------------------------------------ held words
+    @property
+    def holding(self) -> bool:
+        """Words are held for what the caller says next."""
+        return self._held is not None
+
     def hold(self, text: str, confidence: float | None) -> None:
         """Words heard while the caller went on talking: decided with what comes next."""
         self._held = (text, confidence)
