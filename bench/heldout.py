@@ -211,8 +211,8 @@ class Ear:
         if hearing.relistened:
             self.relistened[self._mode] += 1
         if not use_confidence:
-            return d.handle(hearing.text)
-        return d.handle(hearing.text, hearing.confidence, agreed=hearing.agreed)
+            return d.handle(hearing.text, unsure=hearing.unsure)
+        return d.handle(hearing.text, hearing.confidence, agreed=hearing.agreed, unsure=hearing.unsure)
 
     def _relisten(self, heard: Heard):
         async def again() -> Transcript:

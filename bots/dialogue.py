@@ -246,6 +246,7 @@ class Dialogue:
         self.rechecking: tuple[bool | float, str] | None = None  # a doubtful value and transcript, its question asked again
         self.checked: set[str] = set()  # questions already confirmed for a doubtful hearing
         self._heard: float | None = None  # confidence of the utterance being handled
+        self._unsure = False  # ... which a second listen heard after a first gave nothing
         self._value_heard: float | None = None  # ... of the one whose value is pending
         self.answers: dict[str, AnswerRecord] = {}
         self.outcome: str | None = None
@@ -349,6 +350,7 @@ class Dialogue:
             return None
         self.silences = 0
         self._heard = None  # a key press is not misheard
+        self._unsure = False
         text = f"keypad {digit}"
         if self.pending is not None:  # "Just to confirm, did you say ...?"
             amount, first_transcript = self.pending
@@ -359,26 +361,33 @@ class Dialogue:
             return self._unclear(q, text)
         return self._decide(q, text, value, value == q.expected)
 
-    def preview(self, text: str, confidence: float | None = None, *, agreed: bool = False) -> Decision:
+    def preview(self, text: str, confidence: float | None = None, *, agreed: bool = False,
+                unsure: bool = False) -> Decision:
         """What `handle` would decide, with this dialogue left as it was (the voice
         pipeline asks before it decides whether to listen to an answer again)."""
         twin = copy.copy(self)
         twin.answers = dict(self.answers)
         twin.checked = set(self.checked)
-        return twin.handle(text, confidence, agreed=agreed)
+        return twin.handle(text, confidence, agreed=agreed, unsure=unsure)
 
-    def handle(self, text: str, confidence: float | None = None, *, agreed: bool = False) -> Decision:
+    def handle(self, text: str, confidence: float | None = None, *, agreed: bool = False,
+               unsure: bool = False) -> Decision:
         """One caller utterance (typed, or a transcript of speech with the recogniser's
         `confidence` in it, 0-1). A hearing below the script's `confirm_below` that
         would reject the caller, or a yes that would qualify them, is checked first:
         an amount is said back ("did you say ...?"), a yes/no question asked again
         ("Just to be sure, ..."), once per question. `agreed`: a second, independent
         listen to the same audio came to the same answer, which is better evidence
-        than one hearing's confidence: no check."""
+        than one hearing's confidence: no check. `unsure`: the words come from a second
+        listen after a first that gave nothing to go on; a value that would qualify the
+        caller is then said back or asked again first, whatever the confidence (a second
+        listen primed with the question's words can hear them in a garble: "Coimbatore."
+        came back as "Kolkata." at 0.71)."""
         from bots.understanding import place_names, understand
 
         self.silences = 0
         self._heard = None if agreed else confidence
+        self._unsure = unsure
         q = self.question
         if q is None:
             return Decision(say="", act="none", outcome=self.outcome, reason=self.reason)
@@ -496,9 +505,14 @@ class Dialogue:
         return self._say(self._confirm_text(q, amount), "confirm")
 
     def _doubtful(self, q: QuestionSpec, qualifies: bool) -> bool:
-        """A low-confidence hearing that would reject the caller, or qualify them on a yes/no."""
+        """A low-confidence hearing that would reject the caller, or qualify them on a yes/no;
+        an `unsure` one (see `handle`) that would qualify them at all."""
+        if q.key in self.checked:
+            return False
+        if self._unsure and qualifies:
+            return True
         c = self._heard
-        if c is None or c >= self.script.confirm_below or q.key in self.checked:
+        if c is None or c >= self.script.confirm_below:
             return False
         return not qualifies or q.kind == "yes_no"
 

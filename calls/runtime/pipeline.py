@@ -252,11 +252,11 @@ class CallPipeline:
             if decision is not None:  # else the question moved on since the key was pressed
                 await self.replier.record_turn(utt, f"keypad {utt.keypad}", decision, timing)
             return
-        text, confidence, spoken, agreed = utt.text, None, utt.text is None, False  # typed: taken at its word
+        text, confidence, spoken, agreed, unsure = utt.text, None, utt.text is None, False, False  # typed: at its word
         if text is None:
             heard, timing.providers["asr"], timing.asr_ms = await self.listener.transcript(utt)
             hearing = await self._hear_out(utt, heard, timing)
-            text, confidence, agreed = hearing.text, hearing.confidence, hearing.agreed
+            text, confidence, agreed, unsure = hearing.text, hearing.confidence, hearing.agreed, hearing.unsure
         text, confidence = self.turns.with_held(text, confidence)
         if spoken and not text and self.mode == "vad":
             self.silence.arm()  # a noise blip: nothing was said, still waiting for an answer
@@ -271,7 +271,7 @@ class CallPipeline:
         if spoken and utt.turn in self._overlapped:  # a late answer to the question before: this one again
             decision = self.dialogue.overlapped()
         else:
-            decision = self.dialogue.handle(text, confidence, agreed=agreed)
+            decision = self.dialogue.handle(text, confidence, agreed=agreed, unsure=unsure)
         self._overlapped.discard(utt.turn)
         timing.nlu_ms, timing.providers["nlu"] = ms_since(started), "rules"
         await self.replier.record_turn(utt, text, decision, timing)

@@ -9,7 +9,9 @@ instead of the first pass's 10 s; a cloud engine: simply again), primed as the f
 listen was, and the dialogue decides on the better evidence:
 
 - the first hearing would be re-asked and the second one is an answer: the second one,
-  with its own confidence (a doubtful one is still checked);
+  `unsure` (a value that would qualify the caller is said back or asked again first: a
+  second listen primed with the question's words can hear them in a garble, as
+  "Coimbatore." came back "Kolkata." at 0.71; one that does not is decided as usual);
 - the first hearing is an answer that would be checked and the second one comes to the
   same answer, neither of them very doubtful (AGREEMENT_FLOOR): the two agree, which is
   better evidence than either confidence, and the answer stands without a check; if they
@@ -55,6 +57,7 @@ class Hearing:
     text: str
     confidence: float | None
     agreed: bool = False  # two listens came to the same answer
+    unsure: bool = False  # heard by the second listen only, the first giving nothing to go on
     relistened: bool = False  # a second listen was made
 
 
@@ -92,9 +95,9 @@ def choose(dialogue: Dialogue, first: Transcript, second: Transcript) -> Hearing
     """The hearing the dialogue decides on, from the first and the second listen."""
     then = dialogue.preview(first.text, first.confidence)
     if then.act == "reask":
-        again = dialogue.preview(second.text, second.confidence)
+        again = dialogue.preview(second.text, second.confidence, unsure=True)
         if again.act not in ("reask", "repeat"):
-            return Hearing(second.text, second.confidence, relistened=True)
+            return Hearing(second.text, second.confidence, unsure=True, relistened=True)
         return Hearing(first.text, first.confidence, relistened=True)
     sure = all(t.confidence is None or t.confidence >= AGREEMENT_FLOOR for t in (first, second))
     if sure and _key(dialogue.preview(first.text)) == _key(dialogue.preview(second.text)):

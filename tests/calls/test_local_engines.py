@@ -583,7 +583,7 @@ async def _decide_spoken(asr, d, pcm: bytes):
     hint = asr_hint(d.question, len(pcm) / 32000)
     first = await asr.transcribe(pcm, hint=hint)
     hearing = await hear(d, first, lambda: asr.listen_again(pcm, hint=hint))
-    return d.handle(hearing.text, hearing.confidence, agreed=hearing.agreed)
+    return d.handle(hearing.text, hearing.confidence, agreed=hearing.agreed, unsure=hearing.unsure)
 
 
 @pytest.mark.speech

@@ -44,10 +44,26 @@ def test_a_second_listen_comes_before_a_reask_or_a_check(first: Transcript, need
 
 
 def test_a_reasked_hearing_gives_way_to_an_answer_heard_the_second_time() -> None:
+    """Instead of "Sorry, I did not catch that": a value that does not qualify the caller
+    is decided, one that would is asked again first (the second listen alone heard it)."""
+    d = dialogue()
+    chosen = choose(d, heard(""), heard("No, I'm self-employed."))
+    assert chosen.relistened and chosen.unsure
+    assert d.handle(chosen.text, chosen.confidence, unsure=chosen.unsure).outcome == "rejected"
     d = dialogue()
     chosen = choose(d, heard(""), heard("Yep."))
-    assert chosen.relistened and d.handle(chosen.text, chosen.confidence).act == "question"
-    assert d.answers["salaried"].value is True
+    check = d.handle(chosen.text, chosen.confidence, unsure=chosen.unsure)
+    assert check.act == "confirm" and check.say == "Just to be sure, are you a salaried employee?"
+    assert d.handle("Yes.", SURE).answer.value is True
+
+
+def test_an_amount_heard_only_the_second_time_is_said_back_before_it_qualifies() -> None:
+    """A second listen primed with "For example: 40,000 rupees" must not make a garble 40,000."""
+    d = dialogue()
+    d.handle("Yes.", 0.9)
+    chosen = choose(d, heard("Uh, the plan for you."), heard("40,000 rupees."))
+    said_back = d.handle(chosen.text, chosen.confidence, unsure=chosen.unsure)
+    assert said_back.act == "confirm" and "forty thousand" in said_back.say
 
 
 def test_a_second_hearing_that_is_no_better_leaves_the_reask() -> None:
@@ -58,8 +74,8 @@ def test_a_second_hearing_that_is_no_better_leaves_the_reask() -> None:
 
 def test_a_doubtful_second_hearing_is_still_checked() -> None:
     d = dialogue()
-    chosen = choose(d, heard(""), heard("Yes.", DOUBTFUL))
-    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "confirm"
+    chosen = choose(d, heard(""), heard("No.", DOUBTFUL))
+    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed, unsure=chosen.unsure).act == "confirm"
 
 
 def test_two_listens_that_agree_need_no_check() -> None:
@@ -88,7 +104,7 @@ def test_hear_asks_for_the_second_listen_only_when_it_is_needed() -> None:
     assert asked == []
     chosen = asyncio.run(hear(d, heard(""), relisten))
     assert len(asked) == 1
-    assert d.handle(chosen.text, chosen.confidence).answer.value is True
+    assert d.handle(chosen.text, chosen.confidence, unsure=chosen.unsure).act == "confirm"  # heard the second time only
 
 
 @pytest.mark.parametrize("text, unfinished", [
