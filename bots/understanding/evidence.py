@@ -14,7 +14,10 @@ readers mark what only looks like some:
   what the answer is not (`negated_at`), while "not for another six months", "not
   until next year" and "not even 20,000" say something and stand;
 - a bare number followed by what the recogniser writes for a "lakh" it did not know
-  ("6. like a year"): no amount (`lost_scale`), never 0.5 rupees a month.
+  ("6. like a year"): no amount (`lost_scale`), never 0.5 rupees a month;
+- "no" right before a comparative ("No less than that."): the recogniser drops the comma
+  of "No, less than that." as often as a caller says "no less than", which means the
+  opposite; such an answer is open (`comma_lost`).
 """
 from __future__ import annotations
 
@@ -47,6 +50,11 @@ def negated_at(toks: list[str], start: int) -> bool:
     while k >= 0 and toks[k] in _NEGATION_GAP:
         k -= 1
     return k >= 0 and toks[k] in ("not", "never")
+
+
+def comma_lost(toks: list[str], comparatives: set[str]) -> bool:
+    """ "no" right before a comparative word: "No, less than that." or "no less than that"?"""
+    return any(t == "no" and toks[k + 1] in comparatives for k, t in enumerate(toks[:-1]))
 
 
 def lost_scale(toks: list[str], q: Qty) -> bool:

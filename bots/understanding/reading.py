@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bots.understanding.comparisons import read_relation
+from bots.understanding.comparisons import COMPARATIVE_WORDS, read_relation
 from bots.understanding.durations import read_duration
-from bots.understanding.evidence import DOUBT, FLIPPED
+from bots.understanding.evidence import DOUBT, FLIPPED, comma_lost
 from bots.understanding.money import read_money
 from bots.understanding.numbers import misheard_tens, scan
 from bots.understanding.phrases import compile_phrases, content_events
@@ -75,6 +75,8 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
         unit_key = (unit or "").lower().strip()
         duration = unit_kind(unit_key) == "duration"
         qtys = scan(toks)
+        if comma_lost(toks, COMPARATIVE_WORDS):
+            return Reading("unclear")  # "No less than that.": at least that, or "No, less than that"?
         said = read_duration(toks, qtys, unit_key) if duration else read_money(toks, qtys, period)
         if said is not None and not said.sure:
             return Reading("unclear")  # "not 30,000", "six like a year": no amount to go on

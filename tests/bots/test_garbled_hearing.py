@@ -106,6 +106,7 @@ def shipped(slug: str, key: str) -> QuestionSpec:
     ("quickrupee-loan", "monthly_salary", "Not six lakh a year."),
     ("quickrupee-loan", "monthly_salary", "No, 30,000."),
     ("home-renovation", "budget", "Not 20,000."),
+    ("home-renovation", "budget", "No less than ten thousand."),  # "No, less than ten thousand." without its comma
     ("home-renovation", "start_soon", "Not right away."),
     ("home-renovation", "start_soon", "Not next month."),
     ("home-renovation", "start_soon", "No, next month."),
