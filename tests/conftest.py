@@ -183,7 +183,7 @@ def _answers_never_overlap(settings):
 
 @pytest.fixture(autouse=True)
 def _one_listen(settings):
-    """Vendor transcripts scripted in order (tests/fakecloud.py) would be consumed by a
+    """Vendor transcripts scripted in order (devtools/fakecloud.py) would be consumed by a
     second listen as well; the second listen's own tests turn ASR_SECOND_LISTEN back on."""
     settings.ASR_SECOND_LISTEN = False
 

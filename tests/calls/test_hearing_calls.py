@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.callclient import CallClient
-from tests.speech import say, silence
+from devtools.callclient import CallClient
+from devtools.speech import say, silence
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
 
