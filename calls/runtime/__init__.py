@@ -5,7 +5,9 @@ below), `call_lifecycle` (running → leaving → finishing → closed, the one
 `finish()` whose teardown always runs), `tasks` (the one owner of every task and
 timer a call starts), `protocol` (client frames → typed commands; the input guard
 over `limits`, the per-call abuse limits), `listener` and `endpointing` (caller
-audio → utterances), `turns` (the bounded queue of caller turns, held words),
+audio → utterances), `second_listen` (an answer heard again before a re-ask or a
+check, the rest of a paused answer waited for), `turns` (the bounded queue of caller
+turns, held words),
 `silence` (the silence watch), `replies` (the bot's side of a turn), `speaker`,
 `pacing`, `voices` and `prompt_cache` (bot lines → paced audio through the TTS
 stack and the cache), `latency` (per-turn stage timings), `engines` (the
