@@ -5,7 +5,7 @@ its events. This starts daphne in a subprocess, as `config.server` sets it up (t
 autobahn patches), with a tiny ASGI app that sends 8.8 kB messages (200 ms of
 22.05 kHz audio) at a steady rate to every connection; N WebSocket clients on
 loopback take them. It prints the server process's CPU per message sent, with
-Twisted's buffered writes (`buffered`) and with `config.server.write_through_sockets`
+Twisted's buffered writes (`buffered`) and with `config.server_patches.write_through_sockets`
 (`write-through`), alternating the two so that a machine whose speed drifts affects
 both alike.
 
@@ -30,7 +30,7 @@ SERVER = r"""
 import asyncio, sys
 sys.path.insert(0, sys.argv[1])
 write_through, port, rate, seconds = sys.argv[2] == "1", int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-from config import server as worker
+from config import server_patches as worker
 worker.skip_trace_formatting()
 if write_through:
     worker.write_through_sockets()

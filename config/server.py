@@ -7,12 +7,17 @@ SIGTERM (or SIGINT) starts `calls.worker.drain.drain(DRAIN_S)` (no new calls,
 `/readyz` 503, calls in progress finish or are ended as incomplete/shutdown) and
 stops the reactor when that returns; a second signal stops at once.
 
-    python -m config.server [--host H] [--port P] [--migrate]
+    python -m config.server [--host H] [--port P] [--migrate] [--ensure-admin]
     python -m config.server --healthcheck   # exit 0 if /healthz answers (container HEALTHCHECK)
 
-HOST, PORT and MIGRATE_ON_START give the defaults (see .env.example). Behind a load
-balancer the client address comes from TRUSTED_PROXIES (calls.http.clientip), not from
-daphne's proxy-header option, which believes whatever a client writes.
+HOST, PORT, MIGRATE_ON_START, ENSURE_ADMIN_ON_START and LISTEN_BACKLOG give the
+defaults (see .env.example). Behind a load balancer the client address comes from
+TRUSTED_PROXIES (calls.http.clientip), not from daphne's proxy-header option, which
+believes whatever a client writes.
+
+What this server changes in daphne, Twisted and autobahn (and the message size limit
+of its sockets) is in `config.server_patches`, checked against the pinned versions
+at start-up.
 """
 from __future__ import annotations
 
@@ -22,7 +27,6 @@ import math
 import os
 import signal
 import sys
-import time
 import urllib.request
 
 from config.env import env_bool, env_int, env_str
@@ -37,6 +41,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--migrate", action=argparse.BooleanOptionalAction, default=env_bool("MIGRATE_ON_START", False),
         help="apply database migrations before serving (MIGRATE_ON_START)",
+    )
+    parser.add_argument(
+        "--ensure-admin", action=argparse.BooleanOptionalAction, default=env_bool("ENSURE_ADMIN_ON_START", False),
+        help="create the first admin if there is none, as `manage.py ensure_admin` (ENSURE_ADMIN_ON_START)",
+    )
+    parser.add_argument(
+        "--backlog", type=int, default=env_int("LISTEN_BACKLOG", 2048, minimum=1),
+        help="connections the kernel queues before this worker accepts them (LISTEN_BACKLOG; capped by net.core.somaxconn)",
     )
     parser.add_argument("--healthcheck", action="store_true", help="probe this worker's /healthz and exit")
     return parser.parse_args(argv)
@@ -124,115 +136,6 @@ class DrainOnSignal:
             pass
 
 
-CLOSE_HANDSHAKE_TIMEOUT_S = 10
-
-
-def stamp_received_frames() -> None:
-    """Stamp each WebSocket frame with the time daphne read it off the socket.
-
-    daphne queues a frame for the consumer (one asyncio.Queue per connection); when
-    the worker is busy, frames wait there, and a stamp taken when the consumer picks
-    one up hides that wait. `received_at` (an extra key in the ASGI message) lets
-    `calls.transport.sockets.FramesFirst` time `response_ms` from the frame's arrival
-    (protocol §3), so the server's figure includes its own queueing.
-    """
-    from daphne.ws_protocol import WebSocketProtocol
-
-    def on_message(self: WebSocketProtocol, payload: bytes, isBinary: bool) -> None:  # noqa: N803 - autobahn's name
-        if self.muted:
-            return
-        self.last_ping = time.time()
-        message = {"type": "websocket.receive", "received_at": time.perf_counter()}
-        if isBinary:
-            message["bytes"] = payload
-        else:
-            message["text"] = payload.decode("utf8")
-        self.application_queue.put_nowait(message)
-
-    WebSocketProtocol.onMessage = on_message
-
-
-def skip_trace_formatting() -> None:
-    """Stop autobahn formatting arguments for trace logs nobody reads.
-
-    autobahn passes `hltype(...)`/`hlval(...)` (colour markup through click) to its
-    `log.trace` calls on every frame read and every message sent; the arguments are
-    built before the logger drops the record. That was about 2 % of a worker's time
-    under load (py-spy, 300 calls). Those names serve only log arguments here.
-    """
-    from autobahn.twisted import websocket as twisted_websocket
-    from autobahn.websocket import protocol
-
-    def unformatted(*args: object, **kwargs: object) -> str:
-        return ""
-
-    for module in (protocol, twisted_websocket):
-        for name in ("hltype", "hlval"):
-            if hasattr(module, name):
-                setattr(module, name, unformatted)
-
-
-def write_through_sockets() -> None:
-    """Send what the worker writes to a socket at once when nothing is queued before it.
-
-    Twisted's TCP transport buffers every write and sends it when the reactor next
-    finds the socket writable: on the asyncio reactor that is an `epoll_ctl` to watch
-    for writability, a loop turn, the `send`, and another `epoll_ctl` to stop
-    watching, for each message. A worker sends every call's bot audio five times a
-    second plus its events (bench/socket_writes.py: 92 µs of worker CPU per 8.8 kB
-    message that way, 62 µs with this). Here a write to an idle socket goes
-    straight to `send`; whatever the kernel does not take (a full send buffer, a
-    slow reader) is queued as before, and anything already queued keeps its order,
-    since then the write is queued behind it unchanged.
-    TLS connections (not used here: TLS ends at the load balancer) keep Twisted's path.
-    """
-    from twisted.internet import tcp
-
-    buffered_write = tcp.Connection.write
-
-    def write(self: tcp.Connection, data: bytes) -> None:
-        if (
-            type(data) is bytes
-            and data
-            and not self.TLS
-            and self.connected
-            and not self._writeDisconnected
-            and not self._tempDataBuffer
-            and len(self.dataBuffer) == self.offset
-        ):
-            try:
-                sent = self.socket.send(data)
-            except OSError:  # full (EAGAIN), interrupted, or gone: Twisted's own path deals with it
-                sent = 0
-            if sent == len(data):
-                return
-            data = data[sent:]
-        buffered_write(self, data)
-
-    tcp.Connection.write = write
-
-
-def allow_registered_close_codes() -> None:
-    """Let daphne close a socket with any registered close code the protocol uses.
-
-    daphne closes through autobahn's `sendClose`, which accepts only 1000 and
-    3000-4999 (the codes an *application* may pick) and raises on 1013 "try again
-    later", so a busy refusal (protocol §3) went out as 1011. The server may send
-    the registered codes (RFC 6455 §7.4.1, IANA registry): send the frame directly.
-    """
-    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
-    from daphne.ws_protocol import WebSocketProtocol
-
-    def server_close(self: WebSocketProtocol, code: int | None = None) -> None:
-        code = 1000 if code is None else code
-        if code in Autobahn.CLOSE_STATUS_CODES_ALLOWED:
-            self.sendCloseFrame(code=code, isReply=False)
-        else:
-            self.sendClose(code=code)
-
-    WebSocketProtocol.serverClose = server_close
-
-
 def serve(args: argparse.Namespace) -> int:
     # daphne.server installs Twisted's asyncio reactor; it must come before anything
     # else imports a reactor.
@@ -240,20 +143,25 @@ def serve(args: argparse.Namespace) -> int:
     from daphne.server import Server
     from twisted.internet import reactor
 
-    allow_registered_close_codes()
-    stamp_received_frames()
-    skip_trace_formatting()
-    write_through_sockets()
+    from config import server_patches
+
+    try:
+        server_patches.apply()
+    except server_patches.PatchTargetChanged as exc:  # daphne, Twisted or autobahn changed under the patches
+        print(f"config.server: {exc}", file=sys.stderr)
+        return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
     from django.conf import settings
 
-    if args.migrate:
-        from django.core.management import call_command
+    from django.core.management import call_command
 
+    if args.migrate:
         call_command("migrate", interactive=False, verbosity=1)
+    if args.ensure_admin:  # the first admin of a fresh install, as `make run` makes it
+        call_command("ensure_admin")
 
     from asgiref.compatibility import guarantee_single_callable
 
@@ -263,14 +171,13 @@ def serve(args: argparse.Namespace) -> int:
     heap.freeze()  # warm-up freezes again once the engines are loaded (config.warmup)
     server = Server(
         application=guarantee_single_callable(application),
-        endpoints=build_endpoint_description_strings(host=args.host, port=args.port),
+        # A burst of callers (a load balancer opening hundreds of connections at once)
+        # waits in the kernel's accept queue instead of being reset (Twisted's default is 50).
+        endpoints=[f"{e}:backlog={args.backlog}" for e in build_endpoint_description_strings(host=args.host, port=args.port)],
         signal_handlers=False,
         verbosity=0,
     )
-    # autobahn resets a connection whose client has not answered our close frame within
-    # 1 s; the reset throws away what the client has not read yet, so a slow client
-    # (a busy phone, a loaded browser) lost the final `call.ended`. Give it longer.
-    reactor.callWhenRunning(lambda: server.ws_factory.setProtocolOptions(closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT_S))
+    reactor.callWhenRunning(lambda: server_patches.configure_websockets(server.ws_factory))  # made by run()
     handlers = DrainOnSignal(server, settings.DRAIN_S)
     reactor.callWhenRunning(handlers.install)
     reactor.callWhenRunning(log.info, "serving on http://%s:%s (pid %d)", args.host, args.port, os.getpid())

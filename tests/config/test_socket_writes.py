@@ -1,6 +1,6 @@
 """A worker's socket writes go out at once, and what a socket cannot take keeps its order.
 
-`config.server.write_through_sockets` changes how Twisted's TCP transport writes: a
+`config.server_patches.write_through_sockets` changes how Twisted's TCP transport writes: a
 write to a socket with nothing queued is sent straight away instead of waiting for
 the reactor to report the socket writable. Real sockets and a real asyncio reactor
 here; the patch is undone after each test.
@@ -16,7 +16,7 @@ from twisted.internet import tcp
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
 from twisted.internet.protocol import Protocol
 
-from config.server import write_through_sockets
+from config.server_patches import write_through_sockets
 
 
 class Recorder(Protocol):
