@@ -157,7 +157,7 @@ async def one_call(carrier: str, bot: str, voice: str) -> tuple[list[float], lis
 
     from calls.models import Call
 
-    if carrier == "twilio":  # the Voice webhook (unchecked: no TWILIO_AUTH_TOKEN here) at the test client's address
+    if carrier == "twilio":  # the Voice webhook, signed for the test client's address
         line = await twilio_inbound(bot, public="http://testserver")
     else:
         line = await PhoneLine.exotel(bot, EXOTEL_KEY)
@@ -192,7 +192,9 @@ async def bench_calls(calls: int) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    settings.TWILIO_AUTH_TOKEN = ""  # webhooks unsigned here; signatures are tested in tests/telephony
+    from devtools.faketwilio import AUTH_TOKEN
+
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN  # webhooks signed as the simulator's Twilio signs them
     settings.TWILIO_ACCOUNT_SID = ""  # no REST hang-up: the simulator is the carrier
     settings.EXOTEL_STREAM_KEY = EXOTEL_KEY
     await asyncio.to_thread(call_command, "migrate", verbosity=0)

@@ -371,9 +371,10 @@ OUTPUT_SAMPLE_RATE = env_int("OUTPUT_SAMPLE_RATE", 0)  # 0: the TTS engine's nat
 PROMPT_CACHE_DIR = Path(env_str("PROMPT_CACHE_DIR") or VAR_DIR / "prompt-cache")
 SPEECH_WARMUP = env_bool("SPEECH_WARMUP", True)
 
-# --- Phone lines (docs/protocol.md §4). Twilio inbound works with none of these set (no
-# signature check without TWILIO_AUTH_TOKEN); outbound dialling needs the account, the
-# number to call from and PUBLIC_BASE_URL (the https address Twilio reaches us on).
+# --- Phone lines (docs/protocol.md §4). Twilio's webhooks and stream answer 404 / refuse
+# until TWILIO_AUTH_TOKEN is set (it checks every webhook's signature); outbound dialling
+# also needs the account, the number to call from and PUBLIC_BASE_URL (the https address
+# Twilio reaches us on).
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
@@ -382,6 +383,10 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 if PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith(("https://", "http://")):
     raise ImproperSetting(f"PUBLIC_BASE_URL must start with https:// (got {PUBLIC_BASE_URL!r})")
 EXOTEL_STREAM_KEY = env_str("EXOTEL_STREAM_KEY", "")  # empty: the Exotel stream refuses every caller
+# A phone stream that sends no valid `start` within this many seconds is closed (4408).
+PHONE_START_TIMEOUT_S = env_float("PHONE_START_TIMEOUT_S", 5.0)
+if PHONE_START_TIMEOUT_S <= 0:
+    raise ImproperSetting(f"PHONE_START_TIMEOUT_S must be more than 0 seconds (got {PHONE_START_TIMEOUT_S})")
 OUTBOUND_API_KEY = env_str("OUTBOUND_API_KEY", "")  # Bearer key of POST /api/outbound-calls/ (staff sessions need none)
 
 # --- Lead delivery webhooks (protocol §5, docs/lead-delivery.md). Destinations are set per

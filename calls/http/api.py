@@ -12,14 +12,13 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
-from django_ratelimit import ALL
-from django_ratelimit.core import get_usage
 
 from bots.models import Bot
 from calls import metrics
 from calls.http.auth import bearer_token
 from calls.http.clientip import client_ip
 from calls.http.errors import error
+from calls.http.ratelimit import WEB_CALLS, call_wait_seconds
 from calls.http.tokens import make_token, token_matches
 from calls.models import Call
 from calls.persistence import lifecycle
@@ -30,32 +29,6 @@ from calls.worker.registry import live_calls
 log = logging.getLogger(__name__)
 
 MODES = {choice.value for choice in Call.Mode}
-
-
-def call_rate_key(group: str, request: HttpRequest) -> str:
-    """django-ratelimit key: the real client address (see calls.http.clientip)."""
-    return client_ip(request) or "unknown"
-
-
-def _rate_limited(request: HttpRequest) -> int:
-    """Seconds the client must wait before another call, 0 when allowed.
-
-    django-ratelimit's fixed window on the shared cache (Redis with several
-    workers). When the cache is down the limit is not enforced for that request
-    (logged): refusing every caller because Redis blinked is worse.
-    """
-    window = settings.CALL_RATE_WINDOW
-    try:
-        usage = get_usage(
-            request, group="calls.start", key="calls.http.api.call_rate_key",
-            rate=f"{settings.CALL_RATE_LIMIT}/{window}s", method=ALL, increment=True,
-        )
-    except Exception as exc:  # redis.ConnectionError, TimeoutError, ...
-        log.warning("call rate limit not enforced: the cache is unavailable (%s: %s)", type(exc).__name__, exc)
-        return 0
-    if usage is None or not usage["should_limit"]:
-        return 0
-    return max(1, int(usage["time_left"]))
 
 
 @require_GET
@@ -107,7 +80,7 @@ def start_call(request: HttpRequest) -> JsonResponse:
             429, "too_many_calls", f"This client already has {cap} calls open; end one first.",
             Retry_After=str(settings.BUSY_RETRY_AFTER),
         )
-    wait = _rate_limited(request)
+    wait = call_wait_seconds(WEB_CALLS, ip or "unknown")
     if wait:
         metrics.refused("rate_limited")
         return error(429, "rate_limited", f"Too many calls from this client; try again in {wait} s.", Retry_After=str(wait))

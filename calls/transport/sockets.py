@@ -125,8 +125,11 @@ class CallSocket(FramesFirst):
             await self.refuse(1013, {"type": "error", "code": "unavailable", "message": UNAVAILABLE_MESSAGE, "fatal": True})
             return False
         self.call_id = ctx.call_id
-        if self.line is None:  # a phone stream: a line without a check (a carrier cannot be told "busy")
+        if self.line is None:
             self.line = live_calls.enter(ctx.call_id)
+        elif self.line.call_id != ctx.call_id:  # a phone stream's line, taken before its call had an id
+            placeholder, self.line = self.line, live_calls.enter(ctx.call_id)
+            live_calls.release(placeholder)
         self.records = QueuedCallRecords(ctx.call_id)
         self.pipeline = await CallPipeline.open(ctx, self, records=self.records, registry=live_calls, clock=self.clock)
         return self.pipeline is not None

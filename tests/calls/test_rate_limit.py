@@ -67,11 +67,11 @@ def test_a_dead_cache_fails_open_with_a_log_line_not_an_html_500(client, loan_bo
         }
     }
     try:
-        with caplog.at_level(logging.WARNING, logger="calls.http.api"):
+        with caplog.at_level(logging.WARNING, logger="calls.http.ratelimit"):
             for _ in range(3):  # beyond the limit of two: not enforced while the cache is down
                 response = post_call(client)
                 assert response.status_code == 201, response.content[:200]
-        assert "call rate limit not enforced" in caplog.text
+        assert "rate limit calls.start not enforced" in caplog.text
     finally:
         if listener is not None:
             listener.close()

@@ -71,7 +71,11 @@ async def test_carrier_progress_reaches_the_dashboard_socket(staff_user, loan_bo
     from calls.persistence import lifecycle
     from config.asgi import application
 
-    settings.TWILIO_AUTH_TOKEN = ""
+    from twilio.request_validator import RequestValidator
+
+    from tests.faketwilio import AUTH_TOKEN
+
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
     call = await database_sync_to_async(lifecycle.create_phone_call)(loan_bot, caller_phone="+919876543210", provider_call_id="CA" + "3" * 32)
     browser = AsyncClient()
     await browser.aforce_login(staff_user)
@@ -80,7 +84,9 @@ async def test_carrier_progress_reaches_the_dashboard_socket(staff_user, loan_bo
         (b"cookie", f"sessionid={cookie}".encode()), (b"host", b"testserver"), (b"origin", b"http://testserver"),  # the dashboard page
     ])
     assert (await comm.connect())[0]
-    await browser.post("/telephony/twilio/status/", data=f"CallSid={call.provider_call_id}&CallStatus=ringing", content_type="application/x-www-form-urlencoded")
+    form = {"CallSid": call.provider_call_id, "CallStatus": "ringing"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature("http://testserver/telephony/twilio/status/", form)
+    await browser.post("/telephony/twilio/status/", data=form, headers={"X-Twilio-Signature": signature})
     update = await comm.receive_json_from(timeout=10)
     assert (update["call_id"], update["progress"], update["status"]) == (str(call.pk), "ringing", "created")
     await comm.disconnect()

@@ -238,13 +238,6 @@ async def test_exotel_stream_with_a_wrong_key_is_closed_4401_and_creates_no_call
     await line.close()
 
 
-async def test_exotel_stream_is_closed_when_no_key_is_configured(settings):
-    settings.EXOTEL_STREAM_KEY = ""
-    line = await PhoneLine.exotel("short", "")
-    assert await line.closed() == 4401 and await call_states() == []
-    await line.close()
-
-
 async def test_exotel_stream_for_an_unknown_bot_is_closed_4404():
     line = await PhoneLine.exotel("no-such-bot", EXOTEL_KEY)
     assert await line.closed() == 4404 and await call_states() == []

@@ -41,9 +41,14 @@ def stream_of(response) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------- voice webhook
-def test_voice_webhook_creates_a_phone_call_and_connects_a_stream(client, brief_bots, settings):
-    settings.TWILIO_AUTH_TOKEN = ""
-    response = client.post(VOICE, data=urlencode(inbound_form()), content_type=FORM)
+@pytest.fixture(autouse=True)
+def _twilio_token(settings):
+    """Twilio's endpoints exist only with an auth token (tests of their absence unset it)."""
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+
+
+def test_voice_webhook_creates_a_phone_call_and_connects_a_stream(client, brief_bots):
+    response = post_signed(client, VOICE, inbound_form())
     url, token = stream_of(response)
     assert url == "ws://testserver/ws/telephony/twilio/"  # plain HTTP request -> ws://
     call = Call.objects.get()
@@ -84,16 +89,14 @@ def test_a_signature_for_other_form_values_is_refused(client, brief_bots, settin
     assert response.status_code == 403 and not Call.objects.exists()
 
 
-def test_a_retried_webhook_gets_the_same_call(client, brief_bots, settings):
-    settings.TWILIO_AUTH_TOKEN = ""
-    first = stream_of(client.post(VOICE, data=urlencode(inbound_form()), content_type=FORM))
-    second = stream_of(client.post(VOICE, data=urlencode(inbound_form()), content_type=FORM))
+def test_a_retried_webhook_gets_the_same_call(client, brief_bots):
+    first = stream_of(post_signed(client, VOICE, inbound_form()))
+    second = stream_of(post_signed(client, VOICE, inbound_form()))
     assert token_call_id(first[1]) == token_call_id(second[1]) and Call.objects.count() == 1
 
 
-def test_an_unknown_bot_is_told_to_the_caller_and_hung_up(client, brief_bots, settings):
-    settings.TWILIO_AUTH_TOKEN = ""
-    response = client.post("/telephony/twilio/voice/?bot=nope", data=urlencode(inbound_form()), content_type=FORM)
+def test_an_unknown_bot_is_told_to_the_caller_and_hung_up(client, brief_bots):
+    response = post_signed(client, "/telephony/twilio/voice/?bot=nope", inbound_form())
     root = ElementTree.fromstring(response.content)
     assert response.status_code == 200 and root.find("Say") is not None and root.find("Hangup") is not None
     assert not Call.objects.exists()

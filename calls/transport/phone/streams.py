@@ -9,6 +9,12 @@ paces it; a `mark` after each bot line, whose echo means the caller heard the li
 played (Twilio: through the REST API; Exotel: closing the stream moves its flow on).
 No ORM or provider code here: database work is in `calls.persistence.lifecycle`, REST in
 `calls.transport.phone.twilio_rest`.
+
+At the edge: a carrier that is not configured (TWILIO_AUTH_TOKEN, EXOTEL_STREAM_KEY)
+has no stream (the handshake is refused); a stream that sends no `start` within
+PHONE_START_TIMEOUT_S is closed (4408); a call that may not start (the worker drains
+or is full, the caller over the call rate limit: `calls.transport.phone.limits`)
+hears "all lines are busy" and is hung up.
 """
 from __future__ import annotations
 
@@ -27,7 +33,8 @@ from django.conf import settings
 from calls import metrics
 from calls.http.tokens import token_call_id
 from calls.persistence import lifecycle
-from calls.transport.phone import twilio_rest
+from calls.transport.phone import limits, twilio_rest
+from calls.transport.phone.busy import busy_audio
 from calls.transport.phone.media import (
     EXOTEL_PCM,
     PHONE_RATE,
@@ -36,11 +43,14 @@ from calls.transport.phone.media import (
     PhoneAudioOut,
 )
 from calls.transport.sockets import NO_CHANNEL_LAYER, CallSocket
+from calls.worker.registry import live_calls
 
 log = logging.getLogger(__name__)
 
 MARK_PREFIX = "turn-"
+BUSY_MARK = "busy"
 PLAYED_GRACE_S = 3.0  # how long past its audio we wait for the last line's mark before hanging up anyway
+NO_START = 4408  # close code: no valid `start` in time
 
 
 class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
@@ -62,6 +72,64 @@ class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
         self._cleared: set[int] = set()
         self._marks: dict[str, asyncio.Event] = {}
         self._last_mark = ""
+        self._start_deadline: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Future[None] | None = None
+
+    # ------------------------------------------------------------------ opening
+    def configured(self) -> bool:
+        """Whether this carrier is set up at all (its credential is set)."""
+        raise NotImplementedError
+
+    def authenticated(self) -> bool:
+        """Whether the stream's URL carries the carrier's credential (checked before `start`)."""
+        return True
+
+    async def connect(self) -> None:
+        if not self.configured():  # no such endpoint: the handshake is refused (daphne: HTTP 403)
+            self.closed = True
+            await super().close()
+            return
+        # Accept first so the carrier sees the protocol's close codes, not an HTTP 403.
+        await self.accept()
+        if not self.authenticated():
+            await self.refuse(4401)
+            return
+        loop = asyncio.get_running_loop()
+        self._start_deadline = loop.call_later(settings.PHONE_START_TIMEOUT_S, self._no_start)
+
+    def _no_start(self) -> None:
+        """A socket that never says which call it is holds a worker's socket for nothing."""
+        if self.pipeline is None and not self.closed:
+            log.info("phone stream: no valid start within %.1f s; closing", settings.PHONE_START_TIMEOUT_S)
+            metrics.refused("no_start")
+            self._closing = asyncio.ensure_future(self.refuse(NO_START))
+
+    async def take_line(self, key: str, caller: str | None = None) -> bool:
+        """Before the call is touched: the drain, the caller's rate limit (when `caller` is
+        given: a Twilio call was counted at its webhook) and one of this worker's lines.
+        A caller who may not start hears the busy line and is hung up (False)."""
+        refused = False
+        if caller is not None:
+            source = (self.scope.get("client") or ("",))[0]
+            refused = bool(await asyncio.to_thread(limits.refusal, caller, source, lines_anywhere=False))
+        if not refused:
+            self.line = limits.take_line(key)  # none while the worker drains
+            refused = self.line is None
+        if refused:  # in a task of its own: the line's mark comes back through receive()
+            self._closing = asyncio.ensure_future(self.refuse_busy())
+        return not refused
+
+    async def refuse_busy(self) -> None:
+        """Say the busy line, wait (bounded) for it to play, hang up and close."""
+        pcm, rate = await busy_audio()
+        if pcm and not self.closed:
+            out = PhoneAudioOut(rate, self.codec)
+            await self._send_media(out.push(pcm) + out.end_of_line())
+            await self._send_mark(BUSY_MARK)
+            await self._wait_played()
+        if not (self.closed or self.caller_left):
+            await self.hang_up()
+        await self.refuse(1000)
 
     # ------------------------------------------------------------------ carrier -> us
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -75,9 +143,18 @@ class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
         if not isinstance(msg, dict):
             return
         event = msg.get("event")
-        if event == "start" and self.pipeline is None:
+        if event == "mark":  # also the busy line's, before any call
+            self.on_mark(str((msg.get("mark") or {}).get("name", "")))
+        elif event == "start" and self.pipeline is None and self._closing is None:
+            if self._start_deadline is not None:
+                self._start_deadline.cancel()
+                self._start_deadline = None
             await self.on_start(msg)
         elif self.pipeline is None:
+            if event == "stop":  # hung up while hearing the busy line
+                self.caller_left = True
+                for played in self._marks.values():
+                    played.set()
             return  # "connected", or anything before a good "start"
         elif event == "media":
             await self.on_media(msg.get("media") or {})
@@ -85,8 +162,6 @@ class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
             digit = str((msg.get("dtmf") or {}).get("digit", ""))
             if digit:
                 await self.pipeline.on_dtmf(digit)
-        elif event == "mark":
-            self.on_mark(str((msg.get("mark") or {}).get("name", "")))
         elif event == "stop":
             self.caller_left = True
             await self.pipeline.on_message('{"type": "hangup"}')
@@ -121,6 +196,8 @@ class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
                 pass
 
     async def disconnect(self, code: int) -> None:
+        if self._start_deadline is not None:
+            self._start_deadline.cancel()
         for event in self._marks.values():  # nobody will hear the last line now
             event.set()
         await super().disconnect(code)
@@ -166,9 +243,13 @@ class PhoneStreamConsumer(CallSocket, AsyncWebsocketConsumer):
     async def refuse(self, code: int, event: dict[str, Any] | None = None) -> None:
         """Close at once, before any call is touched (bad token or key, unknown or taken
         call, no database). Carriers do not read our `error` events: `event` is not sent."""
+        if self.closed:
+            return
         if code == 4401:
             metrics.refused("bad_token")
         self.closed = True
+        if self.line is not None and self.pipeline is None:  # no call began: its line is free now
+            live_calls.release(self.line)
         await super().close(code=code)
 
     # ------------------------------------------------------------------ helpers
@@ -209,6 +290,9 @@ class TwilioStreamConsumer(PhoneStreamConsumer):
     codec = TWILIO_MULAW
     sid_field = "streamSid"
 
+    def configured(self) -> bool:
+        return twilio_rest.inbound_enabled()
+
     async def on_start(self, msg: dict[str, Any]) -> None:
         start = msg.get("start") or {}
         params = start.get("customParameters") or {}
@@ -218,7 +302,8 @@ class TwilioStreamConsumer(PhoneStreamConsumer):
             return
         self.stream_sid = str(msg.get("streamSid") or start.get("streamSid") or "")
         self.call_sid = str(start.get("callSid", ""))
-        if await self.join(call_id):
+        # The webhook counted the caller and found a line somewhere; this worker may be full.
+        if await self.take_line(call_id) and await self.join(call_id):
             await self.start_pipeline()
 
     async def hang_up(self) -> None:
@@ -233,22 +318,24 @@ class ExotelStreamConsumer(PhoneStreamConsumer):
     codec = EXOTEL_PCM
     sid_field = "stream_sid"
 
-    async def connect(self) -> None:
+    def configured(self) -> bool:
+        return bool(settings.EXOTEL_STREAM_KEY)
+
+    def authenticated(self) -> bool:
         query = parse_qs(self.scope.get("query_string", b"").decode())
-        key = query.get("key", [""])[0]
         self.bot_slug = query.get("bot", [""])[0]
-        await self.accept()
-        expected = settings.EXOTEL_STREAM_KEY
-        if not (expected and hmac.compare_digest(key.encode(), expected.encode())):
-            await self.refuse(4401)
+        key = query.get("key", [""])[0]
+        return hmac.compare_digest(key.encode(), settings.EXOTEL_STREAM_KEY.encode())
 
     async def on_start(self, msg: dict[str, Any]) -> None:
         start = msg.get("start") or {}
         self.stream_sid = str(msg.get("stream_sid") or start.get("stream_sid") or "")
         self.call_sid = str(start.get("call_sid", ""))
-        opened = await self.open_call(
-            lifecycle.open_phone_call, self.bot_slug, caller_phone=str(start.get("from", "")), provider_call_id=self.call_sid
-        )
+        caller = str(start.get("from", ""))
+        # The call has no id yet: the line is held under the stream's until it has.
+        if not await self.take_line(f"exotel:{self.call_sid or self.stream_sid}", caller=caller):
+            return
+        opened = await self.open_call(lifecycle.open_phone_call, self.bot_slug, caller_phone=caller, provider_call_id=self.call_sid)
         if opened:
             await self.start_pipeline()
 

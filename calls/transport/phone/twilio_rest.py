@@ -27,13 +27,22 @@ STATUS_PATH = "/telephony/twilio/status/"
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 
-__all__ = ["TwilioException", "dial", "e164", "hang_up", "outbound_enabled", "signature_ok", "stream_twiml", "unavailable_twiml"]
+__all__ = [
+    "TwilioException", "busy_twiml", "dial", "e164", "hang_up", "inbound_enabled", "outbound_enabled", "signature_ok",
+    "stream_twiml", "unavailable_twiml",
+]
 
 
 def e164(number: str) -> str | None:
     """`number` as E.164 ("+91 98765-43210" -> "+919876543210"), or None if it is not one."""
     compact = re.sub(r"[\s\-().]", "", number or "")
     return compact if E164.fullmatch(compact) else None
+
+
+def inbound_enabled() -> bool:
+    """Twilio's webhooks and stream exist only when their signatures can be checked:
+    without TWILIO_AUTH_TOKEN anyone could create calls and end them (secure by default)."""
+    return bool(settings.TWILIO_AUTH_TOKEN)
 
 
 def outbound_enabled() -> bool:
@@ -51,9 +60,10 @@ def public_url(request: HttpRequest) -> str:
 
 
 def signature_ok(request: HttpRequest) -> bool:
-    """True when no auth token is configured, or `X-Twilio-Signature` signs this URL and form."""
+    """True when `X-Twilio-Signature` signs this URL and form with TWILIO_AUTH_TOKEN
+    (never without a token)."""
     if not settings.TWILIO_AUTH_TOKEN:
-        return True
+        return False
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature:
         return False
@@ -80,6 +90,13 @@ def stream_twiml(url: str, token: str) -> str:
     connect.append(stream)
     response = VoiceResponse()
     response.append(connect)
+    return str(response)
+
+
+def busy_twiml() -> str:
+    """<Reject reason="busy"/>: the caller hears a busy tone; the call is never answered (nor billed)."""
+    response = VoiceResponse()
+    response.reject(reason="busy")
     return str(response)
 
 

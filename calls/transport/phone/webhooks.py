@@ -1,25 +1,31 @@
 """HTTP side of phone lines: Twilio's Voice and status webhooks, and the outbound-call API.
 
-Webhooks answer Twilio (TwiML or an empty 204) after checking `X-Twilio-Signature`;
-the API answers JSON in calls.http.api's error style.
+Webhooks exist only with TWILIO_AUTH_TOKEN set (404 otherwise: without it no request
+can be told to be Twilio's), and answer Twilio (TwiML or an empty 204) after checking
+`X-Twilio-Signature`. A call that may not start now (the worker drains, every line is
+taken, the caller's number over the call rate limit: `calls.transport.phone.limits`)
+is rejected with a busy tone. The API answers JSON in calls.http.api's error style.
 """
 from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from bots.models import Bot
 from calls.http.auth import bearer_token
+from calls.http.clientip import client_ip
 from calls.http.errors import error
 from calls.http.tokens import make_token
 from calls.persistence import lifecycle
-from calls.transport.phone import twilio_rest
+from calls.transport.phone import limits, twilio_rest
 from calls.transport.phone.outbound import DialError, place_call
 
 TWIML = "text/xml"
@@ -33,6 +39,19 @@ def _forbidden() -> HttpResponse:
     return HttpResponse("Invalid X-Twilio-Signature.", status=403, content_type="text/plain")
 
 
+def twilio_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """404 for every method unless Twilio is configured (TWILIO_AUTH_TOKEN)."""
+
+    @wraps(view)
+    def configured_view(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not twilio_rest.inbound_enabled():
+            raise Http404("Twilio is not configured")
+        return view(request, *args, **kwargs)
+
+    return configured_view
+
+
+@twilio_only
 @csrf_exempt
 @require_POST
 def twilio_voice(request: HttpRequest) -> HttpResponse:
@@ -43,15 +62,19 @@ def twilio_voice(request: HttpRequest) -> HttpResponse:
     bot = Bot.objects.filter(slug=slug, active=True).first() if slug else None
     if bot is None or not bot.questions.exists():
         return _twiml(twilio_rest.unavailable_twiml("Sorry, this number is not connected to a bot."))
+    caller = request.POST.get("From", "")
+    if limits.refusal(caller, client_ip(request) or "", lines_anywhere=True):
+        return _twiml(twilio_rest.busy_twiml())
     call = lifecycle.create_phone_call(
         bot,
-        caller_phone=request.POST.get("From", ""),
+        caller_phone=caller,
         provider_call_id=request.POST.get("CallSid", ""),
         caller_name=request.POST.get("CallerName", ""),
     )
     return _twiml(twilio_rest.stream_twiml(twilio_rest.stream_url(request), make_token(str(call.pk))))
 
 
+@twilio_only
 @csrf_exempt
 @require_POST
 def twilio_status(request: HttpRequest) -> HttpResponse:
