@@ -388,6 +388,9 @@ PHONE_START_TIMEOUT_S = env_float("PHONE_START_TIMEOUT_S", 5.0)
 if PHONE_START_TIMEOUT_S <= 0:
     raise ImproperSetting(f"PHONE_START_TIMEOUT_S must be more than 0 seconds (got {PHONE_START_TIMEOUT_S})")
 OUTBOUND_API_KEY = env_str("OUTBOUND_API_KEY", "")  # Bearer key of POST /api/outbound-calls/ (staff sessions need none)
+# Outbound dials (toll fraud): at most this many per staff account (and for the API key) per window.
+OUTBOUND_DIAL_LIMIT = env_int("OUTBOUND_DIAL_LIMIT", 20, minimum=1)
+OUTBOUND_DIAL_WINDOW = env_int("OUTBOUND_DIAL_WINDOW", 3600, minimum=1)  # seconds
 
 # --- Lead delivery webhooks (protocol §5, docs/lead-delivery.md). Destinations are set per
 # bot in the admin; LEAD_WEBHOOK_URL + LEAD_WEBHOOK_SECRET add one for every bot.

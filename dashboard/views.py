@@ -23,7 +23,7 @@ from bots.models import Bot, Question
 from calls.models import Call, LatencySample
 from calls.persistence.latency_stats import STAGES
 from calls.transport.phone import twilio_rest
-from calls.transport.phone.outbound import DialError, place_call
+from calls.transport.phone.outbound import DialError, DialRefused, check_staff_dial, place_call
 from dashboard import stats
 from dashboard.forms import LeadFilterForm, LeadStatusForm
 from dashboard.leads import (
@@ -162,8 +162,11 @@ def call_detail(request: HttpRequest, call_id) -> HttpResponse:
             "outcome": outcome_of(call),
             "callback": callback_of(call),
             "latency_rows": _latency_rows(call.latency_samples.all()),
-            # "Call now" only when Twilio is configured and the lead left a dialable number.
-            "dial_number": twilio_rest.e164(call.caller_phone) if twilio_rest.outbound_enabled() else None,
+            # "Call now" only when Twilio is configured, the lead left a dialable number and
+            # the agent may dial (calls.transport.phone.outbound.check_staff_dial).
+            "dial_number": twilio_rest.e164(call.caller_phone)
+            if twilio_rest.outbound_enabled() and request.user.has_perm(CHANGE_PERM)
+            else None,
             "stages": [STAGE_LABELS[stage] for stage in STAGES],
         },
     )
@@ -172,11 +175,18 @@ def call_detail(request: HttpRequest, call_id) -> HttpResponse:
 @staff_member_required
 @require_POST
 def call_now(request: HttpRequest, call_id) -> HttpResponse:
-    """Phone the lead again with the same bot; the new call's page shows its progress live."""
+    """Phone the lead again with the same bot; the new call's page shows its progress live.
+    Needs the change permission, and at most OUTBOUND_DIAL_LIMIT dials per window."""
+    _require(request, CHANGE_PERM)
     lead = get_object_or_404(Call.objects.select_related("bot"), pk=call_id)
     number = twilio_rest.e164(lead.caller_phone)
     if not twilio_rest.outbound_enabled() or number is None:
         messages.error(request, "This lead cannot be called: no Twilio account, or no number in +E.164 form.")
+        return redirect("dashboard:call", call_id=lead.pk)
+    try:
+        check_staff_dial(request.user, number)
+    except DialRefused as refused:
+        messages.error(request, refused.message)
         return redirect("dashboard:call", call_id=lead.pk)
     try:
         placed = place_call(lead.bot, number, lead.caller_name)

@@ -198,17 +198,17 @@ def test_outbound_needs_the_key_or_staff(client, brief_bots, settings, twilio_se
     assert not twilio_settings.requests and not Call.objects.exists()
 
 
-def test_outbound_from_a_staff_session_needs_the_csrf_token(brief_bots, staff_user, twilio_settings):
+def test_outbound_from_a_staff_session_needs_the_csrf_token(brief_bots, staff_user, twilio_settings, call):
     from django.test import Client
 
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(staff_user)
-    refused = outbound(browser, {"bot": "quickrupee-loan", "to": "+919876543210"})
-    assert refused.status_code == 403 and not Call.objects.exists()
+    refused = outbound(browser, {"bot": "quickrupee-loan", "to": "+919876543210"})  # the number of `call`
+    assert refused.status_code == 403 and Call.objects.count() == 1
     browser.get("/dashboard/")  # sets the csrftoken cookie
     token = browser.cookies["csrftoken"].value
     placed = outbound(browser, {"bot": "quickrupee-loan", "to": "+919876543210"}, HTTP_X_CSRFTOKEN=token)
-    assert placed.status_code == 201 and Call.objects.count() == 1
+    assert placed.status_code == 201 and Call.objects.count() == 2
 
 
 def test_a_refused_dial_is_a_502_and_the_call_is_stored_as_failed(client, brief_bots, settings, twilio_settings):

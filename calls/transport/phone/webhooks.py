@@ -26,7 +26,7 @@ from calls.http.errors import error
 from calls.http.tokens import make_token
 from calls.persistence import lifecycle
 from calls.transport.phone import limits, twilio_rest
-from calls.transport.phone.outbound import DialError, place_call
+from calls.transport.phone.outbound import DialError, DialRefused, check_key_dial, check_staff_dial, place_call
 
 TWIML = "text/xml"
 
@@ -87,23 +87,24 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def _outbound_auth(request: HttpRequest) -> JsonResponse | None:
-    """Bearer OUTBOUND_API_KEY, or a staff session (which must pass Django's CSRF check)."""
+def _outbound_caller(request: HttpRequest) -> tuple[str, JsonResponse | None]:
+    """Who dials: "key" (Bearer OUTBOUND_API_KEY) or "staff" (a staff session, which must
+    pass Django's CSRF check); or the error to answer."""
     key = bearer_token(request)
     if key:
         if settings.OUTBOUND_API_KEY and hmac.compare_digest(key.encode(), settings.OUTBOUND_API_KEY.encode()):
-            return None
-        return error(401, "unauthorized", "The API key is not valid.")
+            return "key", None
+        return "", error(401, "unauthorized", "The API key is not valid.")
     user = request.user
     if not (user.is_authenticated and user.is_active and user.is_staff):
-        return error(401, "unauthorized", "Send 'Authorization: Bearer <OUTBOUND_API_KEY>' or sign in as staff.")
+        return "", error(401, "unauthorized", "Send 'Authorization: Bearer <OUTBOUND_API_KEY>' or sign in as staff.")
     refused = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
     if refused is not None:
-        return error(403, "csrf_failed", "A signed-in request needs the CSRF token.")
-    return None
+        return "", error(403, "csrf_failed", "A signed-in request needs the CSRF token.")
+    return "staff", None
 
 
-@csrf_exempt  # API keys need no CSRF token; session callers are checked in _outbound_auth
+@csrf_exempt  # API keys need no CSRF token; session callers are checked in _outbound_caller
 @require_POST
 def outbound_call(request: HttpRequest) -> JsonResponse:
     if not twilio_rest.outbound_enabled():
@@ -111,7 +112,7 @@ def outbound_call(request: HttpRequest) -> JsonResponse:
             503, "telephony_disabled",
             "Outbound calls need TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER and PUBLIC_BASE_URL.",
         )
-    problem = _outbound_auth(request)
+    caller, problem = _outbound_caller(request)
     if problem is not None:
         return problem
     try:
@@ -121,17 +122,25 @@ def outbound_call(request: HttpRequest) -> JsonResponse:
     if not isinstance(data, dict):
         return error(400, "bad_request", "The request body must be a JSON object.")
     slug, to = data.get("bot"), data.get("to")
-    caller = data.get("caller") or {}
+    name = data.get("caller") or {}
+    name = name.get("name", "") if isinstance(name, dict) else None
     if not isinstance(slug, str) or not slug:
         return error(400, "bad_request", 'Give the bot\'s slug as "bot".')
     if not isinstance(to, str) or not twilio_rest.E164.fullmatch(to):
         return error(400, "bad_number", '"to" must be a phone number in E.164 form, like +14155550100.')
-    name = caller.get("name", "") if isinstance(caller, dict) else None
     if not isinstance(name, str) or len(name) > 120:
         return error(400, "bad_request", '"caller" must be an object whose "name" is a string of at most 120 characters.')
     bot = Bot.objects.filter(slug=slug, active=True).first()
     if bot is None or not bot.questions.exists():
         return error(404, "unknown_bot", f"No active bot called {slug!r}.")
+    try:
+        if caller == "staff":
+            check_staff_dial(request.user, to)
+        else:
+            check_key_dial()
+    except DialRefused as refused:
+        extra = {"Retry_After": str(refused.retry_after)} if refused.retry_after else {}
+        return error(refused.status, refused.code, refused.message, **extra)
     try:
         placed = place_call(bot, to, name.strip())
     except DialError as exc:
