@@ -54,7 +54,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOST=0.0.0.0 \
     PORT=8000 \
     DEBUG=0 \
-    MIGRATE_ON_START=1
+    MIGRATE_ON_START=1 \
+    ENSURE_ADMIN_ON_START=1
 
 USER 10001:10001
 EXPOSE 8000
@@ -62,6 +63,9 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-m", "config.server", "--healthcheck"]
 # The production server: one worker, draining calls in progress on SIGTERM (DRAIN_S).
-# MIGRATE_ON_START=1 (default) applies migrations first; stacks with several replicas
-# run them once instead (compose's `migrate` service, the Kubernetes init container).
+# MIGRATE_ON_START=1 (default) applies migrations first and ENSURE_ADMIN_ON_START=1
+# creates the first admin (`manage.py ensure_admin`, as `make run` does: its password
+# from ADMIN_PASSWORD_FILE, e.g. a mounted secret, else generated into
+# VAR_DIR/admin-password.txt); stacks with several replicas do both once instead
+# (compose's `migrate` service, the Kubernetes init containers).
 CMD ["python", "-m", "config.server"]

@@ -4,8 +4,9 @@
 # other way round: mount its root file system, start the image's own command with the
 # image's own environment and user inside a chroot (private mount namespace: /proc, /dev,
 # and tmpfs for /tmp and the state directory), bound to loopback; wait until the speech
-# engines inside the image have loaded; run the image's HEALTHCHECK command; play one
-# typed call through the protocol (POST /api/calls/ + the WebSocket, devtools/typed_call.py
+# engines inside the image have loaded (and the first admin exists); run the image's
+# HEALTHCHECK command; play one typed call through the protocol (POST /api/calls/ + the
+# WebSocket, devtools/typed_call.py
 # from the host's virtualenv) to a stored outcome; SIGTERM it and check that it drains and
 # exits 0; unmount. Usage: scripts/image-smoke.sh [IMAGE]
 set -euo pipefail
@@ -63,6 +64,8 @@ for _ in $(seq 1500); do  # up to 5 minutes: migrations, then engine warm-up ins
   sleep 0.2
 done
 grep -q "speech engines ready" "$log" || fail "speech engines not ready after 5 minutes"
+# ENSURE_ADMIN_ON_START=1: the first admin, its generated password in the state directory.
+grep -q "Created admin account 'admin'; its password is in $state/admin-password.txt" "$log" || fail "no first admin"
 .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' \
   "http://127.0.0.1:$PORT/readyz" || fail "/readyz"
 

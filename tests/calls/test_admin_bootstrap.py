@@ -68,3 +68,29 @@ def test_an_existing_admin_leaves_everything_as_it_is(settings, tmp_path, monkey
     assert path.read_text() == "admin\nstill-valid\n"
     assert list(tmp_path.iterdir()) == [path]
     assert get_user_model().objects.filter(is_superuser=True).count() == 1
+
+
+def test_the_password_comes_from_admin_password_file_and_is_not_written_anywhere(settings, tmp_path, monkeypatch):
+    """compose's secret and Kubernetes' Secret volume: a file holding the password."""
+    monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
+    settings.VAR_DIR = tmp_path / "var"
+    (tmp_path / "password").write_text("a-long-chosen-password\n")
+    monkeypatch.setenv("ADMIN_PASSWORD_FILE", str(tmp_path / "password"))
+    out = io.StringIO()
+    call_command("ensure_admin", stdout=out)
+    assert get_user_model().objects.get(username="admin", is_superuser=True).check_password("a-long-chosen-password")
+    assert "a-long-chosen-password" not in out.getvalue() and not settings.VAR_DIR.exists()
+
+
+@pytest.mark.parametrize("content", [None, "  \n"], ids=["missing", "empty"])
+def test_a_named_password_file_that_is_missing_or_empty_creates_no_admin(settings, tmp_path, monkeypatch, content):
+    from django.core.management.base import CommandError
+
+    settings.VAR_DIR = tmp_path / "var"
+    path = tmp_path / "password"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setenv("ADMIN_PASSWORD_FILE", str(path))
+    with pytest.raises(CommandError, match="ADMIN_PASSWORD_FILE"):
+        call_command("ensure_admin", stdout=io.StringIO())
+    assert not get_user_model().objects.exists()

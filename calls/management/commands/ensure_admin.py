@@ -1,8 +1,11 @@
 """Create a first admin account on a fresh install, so staff can log in at once.
 
-The password comes from ADMIN_PASSWORD, or is generated and written to
+The password comes from ADMIN_PASSWORD_FILE (a file holding it: a compose secret, a
+Kubernetes Secret mounted as a file), or ADMIN_PASSWORD, or is generated and written to
 VAR_DIR/admin-password.txt. Only the file's path is printed, never the password
-(terminals and CI logs are kept). Does nothing when a superuser exists.
+(terminals and CI logs are kept). Does nothing when a superuser exists. A password file
+that is named but missing or empty is an error: the stack must not come up with an
+admin whose password nobody knows.
 
 The file is written safely: a new file created with O_EXCL and mode 0600 from the
 first byte, then renamed into place, so the password never goes into a file (or
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 
@@ -49,6 +52,20 @@ def write_private(path: Path, text: str) -> Path | None:
     return kept
 
 
+def given_password() -> tuple[str, str]:
+    """The password an operator gave, and where it came from ("" when none was given)."""
+    path = os.environ.get("ADMIN_PASSWORD_FILE", "")
+    if path:
+        try:
+            password = Path(path).read_text().strip()
+        except OSError as exc:
+            raise CommandError(f"ADMIN_PASSWORD_FILE={path} cannot be read: {exc.strerror}") from exc
+        if not password:
+            raise CommandError(f"ADMIN_PASSWORD_FILE={path} is empty")
+        return password, path
+    return os.environ.get("ADMIN_PASSWORD", ""), "ADMIN_PASSWORD"
+
+
 class Command(BaseCommand):
     help = "Create the first admin account if there is none."
 
@@ -57,12 +74,12 @@ class Command(BaseCommand):
         if User.objects.filter(is_superuser=True).exists():
             return
         username = os.environ.get("ADMIN_USERNAME", "admin")
-        given = os.environ.get("ADMIN_PASSWORD", "")
+        given, source = given_password()
         password = given or secrets.token_urlsafe(18)
         with transaction.atomic():
             User.objects.create_superuser(username=username, email="", password=password)
             if given:
-                self.stdout.write(self.style.SUCCESS(f"Created admin account {username!r} with the password from ADMIN_PASSWORD."))
+                self.stdout.write(self.style.SUCCESS(f"Created admin account {username!r} with the password from {source}."))
                 return
             path = settings.VAR_DIR / "admin-password.txt"
             kept = write_private(path, f"{username}\n{password}\n")
