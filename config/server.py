@@ -176,6 +176,10 @@ def serve(args: argparse.Namespace) -> int:
         endpoints=[f"{e}:backlog={args.backlog}" for e in build_endpoint_description_strings(host=args.host, port=args.port)],
         signal_handlers=False,
         verbosity=0,
+        # A loaded worker may take a while to accept a socket: a late "call.started" or
+        # "busy" beats a reset (which the load balancer reports as 502).
+        websocket_handshake_timeout=server_patches.OPEN_HANDSHAKE_TIMEOUT_S,
+        websocket_connect_timeout=server_patches.OPEN_HANDSHAKE_TIMEOUT_S,
     )
     reactor.callWhenRunning(lambda: server_patches.configure_websockets(server.ws_factory))  # made by run()
     handlers = DrainOnSignal(server, settings.DRAIN_S)

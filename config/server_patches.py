@@ -34,6 +34,10 @@ PINNED = {"daphne": "4.2.3", "Twisted": "26.10.0", "autobahn": "26.11.1"}
 # A call socket's largest message: browser audio frames are at most 64 KiB
 # (calls.runtime.listener), carrier media messages a few hundred bytes.
 MAX_MESSAGE_BYTES = 64 * 1024
+# A socket's opening handshake (TCP connect to the application's accept) may take this
+# long. autobahn's 5 s (daphne's default) reset the connections a loaded worker was slow
+# to accept, after the call had taken its line: the load balancer answered them 502.
+OPEN_HANDSHAKE_TIMEOUT_S = 30
 # autobahn waits this long for the client's answer to our close frame before resetting
 # the connection; the reset throws away what the client has not read yet, so a slow
 # client (a busy phone, a loaded browser) lost the final `call.ended` at autobahn's 1 s.
@@ -102,7 +106,7 @@ ATTRIBUTES = (
     ("twisted.internet.tcp", "Connection", ("TLS", "connected", "_writeDisconnected", "dataBuffer", "offset")),
 )
 # Options `configure_websockets` sets on daphne's factory.
-FACTORY_OPTIONS = ("maxMessagePayloadSize", "maxFramePayloadSize", "failByDrop", "closeHandshakeTimeout")
+FACTORY_OPTIONS = ("maxMessagePayloadSize", "maxFramePayloadSize", "failByDrop", "openHandshakeTimeout", "closeHandshakeTimeout")
 
 
 def check() -> list[str]:
@@ -152,11 +156,14 @@ def configure_websockets(factory: Any) -> None:
     A message (or frame) over MAX_MESSAGE_BYTES fails the connection as its header is
     read: autobahn counts the length it announces, so nothing of it is buffered, and
     with failByDrop off the client is told why (close 1009, "message too big") instead
-    of seeing its connection reset. daphne's own default is 1 MiB a message."""
+    of seeing its connection reset. daphne's own default is 1 MiB a message.
+    The handshake timeouts: see OPEN_HANDSHAKE_TIMEOUT_S and CLOSE_HANDSHAKE_TIMEOUT_S
+    (daphne's own deadline for the application to accept is set to match, in config.server)."""
     factory.setProtocolOptions(
         maxMessagePayloadSize=MAX_MESSAGE_BYTES,
         maxFramePayloadSize=MAX_MESSAGE_BYTES,
         failByDrop=False,
+        openHandshakeTimeout=OPEN_HANDSHAKE_TIMEOUT_S,
         closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT_S,
     )
 

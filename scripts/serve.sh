@@ -99,6 +99,12 @@ ctl() {
 }
 
 maxconn=$(( ($(ulimit -n) - 200) / 2 ))
+# Overload says "busy", never 502: haproxy sends a worker at most as many call sockets
+# as it has lines (the worker's MAX_CALLS_PER_WORKER) and queues the rest for a moment
+# (QUEUE_S) before answering 503 busy itself; connection failures are retried on another
+# worker. Pages, API requests, probes and staff sockets have a backend of their own, so a
+# worker full of calls still serves them (and answers POST /api/calls/ with its own busy).
+lines=$(.venv/bin/python scripts/servectl.py lines)
 cfg="$run_dir/haproxy.cfg"
 cat > "$cfg" <<CFG
 # Written by scripts/serve.sh; edits are lost on the next start.
@@ -114,10 +120,20 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout tunnel 2h
+    # A connection no worker can take yet waits this long, then gets the busy 503 below.
+    timeout queue ${QUEUE_S:-3}s
+    # A connection a worker refused (or reset before the request went out): try another worker.
+    # Only then: a request a worker has received (a call socket's upgrade) is never sent twice.
+    retries 3
+    option redispatch 1
+    retry-on conn-failure
+    http-error status 503 content-type application/json string "{\"error\": {\"code\": \"busy\", \"message\": \"Every line is busy; try again shortly.\"}}" hdr Retry-After ${BUSY_RETRY_AFTER:-5}
 frontend voicebot
-    bind $HOST:$PORT
-    default_backend workers
-backend workers
+    # Room in the accept queue for a burst of callers.
+    bind $HOST:$PORT backlog ${LISTEN_BACKLOG:-2048}
+    use_backend calls if { path_beg /ws/calls/ /ws/telephony/ }
+    default_backend web
+backend web
     # A call is a long WebSocket: send each new one to the worker with the fewest.
     balance leastconn
     # Only warmed workers (engines loaded, prompts cached) get callers.
@@ -129,6 +145,10 @@ backend workers
     option http-server-close
     http-reuse never
 CFG
+calls_backend="backend calls
+    balance leastconn
+    # At most the worker's lines of call sockets each ($lines).
+    default-server maxconn $lines"
 # start_worker SLOT PORT ID: a worker in the background; its pid in $started.
 start_worker() {
   # haproxy appends the caller's address to X-Forwarded-For; TRUSTED_PROXIES tells
@@ -148,7 +168,9 @@ for i in $(seq 1 "$WORKERS"); do
   worker_port[i]=$port
   pids+=("$started")
   echo "    server w$i 127.0.0.1:$port check inter 2s" >> "$cfg"
+  calls_backend+=$'\n'"    server w$i 127.0.0.1:$port track web/w$i"
 done
+echo "$calls_backend" >> "$cfg"
 haproxy -c -q -f "$cfg"
 # Open the door once the workers are warm: haproxy counts a server as up until its
 # first checks fail, and would hand early callers to a worker still loading engines.
@@ -180,14 +202,17 @@ replace() {
     return 1
   fi
   # New calls to the new worker; the old one's calls go on through their tunnels.
-  ctl haproxy "$run_dir/haproxy.sock" "set server workers/w$i state drain" >/dev/null
-  ctl haproxy "$run_dir/haproxy.sock" "set server workers/w$i addr 127.0.0.1 port $port" >/dev/null
-  ctl haproxy "$run_dir/haproxy.sock" "set server workers/w$i state ready" >/dev/null
+  local backend
+  for backend in web calls; do
+    ctl haproxy "$run_dir/haproxy.sock" "set server $backend/w$i state drain" >/dev/null
+    ctl haproxy "$run_dir/haproxy.sock" "set server $backend/w$i addr 127.0.0.1 port $port" >/dev/null
+    ctl haproxy "$run_dir/haproxy.sock" "set server $backend/w$i state ready" >/dev/null
+  done
   worker_pid[i]=$new
   worker_port[i]=$port
   forget "$old"  # its exit is expected now
   kill -TERM "$old" 2>/dev/null || true
-  ctl wait-up "$run_dir/haproxy.sock" workers "w$i" 60 || say "w$i: haproxy does not see the new worker UP yet"
+  ctl wait-up "$run_dir/haproxy.sock" web "w$i" 60 || say "w$i: haproxy does not see the new worker UP yet"
   local budget
   budget=$(ctl stop-budget)  # the drain, then the flush of writes held through a database outage
   say "w$i: pid $old draining (up to $budget s with the flush of held writes)"

@@ -11,6 +11,7 @@ place. Used by the rolling restart (`make restart`, or SIGUSR1 to serve.sh).
     servectl.py wait-up SOCKET BACKEND SERVER SECONDS   # haproxy sees the server UP
     servectl.py wait-exit PID SECONDS              # the process has gone
     servectl.py stop-budget                        # seconds a worker may take from SIGTERM to exit
+    servectl.py lines                              # a worker's lines (settings.MAX_CALLS_PER_WORKER)
 
 Exit status 0 when done, 1 when the deadline passed or the process died first.
 """
@@ -82,14 +83,20 @@ def until(check, seconds: float, pid: int | None = None) -> bool:
         time.sleep(POLL_S)
 
 
-def stop_budget() -> int:
-    """How long a worker with this environment may take from SIGTERM to exit: its drain
-    and the flush of the writes it holds (config.server.stop_budget_s, from the settings
-    the worker reads). A rolling restart kills a worker only after this."""
+def worker_settings():  # noqa: ANN201 - django.conf.settings
+    """The settings a worker started with this environment reads."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from django.conf import settings
 
+    return settings
+
+
+def stop_budget() -> int:
+    """How long a worker with this environment may take from SIGTERM to exit: its drain
+    and the flush of the writes it holds (config.server.stop_budget_s, from the settings
+    the worker reads). A rolling restart kills a worker only after this."""
+    settings = worker_settings()
     from config.server import stop_budget_s
 
     return stop_budget_s(settings.DRAIN_S, settings.STORE_OUTAGE_S)
@@ -111,6 +118,9 @@ def main(argv: list[str]) -> int:
             return 0 if until(lambda: not alive(int(pid)), float(seconds)) else 1
         case ["stop-budget"]:
             print(stop_budget())
+            return 0
+        case ["lines"]:
+            print(worker_settings().MAX_CALLS_PER_WORKER)  # 0 in the environment: the measured default
             return 0
     print(__doc__, file=sys.stderr)
     return 2
