@@ -122,3 +122,19 @@ async def test_the_server_creates_the_first_admin_from_a_password_file_as_the_im
         assert not (tmp_path / "var" / "admin-password.txt").exists()  # nothing generated: the file's password
     finally:
         worker.kill()
+
+
+# ---------------------------------------------------------------- overload (make serve's test: test_overload.py)
+
+
+def test_compose_load_balancer_sends_each_replica_at_most_its_lines_and_answers_busy():
+    stack = compose()
+    lines = stack["services"]["app"]["environment"]["MAX_CALLS_PER_WORKER"]
+    assert lines == stack["services"]["lb"]["environment"]["WORKER_LINES"] == "${WORKER_LINES:-8}"  # one number
+    config = (ROOT / "deploy/compose/haproxy.cfg").read_text()
+    calls = config.split("\nbackend calls\n", 1)[1]
+    assert 'maxconn "${WORKER_LINES-8}"' in calls and "server-template app- 10 app:8000" in calls
+    assert "use_backend calls if { path_beg /ws/calls/ /ws/telephony/ }" in config
+    assert re.search(r"^    retry-on conn-failure$", config, re.M) and "timeout queue" in config
+    assert re.search(r'^    http-error status 503 content-type application/json string ".*busy.*" hdr Retry-After \d+$', config, re.M)
+    assert re.search(r"^    bind :8000 backlog \d+$", config, re.M)
