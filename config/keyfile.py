@@ -17,16 +17,17 @@ import sys
 from pathlib import Path
 
 
-def read_key_file(path: str) -> str:
-    """The key stored at `path` ('' when `path` is empty); a missing or empty file fails loudly."""
+def read_key_file(path: str, setting: str = "SECRET_KEY_FILE") -> str:
+    """The key stored at `path` ('' when `path` is empty); a missing or empty file fails
+    loudly, naming `setting` (the variable that named the file)."""
     if not path:
         return ""
     try:
         key = Path(path).read_text().strip()
     except OSError as exc:
-        raise RuntimeError(f"SECRET_KEY_FILE={path!r} cannot be read: {exc}") from exc
+        raise RuntimeError(f"{setting}={path!r} cannot be read: {exc}") from exc
     if not key:
-        raise RuntimeError(f"SECRET_KEY_FILE={path!r} is empty")
+        raise RuntimeError(f"{setting}={path!r} is empty")
     return key
 
 

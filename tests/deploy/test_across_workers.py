@@ -107,13 +107,13 @@ async def test_the_call_rate_limit_counts_calls_started_on_either_worker(workers
     assert (await post_call(w2)).status_code == 429
 
 
-async def staff_session(worker: Worker) -> str:
+async def staff_session(worker: Worker, password: str = ADMIN_PASSWORD) -> str:
     """Log in as the admin through the admin's login form; the session cookie."""
     async with httpx.AsyncClient(base_url=worker.url, timeout=30) as http:
         await http.get("/admin/login/")
         response = await http.post(
             "/admin/login/?next=/dashboard/",
-            data={"username": "admin", "password": ADMIN_PASSWORD, "csrfmiddlewaretoken": http.cookies["csrftoken"],
+            data={"username": "admin", "password": password, "csrfmiddlewaretoken": http.cookies["csrftoken"],
                   "next": "/dashboard/"},
             headers={"Referer": worker.url + "/admin/login/"},
         )

@@ -17,12 +17,12 @@ import re
 import secrets
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from django.test import RequestFactory, override_settings
 
 from calls.http.clientip import client_ip
+from tests.deploy.test_across_workers import staff_session
 from tests.deploy.test_deploy_files import k8s_documents
 from tests.liveserver import Worker
 
@@ -109,15 +109,7 @@ async def test_the_server_creates_the_first_admin_from_a_password_file_as_the_im
     worker = Worker(tmp_path / "var", ENSURE_ADMIN_ON_START="1", ADMIN_PASSWORD_FILE=str(tmp_path / "admin-password"))
     try:
         await worker.until_status("/healthz", 200)
-        async with httpx.AsyncClient(base_url=worker.url, timeout=30) as http:
-            await http.get("/admin/login/")
-            login = await http.post(
-                "/admin/login/?next=/dashboard/",
-                data={"username": "admin", "password": password, "csrfmiddlewaretoken": http.cookies["csrftoken"],
-                      "next": "/dashboard/"},
-                headers={"Referer": worker.url + "/admin/login/"},
-            )
-        assert login.status_code == 302 and login.headers["location"] == "/dashboard/"
+        assert await staff_session(worker, password)  # the admin's login form takes it
         assert "password from " + str(tmp_path / "admin-password") in worker.log()
         assert not (tmp_path / "var" / "admin-password.txt").exists()  # nothing generated: the file's password
     finally:

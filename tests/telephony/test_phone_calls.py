@@ -10,25 +10,17 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 from django.test import AsyncClient
 
 from calls.http.tokens import make_token
 from calls.models import Call
 from devtools.phoneline import PhoneLine, twilio_inbound
+from tests.telephony.conftest import EXOTEL_KEY
 
 # Every call here has the bot speak its lines through Piper and hear through Silero: `speech`.
-pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True)]
-
-EXOTEL_KEY = "exotel-stream-key-0123456789"
+pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("phone_lines")]
 
 
-@pytest.fixture(autouse=True)
-async def _phone(brief_bots, short_bot, settings, twilio_settings):
-    settings.EXOTEL_STREAM_KEY = EXOTEL_KEY
-    settings.PUBLIC_BASE_URL = "https://bot.example.com"
-    yield twilio_settings
-    await database_sync_to_async(connections.close_all)()
 
 
 @database_sync_to_async

@@ -20,7 +20,6 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.cache import caches
-from django.db import connections
 
 from calls.http.tokens import make_token
 from calls.models import Call
@@ -28,10 +27,10 @@ from calls.persistence import lifecycle
 from calls.worker.registry import live_calls
 from tests.callclient import application
 from tests.faketwilio import AUTH_TOKEN
-from tests.phoneline import PhoneLine, twilio_inbound
+from tests.phoneline import PhoneLine
+from tests.telephony.conftest import EXOTEL_KEY
 from tests.telephony.test_webhooks import FORM, VOICE, inbound_form, post_signed, stream_of
 
-EXOTEL_KEY = "exotel-stream-key-0123456789"
 
 
 @pytest.fixture
@@ -133,14 +132,6 @@ async def test_a_stream_that_sends_no_start_is_closed_4408(settings, path):
 
 
 # ---------------------------------------------------------------------------- a stream that may not start
-@pytest.fixture
-async def phone(brief_bots, short_bot, settings, twilio_settings):
-    settings.EXOTEL_STREAM_KEY = EXOTEL_KEY
-    settings.PUBLIC_BASE_URL = "https://bot.example.com"
-    yield twilio_settings
-    await database_sync_to_async(connections.close_all)()
-
-
 @database_sync_to_async
 def phone_calls() -> list[tuple[str, str]]:
     return list(Call.objects.order_by("created_at").values_list("caller_phone", "status"))
@@ -155,7 +146,7 @@ async def hears_busy_and_is_hung_up(line: PhoneLine) -> None:
 
 @pytest.mark.speech  # the busy line is spoken by the bots' voice
 @pytest.mark.django_db(transaction=True)
-async def test_an_exotel_caller_to_a_full_worker_hears_busy_and_no_call_is_made(phone, held_lines):
+async def test_an_exotel_caller_to_a_full_worker_hears_busy_and_no_call_is_made(phone_lines, held_lines):
     held_lines.append(live_calls.admit("a-web-call", 1))
     await hears_busy_and_is_hung_up(await PhoneLine.exotel("short", EXOTEL_KEY))
     assert await phone_calls() == [] and len(live_calls) == 1
@@ -163,14 +154,14 @@ async def test_an_exotel_caller_to_a_full_worker_hears_busy_and_no_call_is_made(
 
 @pytest.mark.speech
 @pytest.mark.django_db(transaction=True)
-async def test_an_exotel_caller_to_a_draining_worker_hears_busy(phone, draining):
+async def test_an_exotel_caller_to_a_draining_worker_hears_busy(phone_lines, draining):
     await hears_busy_and_is_hung_up(await PhoneLine.exotel("short", EXOTEL_KEY))
     assert await phone_calls() == []
 
 
 @pytest.mark.speech
 @pytest.mark.django_db(transaction=True)
-async def test_an_exotel_caller_over_the_rate_limit_hears_busy(phone, settings):
+async def test_an_exotel_caller_over_the_rate_limit_hears_busy(phone_lines, settings):
     settings.CALL_RATE_LIMIT, settings.CALL_RATE_WINDOW = 1, 3600
     await database_sync_to_async(caches["default"].clear)()
     settings.PHONE_START_TIMEOUT_S = 0.2  # a started call outlives the deadline
@@ -186,13 +177,13 @@ async def test_an_exotel_caller_over_the_rate_limit_hears_busy(phone, settings):
 
 @pytest.mark.speech
 @pytest.mark.django_db(transaction=True)
-async def test_a_twilio_stream_that_reaches_a_full_worker_hears_busy_and_is_hung_up(phone, short_bot, held_lines):
+async def test_a_twilio_stream_that_reaches_a_full_worker_hears_busy_and_is_hung_up(phone_lines, short_bot, held_lines):
     """The webhook found a free line somewhere; the worker the stream reached is full."""
     call = await database_sync_to_async(lifecycle.create_phone_call)(
         short_bot, caller_phone="+14155550123", provider_call_id="CA" + "5" * 32
     )
     held_lines.append(live_calls.admit("a-web-call", 1))
     await hears_busy_and_is_hung_up(await PhoneLine.twilio(make_token(str(call.pk)), call_sid=call.provider_call_id))
-    (hangup,) = phone.updates_of(call.provider_call_id)  # through Twilio's REST API
+    (hangup,) = phone_lines.updates_of(call.provider_call_id)  # through Twilio's REST API
     assert hangup.one("Status") == "completed"
     assert (await database_sync_to_async(Call.objects.get)(pk=call.pk)).status == "created"  # never claimed

@@ -27,6 +27,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from config.keyfile import read_key_file
+
 
 def write_private(path: Path, text: str) -> Path | None:
     """Put `text` at `path` (mode 0600) without writing into anything already there.
@@ -57,12 +59,9 @@ def given_password() -> tuple[str, str]:
     path = os.environ.get("ADMIN_PASSWORD_FILE", "")
     if path:
         try:
-            password = Path(path).read_text().strip()
-        except OSError as exc:
-            raise CommandError(f"ADMIN_PASSWORD_FILE={path} cannot be read: {exc.strerror}") from exc
-        if not password:
-            raise CommandError(f"ADMIN_PASSWORD_FILE={path} is empty")
-        return password, path
+            return read_key_file(path, "ADMIN_PASSWORD_FILE"), path
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
     return os.environ.get("ADMIN_PASSWORD", ""), "ADMIN_PASSWORD"
 
 
