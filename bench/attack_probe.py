@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import resource
 import secrets
@@ -42,9 +41,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.call_cost import rss_mib, until_warm  # noqa: E402
-from bench.latency import percentile  # noqa: E402
-from tests.liveclient import QUALIFYING_ANSWERS, LiveCall  # noqa: E402
-from tests.liveserver import Worker  # noqa: E402
+from calls.percentile import percentile  # noqa: E402
+from devtools.callclient import CallClient  # noqa: E402
+from devtools.liveserver import Worker  # noqa: E402
+from devtools.servers import Network  # noqa: E402
+from devtools.typed_call import LOAN_BOT, QUALIFYING_ANSWERS  # noqa: E402
 
 MIB = 1024 * 1024
 RSS_BUDGET_MIB = 50
@@ -58,12 +59,12 @@ def ws_url(base: str, path: str) -> str:
 async def timed_call(base: str) -> tuple[list[float], list[float]]:
     """One typed call to its end; per answer, ms from sending it to the bot's next line
     (client side) and the server's own `response_ms` (to its first audio frame)."""
-    call = await LiveCall.start(base)
+    call = await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(base), keep_audio=False)
     client = []
     for text in QUALIFYING_ANSWERS:
         await call.until("bot.speech.ended")
         sent = time.perf_counter()
-        await call.ws.send(json.dumps({"type": "text", "text": text}))
+        await call.send(type="text", text=text)
         await call.until("bot.speech.started")
         client.append((time.perf_counter() - sent) * 1000)
     await call.ended()

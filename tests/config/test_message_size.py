@@ -15,8 +15,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from config.server_patches import MAX_MESSAGE_BYTES
-from tests.liveclient import QUALIFYING_ANSWERS, LiveCall
-from tests.liveserver import Worker
+from devtools.callclient import CallClient
+from devtools.liveserver import Worker
+from devtools.servers import Network
+from devtools.typed_call import LOAN_BOT, QUALIFYING_ANSWERS
 
 pytestmark = pytest.mark.speech  # a server process whose bot speaks (espeak-ng)
 
@@ -39,13 +41,17 @@ async def worker(tmp_path_factory) -> AsyncIterator[Worker]:
         server.kill()
 
 
-async def send_and_close_code(worker: Worker, size: int) -> tuple[int | None, LiveCall]:
+async def start_call(worker: Worker) -> CallClient:
+    return await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(worker.url))
+
+
+async def send_and_close_code(worker: Worker, size: int) -> tuple[int | None, CallClient]:
     """Send one binary message of `size` bytes on a fresh call; the close code the server
     sent (None if it kept the call open), reading the server's messages meanwhile."""
-    call = await LiveCall.start(worker.url)
-    reader = asyncio.create_task(call.closed(timeout=60))
+    call = await start_call(worker)
+    reader = asyncio.create_task(call.drain(timeout=60))
     try:
-        await call.ws.send(bytes(size))
+        await call.send_bytes(bytes(size))
     except ConnectionClosed:
         pass
     try:
@@ -58,14 +64,14 @@ async def send_and_close_code(worker: Worker, size: int) -> tuple[int | None, Li
 async def test_a_message_of_64_kib_is_taken_and_one_byte_more_is_refused_1009(worker):
     code, call = await send_and_close_code(worker, MAX_MESSAGE_BYTES)
     assert code is None  # the call goes on (the audio may be refused as too fast: a non-fatal error)
-    await call.ws.close()
+    await call.close()
     code, _ = await send_and_close_code(worker, MAX_MESSAGE_BYTES + 1)
     assert code == 1009
 
 
 async def test_32_mib_messages_are_refused_without_growing_the_worker(worker):
-    running = await LiveCall.start(worker.url)  # a call in progress on the same worker
-    await running.answer(QUALIFYING_ANSWERS[0])
+    running = await start_call(worker)  # a call in progress on the same worker
+    await running.say_text(QUALIFYING_ANSWERS[0])
     await running.until("answer")
     first, _ = await send_and_close_code(worker, 32 * MIB)  # the first one may touch code not yet loaded
     assert first == 1009
@@ -75,5 +81,5 @@ async def test_32_mib_messages_are_refused_without_growing_the_worker(worker):
     assert codes == [1009] * 3
     assert grown < 8, f"the worker grew by {grown:.1f} MiB over three 32 MiB messages"
     for text in QUALIFYING_ANSWERS[1:]:
-        await running.answer(text)
+        await running.say_text(text)
     assert (await running.ended())["outcome"] == "qualified"

@@ -73,7 +73,7 @@ async def test_carrier_progress_reaches_the_dashboard_socket(staff_user, loan_bo
 
     from twilio.request_validator import RequestValidator
 
-    from tests.faketwilio import AUTH_TOKEN
+    from devtools.faketwilio import AUTH_TOKEN
 
     settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
     call = await database_sync_to_async(lifecycle.create_phone_call)(loan_bot, caller_phone="+919876543210", provider_call_id="CA" + "3" * 32)

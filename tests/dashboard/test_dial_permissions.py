@@ -17,7 +17,6 @@ from django.test import Client
 
 from calls.models import Call
 from tests.dashboard.conftest import make_call
-from tests.faketwilio import fake_twilio, twilio_settings  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

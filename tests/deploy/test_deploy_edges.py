@@ -24,7 +24,7 @@ from django.test import RequestFactory, override_settings
 from calls.http.clientip import client_ip
 from tests.deploy.test_across_workers import staff_session
 from tests.deploy.test_deploy_files import k8s_documents
-from tests.liveserver import Worker
+from devtools.liveserver import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 

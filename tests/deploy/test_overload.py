@@ -27,8 +27,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.liveclient import LiveCall, create_call
-from tests.liveserver import ROOT, START_TIMEOUT_S, free_port
+from devtools.callclient import CallClient, create_call
+from devtools.liveserver import ROOT, START_TIMEOUT_S, free_port
+from devtools.servers import Network
+from devtools.typed_call import LOAN_BOT
 
 pytestmark = pytest.mark.speech  # server processes whose bots speak (espeak-ng)
 
@@ -73,7 +75,7 @@ async def serve(tmp_path: Path, pg_url: str) -> AsyncIterator[tuple[str, Path]]:
 
 async def attempt(url: str) -> tuple[str, object]:
     """One caller: start a call and open its socket. ("started", the socket) or what refused it."""
-    created = await create_call(url)
+    created = await create_call(LOAN_BOT, "push_to_talk", server=Network(url))
     try:
         ws = await connect(url.replace("http://", "ws://") + created.ws_url, open_timeout=60, max_size=None)
     except InvalidStatus as refused:
@@ -115,5 +117,5 @@ async def test_past_its_lines_every_caller_is_told_busy_and_none_gets_502(serve)
         await ws.close()
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:  # pages are served meanwhile
         assert (await http.get("/api/bots/")).status_code == 200
-    again = await LiveCall.start(url)  # lines are free again
-    await again.ws.close()
+    again = await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(url))  # lines are free again
+    await again.close()

@@ -25,9 +25,9 @@ from calls.http.tokens import make_token
 from calls.models import Call
 from calls.persistence import lifecycle
 from calls.worker.registry import live_calls
-from tests.callclient import application
-from tests.faketwilio import AUTH_TOKEN
-from tests.phoneline import PhoneLine
+from devtools.faketwilio import AUTH_TOKEN
+from devtools.phoneline import PhoneLine
+from devtools.servers import asgi_application
 from tests.telephony.conftest import EXOTEL_KEY
 from tests.telephony.test_webhooks import FORM, VOICE, inbound_form, post_signed, stream_of
 
@@ -76,7 +76,7 @@ def test_without_a_twilio_token_every_twilio_endpoint_answers_404(client, brief_
 async def test_without_credentials_a_carrier_stream_refuses_the_handshake(settings, path):
     settings.TWILIO_AUTH_TOKEN = ""
     settings.EXOTEL_STREAM_KEY = ""
-    comm = WebsocketCommunicator(application(), path)
+    comm = WebsocketCommunicator(asgi_application(), path)
     connected, _ = await comm.connect(timeout=10)
     assert not connected
     await comm.wait()
@@ -123,7 +123,7 @@ async def test_a_stream_that_sends_no_start_is_closed_4408(settings, path):
     settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
     settings.EXOTEL_STREAM_KEY = EXOTEL_KEY
     settings.PHONE_START_TIMEOUT_S = 0.2
-    comm = WebsocketCommunicator(application(), path)
+    comm = WebsocketCommunicator(asgi_application(), path)
     assert (await comm.connect(timeout=10))[0]
     await comm.send_to(text_data=json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
     await comm.send_to(text_data=json.dumps({"event": "media", "media": {"payload": ""}}))  # not a start
