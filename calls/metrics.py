@@ -117,6 +117,23 @@ WEBHOOK_DESTINATION_FAILING = Gauge(
 
 for _result in WEBHOOK_RESULTS:
     WEBHOOK_DELIVERIES.labels(_result)
+
+# Call recordings (calls/runtime/recorder.py, calls/persistence/recordings.py).
+RECORDING_DROPPED = Counter(
+    "voicebot_recording_dropped_seconds",
+    "Seconds of call recordings left out as silence (the encoder thread was full).",
+)
+RECORDINGS_STORED = Counter(
+    "voicebot_recordings_stored", "Recording files moved to the recordings store, by result.", ["result"]
+)
+RECORDINGS_WAITING = Gauge(
+    "voicebot_recordings_waiting",
+    "Recording files on this host's disk waiting for the recordings store (it is down, or they are uploading).",
+    multiprocess_mode="livemax",
+)
+for _result in ("stored", "failed", "orphaned"):
+    RECORDINGS_STORED.labels(_result)
+
 for _reason in REFUSAL_REASONS:  # present at 0 from the start, so rate() and alerts see them
     REFUSED.labels(_reason)
 for _what in LOST_KINDS:
@@ -191,6 +208,16 @@ def webhook_oldest_undelivered(seconds: float) -> None:
 
 def webhook_destination_failing(destination: str, seconds: float) -> None:
     WEBHOOK_DESTINATION_FAILING.labels(destination[:60]).set(max(0.0, seconds))
+
+def recording_dropped(seconds: float) -> None:
+    RECORDING_DROPPED.inc(seconds)
+
+
+def recording_upload(result: str, waiting: int | None = None) -> None:
+    """A recording file's upload: `stored`, `failed` (retried later) or `orphaned` (its call is gone)."""
+    RECORDINGS_STORED.labels(result).inc()
+    if waiting is not None:
+        RECORDINGS_WAITING.set(waiting)
 
 
 def _reason_label(reason: str) -> str:
