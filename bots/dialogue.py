@@ -44,6 +44,8 @@ class Script:
     still_there_prompt: str = "Are you still there?"  # said before the question again after a silence
     silence_message: str = ""  # closing line when the caller stays silent; "" -> incomplete_message
     confirm_below: float = 0.0  # recognition confidence under which a rejection or a qualifying yes is checked
+    record: bool = False  # the call is recorded: the consent line is said first, and a "no" stops it
+    consent_line: str = ""  # "" with record=True: DEFAULT_CONSENT_LINE
 
 
 # Why a call ended; sent as `call.ended.reason` and stored on the call.
@@ -55,8 +57,21 @@ REASON_SILENT = "caller_silent"
 REASON_TOO_MANY_TURNS = "too_many_turns"
 REASON_SHUTDOWN = "shutdown"  # the worker stopped (drain deadline) before the call ended
 
-# Phone keypad answers to yes/no questions (and to "Just to confirm ...?").
+# Phone keypad answers to yes/no questions (and to "Just to confirm ...?", and to recording).
 KEYPAD_ANSWERS = {"1": True, "2": False}
+
+# Recording consent: where the bot records, its consent line is said before the first
+# question and the caller's reply decides whether the rest of the call is recorded.
+DEFAULT_CONSENT_LINE = "This call is recorded so we can check your answers."
+CONSENT_QUESTION = "Is that all right with you?"  # added to a consent line that asks nothing
+CONSENT_REASK = "Sorry, may we record this call? Please say yes or no."
+CONSENT_THANKS = "Thank you."
+CONSENT_REFUSED = "Understood, this call is not being recorded."
+# Replies in the consent's own terms ("I don't mind" is yes; a negation flips them).
+CONSENT_YES = ("agree", "go ahead", "fine", "okay", "ok", "sure", "no problem", "i don't mind", "alright", "all right")
+CONSENT_NO = ("do not record", "dont record", "don't record", "no recording", "stop recording", "not recorded",
+              "rather not", "disagree")
+CONSENT_REASKS = 1  # unclear replies asked again; after that the call goes on unrecorded
 
 # A silent caller is reminded this many times (the question asked again), then the call ends.
 SILENCE_REMINDERS = 1
@@ -104,6 +119,7 @@ class Decision:
     answer: AnswerRecord | None = None
     outcome: str | None = None  # set when the call ends
     reason: str = ""
+    recording: bool | None = None  # the caller's recording consent, decided by this reply (False: stop now)
 
     @property
     def ended(self) -> bool:
@@ -253,6 +269,9 @@ class Dialogue:
         self.reason = ""
         self.last_said = ""
         self.silences = 0  # reminders since the caller last said anything
+        self.consent: bool | None = None  # recording consent: None while not (yet) given or refused
+        self.asking_consent = script.record  # the consent line is said first; its reply is awaited
+        self._consent_reasks = 0
 
     # -- queries ---------------------------------------------------------
     @property
@@ -269,6 +288,10 @@ class Dialogue:
         """Every fixed line this script can say, for the prompt-audio cache."""
         s = self.script
         lines = [self.opening_line(), s.qualified_message, s.rejected_message, s.incomplete_message]
+        if s.record:
+            first = s.questions[0].prompt
+            lines += [CONSENT_REASK, f"{CONSENT_THANKS} {first}", f"{CONSENT_REFUSED} {first}",
+                      self._reminder_text(self.consent_text())]
         lines.append(s.silence_message)
         for q in s.questions:
             lines += [q.prompt, self._reask_text(q), f"Sure. {q.prompt}", self._reminder_text(q.prompt),
@@ -278,18 +301,28 @@ class Dialogue:
         return list(dict.fromkeys(line for line in lines if line))
 
     def opening_line(self) -> str:
+        if self.script.record:
+            return f"{self.script.greeting} {self.consent_text()}".strip()
         return f"{self.script.greeting} {self.script.questions[0].prompt}".strip()
+
+    def consent_text(self) -> str:
+        """The consent line as said: the bot's own (or the default), asking for a reply."""
+        line = (self.script.consent_line or DEFAULT_CONSENT_LINE).strip()
+        return line if line.endswith("?") else f"{line} {CONSENT_QUESTION}"
 
     # -- events ----------------------------------------------------------
     def start(self) -> Decision:
-        return self._say(self.opening_line(), "question")
+        return self._say(self.opening_line(), "consent" if self.asking_consent else "question")
 
-    def resume(self, stored: list[StoredAnswer]) -> Decision:
+    def resume(self, stored: list[StoredAnswer], *, consent: bool | None = None) -> Decision:
         """Pick the call up where it was after the caller reconnected: answers already
         given stay given, attempts spent stay spent, and the bot asks the question the
         caller was on (no question is asked twice once answered). A call whose answers
         had already decided it (the line dropped during the closing words) ends as
-        they decided, with its closing line."""
+        they decided, with its closing line. `consent`: the recording consent the caller
+        already gave or refused (None: not yet, so the consent line is said again)."""
+        if consent is not None:
+            self.consent, self.asking_consent = consent, False
         by_key = {a.key: a for a in stored}
         self.index, self.attempts, self.pending = 0, 0, None
         self.turns = sum(a.attempts for a in stored)
@@ -312,6 +345,8 @@ class Dialogue:
             return self._end("qualified", REASON_QUALIFIED, self.script.qualified_message, None)
         if self.attempts > self.script.max_reasks:
             return self._end("incomplete", f"unclear:{q.key}", self.script.incomplete_message, None)
+        if self.asking_consent:
+            return self._say(self.consent_text(), "consent")
         return self._say(q.prompt, "question")
 
     def hangup(self, reason: str = REASON_HANGUP) -> Decision:
@@ -328,6 +363,8 @@ class Dialogue:
             self.silences += 1
             asked = self._confirm_text(q, self.pending[0]) if self.pending is not None else (
                 self._check_text(q) if self.rechecking is not None else q.prompt)
+            if self.asking_consent:
+                asked = self.consent_text()
             return self._say(self._reminder_text(asked), "reminder")
         return self._end("incomplete", REASON_SILENT, self.script.silence_message or self.script.incomplete_message, None)
 
@@ -337,7 +374,7 @@ class Dialogue:
         q = self.question
         if q is None or digit not in KEYPAD_ANSWERS:
             return None
-        if q.kind != "yes_no" and self.pending is None:
+        if q.kind != "yes_no" and self.pending is None and not self.asking_consent:
             return None
         return KEYPAD_ANSWERS[digit]
 
@@ -352,6 +389,8 @@ class Dialogue:
         self._heard = None  # a key press is not misheard
         self._unsure = False
         text = f"keypad {digit}"
+        if self.asking_consent:
+            return self._consent_reply(value)
         if self.pending is not None:  # "Just to confirm, did you say ...?"
             amount, first_transcript = self.pending
             self.pending = None
@@ -394,6 +433,12 @@ class Dialogue:
         self.turns += 1
         if self.turns > self.max_turns:
             return self._end("incomplete", REASON_TOO_MANY_TURNS, self.script.incomplete_message, None)
+        if self.asking_consent:
+            consent = understand(text, kind="yes_no", language=self.script.language,
+                                 yes_phrases=CONSENT_YES, no_phrases=CONSENT_NO)
+            if consent.intent == "repeat":
+                return self._say(self.consent_text(), "consent")
+            return self._consent_reply(consent.yes_no)
         reading = understand(
             text, kind=q.kind, period=q.period, unit=q.unit, language=self.script.language,
             yes_phrases=q.yes_phrases, no_phrases=q.no_phrases,
@@ -453,6 +498,19 @@ class Dialogue:
         return self._say(q.prompt, "repeat")
 
     # -- internals -------------------------------------------------------
+    def _consent_reply(self, agreed: bool | None) -> Decision:
+        """The caller's reply to the consent line: yes goes on recorded, no (or a reply that
+        stays unclear) goes on unrecorded; either way the first question follows."""
+        if agreed is None and self._consent_reasks < CONSENT_REASKS:
+            self._consent_reasks += 1
+            return self._say(CONSENT_REASK, "consent")
+        self.asking_consent = False
+        self.consent = bool(agreed)
+        q = self.question
+        prompt = q.prompt if q is not None else ""
+        line = f"{CONSENT_THANKS if agreed else CONSENT_REFUSED} {prompt}".strip()
+        return Decision(say=line, act="question", recording=self.consent)
+
     def _handle_confirmation(self, q: QuestionSpec, text: str, reading) -> Decision:
         amount, first_transcript = self.pending  # type: ignore[misc]
         self.checked.add(q.key)  # the caller's reply settles it: no second check
