@@ -178,6 +178,7 @@ class BotAdmin(admin.ModelAdmin):
         ("Conversation", {"fields": ["greeting", "qualified_message", "rejected_message", "incomplete_message",
                                      "max_reasks", "still_there_prompt", "silence_message", "language", "voice"]}),
         ("Lead handling", {"fields": ["qualified_label", "transfer_on_qualified", "callback_minutes"]}),
+        ("Recording", {"fields": ["record_calls", "consent_line"]}),
         ("Script flow (as saved)", {"fields": ["flow"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]

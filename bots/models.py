@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from bots.dialogue import DEFAULT_CONSENT_LINE
+
 
 class Bot(models.Model):
     slug = models.SlugField(unique=True)
@@ -52,6 +54,17 @@ class Bot(models.Model):
     transfer_on_qualified = models.BooleanField(
         default=False, help_text="Qualified callers are transferred to a specialist."
     )
+    record_calls = models.BooleanField(
+        null=True, blank=True, default=None, choices=[(None, "As the server's RECORD_CALLS setting"),
+                                                      (True, "Record calls"), (False, "Never record")],
+        help_text="Record both sides of each call. A recorded call starts with the consent line; a caller "
+        "who does not agree (or presses 2) is not recorded for the rest of the call.",
+    )
+    consent_line = models.TextField(
+        blank=True, default=DEFAULT_CONSENT_LINE,
+        help_text="Said before the first question when calls are recorded (blank: the default). "
+        "Unless it ends with a question, \"Is that all right with you?\" is added.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,6 +78,11 @@ class Bot(models.Model):
         super().clean()
         if self.active and self.pk and not self.questions.exists():
             raise ValidationError({"active": "An active bot needs at least one question."})
+
+    @property
+    def records(self) -> bool:
+        """Whether this bot's calls are recorded: its own choice, else RECORD_CALLS."""
+        return settings.RECORD_CALLS if self.record_calls is None else self.record_calls
 
     def to_script(self):
         from bots.dialogue import QuestionSpec, Script
@@ -82,6 +100,8 @@ class Bot(models.Model):
             language=self.language,
             confirm_below=settings.ASR_CONFIRM_BELOW,
             questions=tuple(q.to_spec() for q in self.questions.all()),
+            record=self.records,
+            consent_line=self.consent_line,
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.files.storage import Storage, storages
 from django.db import models
 
 from bots.dialogue import (
@@ -19,6 +20,16 @@ from bots.dialogue import (
     REASON_TIMEOUT,
     REASON_TOO_MANY_TURNS,
 )
+
+
+def recordings_storage() -> Storage:
+    """The recordings store (STORAGES["recordings"]: a local folder, or an S3-compatible bucket)."""
+    return storages["recordings"]
+
+
+def recording_name(call: Call, filename: str) -> str:
+    """Where a call's recording is stored: by month, named after the call."""
+    return f"{call.created_at:%Y/%m}/{call.pk}.ogg"
 
 
 class Call(models.Model):
@@ -82,6 +93,11 @@ class Call(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     lead_updated_at = models.DateTimeField(null=True, blank=True)
+    # Both sides of the call, stereo Ogg Opus (docs/recordings.md), once moved to the store.
+    recording = models.FileField(storage=recordings_storage, upload_to=recording_name, blank=True, max_length=200)
+    recording_consent = models.BooleanField(
+        null=True, blank=True, help_text="The caller's reply to the recording consent line (empty: not asked)."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -93,6 +109,7 @@ class Call(models.Model):
                 fields=["provider_call_id"], condition=~models.Q(provider_call_id=""), name="one_call_per_carrier_call_id"
             )
         ]
+        permissions = [("listen_recording", "Can listen to call recordings")]
 
     def __str__(self) -> str:
         return f"{self.bot_id} call {self.id}"
@@ -140,6 +157,9 @@ class Turn(models.Model):
     speaker = models.CharField(max_length=6, choices=Speaker.choices)
     text = models.TextField()
     interrupted = models.BooleanField(default=False)
+    at_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="When the line began, in ms from the call's start (its recording's 0:00)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

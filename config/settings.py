@@ -371,6 +371,47 @@ OUTPUT_SAMPLE_RATE = env_int("OUTPUT_SAMPLE_RATE", 0)  # 0: the TTS engine's nat
 PROMPT_CACHE_DIR = Path(env_str("PROMPT_CACHE_DIR") or VAR_DIR / "prompt-cache")
 SPEECH_WARMUP = env_bool("SPEECH_WARMUP", True)
 
+# --- Call recordings (docs/recordings.md). Off unless a bot says otherwise or RECORD_CALLS=1.
+RECORD_CALLS = env_bool("RECORD_CALLS", False)  # bots whose "record calls" is left to the server
+# Where a call's recording is written while it runs (one file per call, on this host's disk);
+# each is moved to the recordings store after the call and deleted here once stored.
+RECORDINGS_SPOOL_DIR = Path(env_str("RECORDINGS_SPOOL_DIR") or VAR_DIR / "recording-spool")
+# The store: a local folder by default; an S3-compatible bucket when RECORDINGS_S3_BUCKET is set.
+RECORDINGS_DIR = Path(env_str("RECORDINGS_DIR") or VAR_DIR / "recordings")
+RECORDINGS_S3_BUCKET = env_str("RECORDINGS_S3_BUCKET", "")
+RECORDINGS_S3_ENDPOINT_URL = env_str("RECORDINGS_S3_ENDPOINT_URL", "") or None  # MinIO, R2, B2, ...; empty: AWS
+RECORDINGS_S3_REGION = env_str("RECORDINGS_S3_REGION", "") or None
+RECORDINGS_S3_ACCESS_KEY_ID = env_str("RECORDINGS_S3_ACCESS_KEY_ID", "") or None  # empty: boto3's usual chain
+RECORDINGS_S3_SECRET_ACCESS_KEY = env_str("RECORDINGS_S3_SECRET_ACCESS_KEY", "") or None
+RECORDINGS_S3_PREFIX = env_str("RECORDINGS_S3_PREFIX", "recordings").strip("/")
+# A recording's file URL (the dashboard's player, the lead webhook) is signed and expires.
+RECORDING_URL_SECONDS = env_int("RECORDING_URL_SECONDS", 300, minimum=10)
+RECORDING_LINK_SECONDS = env_int("RECORDING_LINK_SECONDS", 7 * 24 * 3600, minimum=60)  # in lead webhooks
+# prune_calls deletes recordings older than this (days; 0 keeps them as long as their calls).
+RECORDING_RETENTION_DAYS = env_int("RECORDING_RETENTION_DAYS", 90, minimum=0)
+_RECORDINGS_S3_OPTIONS = {
+    "bucket_name": RECORDINGS_S3_BUCKET,
+    "endpoint_url": RECORDINGS_S3_ENDPOINT_URL,
+    "region_name": RECORDINGS_S3_REGION,
+    "access_key": RECORDINGS_S3_ACCESS_KEY_ID,
+    "secret_key": RECORDINGS_S3_SECRET_ACCESS_KEY,
+    "location": RECORDINGS_S3_PREFIX,
+    "default_acl": None,  # private: the bucket's own policy; files are read through signed URLs only
+    "file_overwrite": False,
+    "querystring_auth": True,
+    "querystring_expire": RECORDING_URL_SECONDS,
+    "addressing_style": "path" if RECORDINGS_S3_ENDPOINT_URL else None,
+}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "recordings": (
+        {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _RECORDINGS_S3_OPTIONS}
+        if RECORDINGS_S3_BUCKET
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": RECORDINGS_DIR}}
+    ),
+}
+
 # --- Phone lines (docs/protocol.md §4). Twilio's webhooks and stream answer 404 / refuse
 # until TWILIO_AUTH_TOKEN is set (it checks every webhook's signature); outbound dialling
 # also needs the account, the number to call from and PUBLIC_BASE_URL (the https address

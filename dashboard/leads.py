@@ -22,6 +22,8 @@ from calls.models import Call
 # What a sales agent needs (the "Sales agents" group has both; calls migration 0004).
 VIEW_PERM = "calls.view_call"
 CHANGE_PERM = "calls.change_call"
+# Hearing a call's recording is granted on its own (not part of the "Sales agents" group).
+LISTEN_PERM = "calls.listen_recording"
 
 
 def lead_queryset() -> QuerySet[Call]:

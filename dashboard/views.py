@@ -14,12 +14,14 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bots.models import Bot, Question
+from calls.http.recordings import recording_url
 from calls.models import Call, LatencySample
 from calls.persistence.latency_stats import STAGES
 from calls.transport.phone import twilio_rest
@@ -28,6 +30,7 @@ from dashboard import stats
 from dashboard.forms import LeadFilterForm, LeadStatusForm
 from dashboard.leads import (
     CHANGE_PERM,
+    LISTEN_PERM,
     VIEW_PERM,
     callback_of,
     lead_queryset,
@@ -168,8 +171,24 @@ def call_detail(request: HttpRequest, call_id) -> HttpResponse:
             if twilio_rest.outbound_enabled() and request.user.has_perm(CHANGE_PERM)
             else None,
             "stages": [STAGE_LABELS[stage] for stage in STAGES],
+            "can_listen": request.user.has_perm(LISTEN_PERM),
         },
     )
+
+
+@staff_member_required
+def call_recording(request: HttpRequest, call_id) -> HttpResponse:
+    """The call's recording: a redirect to a link that expires in RECORDING_URL_SECONDS
+    (the player asks again when it has), for agents with `calls.listen_recording` only."""
+    _require(request, VIEW_PERM)
+    _require(request, LISTEN_PERM)
+    call = get_object_or_404(Call.objects.only("pk", "recording"), pk=call_id)
+    url = recording_url(call, settings.RECORDING_URL_SECONDS)
+    if not url:
+        raise Http404("this call has no stored recording")
+    response = redirect(url)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @staff_member_required

@@ -27,3 +27,12 @@ def ms(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value:,.0f} ms"
+
+
+@register.filter
+def clock(value: int | None) -> str:
+    """Milliseconds into a call as a player shows them: "0:07", "12:31"."""
+    if value is None:
+        return ""
+    seconds = int(value) // 1000
+    return f"{seconds // 60}:{seconds % 60:02d}"

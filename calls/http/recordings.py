@@ -1,0 +1,116 @@
+"""A call recording's file over HTTP: a signed link that expires, served with range requests.
+
+Nobody reaches a recording without a link made here, and a link made here is
+good for one file for a limited time (`recording_url(call, seconds)`): the
+dashboard's player asks for a fresh one each time (RECORDING_URL_SECONDS, behind
+the `calls.listen_recording` permission), a lead webhook carries one that lasts
+longer (RECORDING_LINK_SECONDS). In an S3-compatible store the link is the
+store's own pre-signed URL (the bucket stays private and serves ranges itself);
+in the local folder it is `recording_file` below, whose token names the call, the
+stored file and the moment the link expires. Players seek with HTTP range
+requests (`Range: bytes=a-b`), so a long call starts playing at once.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import IO
+
+from django.core import signing
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    StreamingHttpResponse,
+)
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+
+from calls.models import Call, recordings_storage
+
+_SALT = "calls.recording-link.v1"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 64 * 1024
+
+
+def recording_url(call: Call, seconds: int, *, absolute_base: str = "") -> str:
+    """A link to `call`'s recording that works for `seconds` ("" when it has none).
+    `absolute_base` (e.g. PUBLIC_BASE_URL) makes a local link absolute."""
+    name = call.recording.name
+    if not name:
+        return ""
+    storage = recordings_storage()
+    if _presigns(storage):
+        return storage.url(name, expire=seconds)
+    token = signing.dumps({"c": str(call.pk), "n": name, "x": int(time.time()) + seconds}, salt=_SALT, compress=False)
+    return absolute_base + reverse("api:recording-file", kwargs={"token": token})
+
+
+def _presigns(storage) -> bool:
+    """An S3-compatible store signs its own URLs (django-storages' S3Storage)."""
+    return getattr(storage, "querystring_auth", False) and hasattr(storage, "bucket_name")
+
+
+@require_safe
+def recording_file(request: HttpRequest, token: str) -> HttpResponse:
+    """The file a link was made for, while the link lasts (403 once it has expired)."""
+    try:
+        link = signing.loads(token, salt=_SALT)
+    except signing.BadSignature:
+        raise Http404("no such recording") from None
+    if not isinstance(link, dict) or int(link.get("x", 0)) < time.time():
+        return HttpResponseForbidden("This recording link has expired; open the call's page again.")
+    call = Call.objects.filter(pk=link.get("c")).only("pk", "recording").first()
+    if call is None or not call.recording.name or call.recording.name != link.get("n"):
+        raise Http404("no such recording")  # deleted (retention, forget_caller) or replaced
+    storage = recordings_storage()
+    try:
+        size = storage.size(call.recording.name)
+        f = storage.open(call.recording.name, "rb")
+    except FileNotFoundError:
+        raise Http404("no such recording") from None
+    response = _ranged(request, f, size)
+    response["Content-Type"] = "audio/ogg"
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Disposition"] = f'inline; filename="call-{call.pk}.ogg"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _ranged(request: HttpRequest, f: IO[bytes], size: int) -> HttpResponse:
+    """The whole file (200), the one range asked for (206), or 416 for a range past its end.
+    A Range header this does not serve (several ranges, other units) gets the whole file."""
+    match = _RANGE.match(request.headers.get("Range", "").strip())
+    if match is None or match.groups() == ("", ""):
+        response = FileResponse(f)
+        response["Content-Length"] = str(size)
+        return response
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        f.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    response = StreamingHttpResponse(_part(f, start, end - start + 1), status=206)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Length"] = str(end - start + 1)
+    return response
+
+
+def _part(f: IO[bytes], start: int, length: int) -> Iterator[bytes]:
+    with f:
+        f.seek(start)
+        while length > 0:
+            chunk = f.read(min(CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
