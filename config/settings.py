@@ -400,8 +400,17 @@ _RECORDINGS_S3_OPTIONS = {
     "file_overwrite": False,
     "querystring_auth": True,
     "querystring_expire": RECORDING_URL_SECONDS,
+    "signature_version": "s3v4",
     "addressing_style": "path" if RECORDINGS_S3_ENDPOINT_URL else None,
 }
+if RECORDINGS_S3_BUCKET:  # a store that stops answering fails an upload in seconds; the uploader retries
+    from botocore.config import Config as _S3Config
+
+    # (django-storages takes addressing_style and signature_version from here when it is given)
+    _RECORDINGS_S3_OPTIONS["client_config"] = _S3Config(
+        connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"},
+        signature_version="s3v4", s3={"addressing_style": _RECORDINGS_S3_OPTIONS["addressing_style"]},
+    )
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
