@@ -18,17 +18,11 @@ from collections.abc import Iterator
 from typing import IO
 
 from django.core import signing
-from django.http import (
-    FileResponse,
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseForbidden,
-    StreamingHttpResponse,
-)
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from calls.http.errors import error
 from calls.models import Call, recordings_storage
 
 _SALT = "calls.recording-link.v1"
@@ -60,18 +54,18 @@ def recording_file(request: HttpRequest, token: str) -> HttpResponse:
     try:
         link = signing.loads(token, salt=_SALT)
     except signing.BadSignature:
-        raise Http404("no such recording") from None
+        return _missing()
     if not isinstance(link, dict) or int(link.get("x", 0)) < time.time():
-        return HttpResponseForbidden("This recording link has expired; open the call's page again.")
+        return error(403, "link_expired", "This recording link has expired; open the call's page again.")
     call = Call.objects.filter(pk=link.get("c")).only("pk", "recording").first()
     if call is None or not call.recording.name or call.recording.name != link.get("n"):
-        raise Http404("no such recording")  # deleted (retention, forget_caller) or replaced
+        return _missing()  # deleted (retention, forget_caller) or replaced
     storage = recordings_storage()
     try:
         size = storage.size(call.recording.name)
         f = storage.open(call.recording.name, "rb")
     except FileNotFoundError:
-        raise Http404("no such recording") from None
+        return _missing()
     response = _ranged(request, f, size)
     response["Content-Type"] = "audio/ogg"
     response["Accept-Ranges"] = "bytes"
@@ -79,6 +73,10 @@ def recording_file(request: HttpRequest, token: str) -> HttpResponse:
     response["Content-Disposition"] = f'inline; filename="call-{call.pk}.ogg"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _missing() -> HttpResponse:
+    return error(404, "not_found", "No such recording (the link is wrong, or the recording was deleted).")
 
 
 def _ranged(request: HttpRequest, f: IO[bytes], size: int) -> HttpResponse:
