@@ -37,6 +37,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import close_old_connections, connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from calls import metrics
@@ -185,6 +186,31 @@ def _read(f) -> tuple:
     except (KeyError, ValueError):
         began = None
     return samples, began, tags
+
+
+def delete_recordings(calls: QuerySet[Call]) -> tuple[int, list[str]]:
+    """Delete the recordings of `calls` from the store (and any still in this host's spool),
+    clearing each call's `recording`. Returns (files deleted, ids of calls whose stored
+    file could not be deleted: the store failed; their `recording` is kept for a retry)."""
+    storage = recordings_storage()
+    deleted, failed = 0, []
+    for call_id, name in calls.values_list("pk", "recording"):
+        for path in spooled(str(call_id)):
+            path.unlink(missing_ok=True)
+            deleted += 1
+        if not name:
+            continue
+        try:
+            storage.delete(name)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:
+            log.warning("recording of call %s not deleted: %s", call_id, exc, extra={"event": "recording.delete_failed"})
+            failed.append(str(call_id))
+            continue
+        Call.objects.filter(pk=call_id).update(recording="")
+        deleted += 1
+    return deleted, failed
 
 
 def _mtime(path: Path) -> float:

@@ -4,6 +4,12 @@
     manage.py prune_calls --older-than 30d --transcripts-only   # keep the calls, drop the caller's words
     manage.py prune_calls --older-than 90d --dry-run            # count only
 
+Recordings: the calls deleted take their recording files with them (from the
+recordings store, `calls.persistence.recordings`), and on every run the
+recordings of calls older than RECORDING_RETENTION_DAYS are deleted (the calls
+stay). A file the store would not delete keeps its call for the next run, and
+the command exits non-zero saying so.
+
 A call is old when it was created before the cutoff. `--transcripts-only` keeps
 every call, outcome, answer value and latency figure (the reports and the lead
 dashboard still work) and blanks what was derived from the caller's audio: the
@@ -13,8 +19,10 @@ own transaction, so a big backlog never holds one long lock.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import QuerySet
@@ -22,6 +30,7 @@ from django.utils import timezone
 
 from calls.management.commands.latency_report import parse_moment
 from calls.models import Answer, Call, LatencySample, Turn
+from calls.persistence.recordings import delete_recordings
 
 BATCH = 500
 
@@ -38,12 +47,20 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=BATCH, help=f"Calls per transaction (default {BATCH}).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.kept_recordings = 0
+        self._handle(**options)
+        if self.kept_recordings:
+            raise CommandError(f"{self.kept_recordings} recording(s) could not be deleted from the store (see the "
+                               "log); they and their calls were kept for the next run, everything else was done.")
+
+    def _handle(self, **options: Any) -> None:
         now = timezone.now()
         cutoff = parse_moment(options["older_than"], now)
         if cutoff >= now:
             raise CommandError("--older-than must be in the past.")
         if options["batch"] < 1:
             raise CommandError("--batch must be at least 1.")
+        self._expire_recordings(now, options["dry_run"])
         old = Call.objects.filter(created_at__lt=cutoff)
         when = cutoff.isoformat(timespec="seconds")
         if options["transcripts_only"]:
@@ -66,15 +83,33 @@ class Command(BaseCommand):
             "turns": Turn.objects.filter(call__in=old).count(),
             "answers": Answer.objects.filter(call__in=old).count(),
             "latency samples": LatencySample.objects.filter(call__in=old).count(),
+            "recordings": old.exclude(recording="").count(),
         }
         summary = ", ".join(f"{n} {what}" for what, n in counts.items())
         if options["dry_run"]:
             self.stdout.write(f"Would delete {summary} (calls created before {when}).")
             return
+        kept: list[str] = []
         for ids in self._batches(old, options["batch"]):
+            _, failed = delete_recordings(Call.objects.filter(pk__in=ids))
+            kept += failed
             with transaction.atomic():
-                Call.objects.filter(pk__in=ids).delete()
+                Call.objects.filter(pk__in=ids).exclude(pk__in=failed).delete()
+        self.kept_recordings += len(kept)
         self.stdout.write(f"Deleted {summary} (calls created before {when}).")
+
+    def _expire_recordings(self, now: datetime, dry_run: bool) -> None:
+        """Recordings older than RECORDING_RETENTION_DAYS go; their calls stay."""
+        days = settings.RECORDING_RETENTION_DAYS
+        if not days:
+            return
+        expired = Call.objects.filter(created_at__lt=now - timedelta(days=days)).exclude(recording="")
+        if dry_run:
+            self.stdout.write(f"Would delete {expired.count()} recordings older than {days} days.")
+            return
+        deleted, failed = delete_recordings(expired)
+        self.stdout.write(f"Deleted {deleted} recordings older than {days} days.")
+        self.kept_recordings += len(failed)
 
     @staticmethod
     def _batches(calls: QuerySet[Call], size: int) -> Iterator[list[Any]]:
