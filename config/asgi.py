@@ -5,8 +5,9 @@ server signing call tokens with a public key would hand every caller's data to
 anyone. Speech engines are warmed in a background thread at start-up
 (SPEECH_WARMUP) so the first call does not pay for loading models, and the call
 janitor (calls.worker.heartbeat) stamps live calls and closes calls a dead worker left. The
-outbox runner (calls.outbox) sends lead webhooks from every server process: nothing
-else needs to run.
+outbox runner (calls.outbox) sends lead webhooks from every server process, and the
+recording uploader (calls.persistence.recordings) stores the recordings left on this
+host's disk: nothing else needs to run.
 """
 import os
 
@@ -30,6 +31,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from calls.transport.routing import CALL_SOCKET_PREFIXES  # noqa: E402
 from calls.transport.routing import websocket_urlpatterns as call_routes  # noqa: E402
 from calls.outbox.runner import start_runner  # noqa: E402
+from calls.persistence.recordings import uploader as recording_uploader  # noqa: E402
 from calls.worker.heartbeat import start_janitor  # noqa: E402
 from config.origin import OriginCheck  # noqa: E402
 from config.warmup import start_warmup  # noqa: E402
@@ -63,3 +65,5 @@ application = ProtocolTypeRouter(
 start_warmup()
 start_janitor()
 start_runner()  # lead webhooks (and any other outbox queue), sent from this process
+if not settings.TESTING:  # recordings a stopped or killed worker left on this host go to the store
+    recording_uploader.start()

@@ -25,6 +25,7 @@ stay apart.
 """
 from __future__ import annotations
 
+import atexit
 import fcntl
 import logging
 import os
@@ -145,6 +146,7 @@ class Encoder:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="recording-encoder", daemon=True)
                 self._thread.start()
+                atexit.register(self.drain, 10.0)  # a stopping worker writes the last pages first
         self._jobs.put((job, args, block))
         return True
 
