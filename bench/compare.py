@@ -26,6 +26,9 @@ does, it does to both.
   has cached (41 speech requests against 0 in a 150-call run), and a side that
   synthesizes answers later.
 - Arguments after `--` go to both load bench runs.
+- `--here-server-env KEY=VALUE` (repeatable) sets a server setting on this tree's side
+  only: with `--base HEAD` it pairs one setting against its default on the same code,
+  e.g. `--base HEAD --here-server-env RECORD_CALLS=1` (call recordings on against off).
 Loopback only, like the load bench; prints both sides' figures and the differences.
 """
 from __future__ import annotations
@@ -77,6 +80,8 @@ def main() -> int:
     parser.add_argument("--base", required=True, help="the commit to compare this working tree against")
     parser.add_argument("--calls", type=int, default=150, help="calls on each side")
     parser.add_argument("--workers", type=int, default=1, help="workers on each side")
+    parser.add_argument("--here-server-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="a server setting for this tree's side only (e.g. RECORD_CALLS=1 with --base HEAD)")
     parser.add_argument("load_args", nargs="*", help="after --: more load bench arguments for both sides (python -m bench.load --help)")
     args = parser.parse_args()
 
@@ -107,6 +112,8 @@ def main() -> int:
                 "--server-cmd", f"exec {root / 'scripts/serve.sh'}",
                 "--start-at", str(start_at), "--json", str(out / f"{name}.json"), *args.load_args,
             ]
+            if name == "here":
+                command += [arg for setting in args.here_server_env for arg in ("--server-env", setting)]
             log = open(out / f"{name}.log", "w")
             runs.append((name, subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)))
         print(f"base {args.base} ({sha[:12]}) and this tree, {args.calls} calls each, callers start in {SETUP_S} s; logs in {out}", flush=True)
