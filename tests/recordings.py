@@ -55,6 +55,8 @@ def find(clip: bytes | np.ndarray, signal: np.ndarray) -> tuple[float, float]:
     """(offset in seconds, match 0-1) of `clip` (16 kHz) in `signal`, by normalised cross-correlation."""
     c = pcm_floats(clip) if isinstance(clip, bytes) else clip
     s = signal.astype(np.float64)
+    if len(c) > len(s):  # not all of it is there
+        return 0.0, 0.0
     n = len(s) + len(c)
     size = 1 << (n - 1).bit_length()
     corr = np.fft.irfft(np.fft.rfft(s, size) * np.conj(np.fft.rfft(c, size)), size)[: len(s) - len(c) + 1]

@@ -188,6 +188,7 @@ class CallRecorder:
         self._end_bot_stream()
         end = self.timeline.position(at)
         self.timeline.clear(BOT, end)
+        self.timeline.dropped += max(0, self.timeline.caller_cursor - end)  # caller audio sent ahead of time
         self._flush(end)
         self.recording = False
         if self.timeline.dropped or self._lost:
