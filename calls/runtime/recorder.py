@@ -10,8 +10,9 @@ sample 0 is the moment the recorder started, the start of the call.
   frame goes right after the previous one unless it came more than JITTER_S
   later than that would put it (the caller stopped sending: push-to-talk
   released, a network gap): then it goes at the time it was received, with
-  silence in between. So the caller's words sit where they were heard, without
-  a gap for every late frame.
+  silence in between. So the caller's words sit where they were heard (a stall
+  of the network or the server shifts them by up to JITTER_S), without a gap
+  for every late frame.
 - Bot audio arrives ahead of time (the speaker sends a lead of 250 ms) with the
   moment it starts playing; a barge-in cuts it (`bot_cut`): what had not played
   by then is removed. So the recorder keeps the last HOLD_S undecided and hands
@@ -43,7 +44,10 @@ CALLER, BOT = 0, 1  # channels: left, right
 HOLD_S = 0.4  # undecided audio: more than the bot's playback lead, so a barge-in cut lands before encoding
 BLOCK_S = 0.5  # audio handed to the encoder at a time
 MAX_BLOCK_S = 5.0  # a long silence goes to the encoder in blocks no longer than this
-JITTER_S = 0.1  # a caller frame this much later than the previous one's end still follows it directly
+# A caller frame this much later than the previous one's end still follows it directly: a
+# stalled network or event loop delivers frames late and then in a burst, and a gap for each
+# late frame would tear the caller's words apart (a stall shifts them instead, by at most this).
+JITTER_S = 0.3
 MAX_AHEAD_S = 10.0  # audio placed further ahead of the clock than this is not kept (a runaway client)
 
 
