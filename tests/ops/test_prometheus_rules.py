@@ -35,7 +35,8 @@ def exposed_families() -> set[str]:
     collectors = (metrics.CALLS_ACTIVE, metrics.CALLS, metrics.REFUSED, metrics.TURN_LATENCY,
                   metrics.PROVIDER_FAILURES, metrics.PROVIDER_FALLBACKS, metrics.BREAKER_OPEN,
                   metrics.CALL_DURATION, metrics.ANSWERS, metrics.RECORDS_LOST, metrics.WEBHOOK_DELIVERIES,
-                  metrics.WEBHOOK_OLDEST_UNDELIVERED, metrics.WEBHOOK_DESTINATION_FAILING)
+                  metrics.WEBHOOK_OLDEST_UNDELIVERED, metrics.WEBHOOK_DESTINATION_FAILING, metrics.RECORDING_DROPPED,
+                  metrics.RECORDINGS_STORED, metrics.RECORDINGS_WAITING)
     return {family.name for collector in collectors for family in collector.describe()}
 
 
@@ -47,7 +48,7 @@ def referenced_metrics(expr: str) -> set[str]:
 
 def test_alert_rules_are_valid(promtool):
     out = run(promtool, "check", "rules", "alerts.yml", cwd=DEPLOY)
-    assert "SUCCESS: 11 rules found" in out
+    assert "SUCCESS: 13 rules found" in out
 
 
 def test_alert_rule_unit_tests_pass(promtool):
@@ -61,7 +62,8 @@ def test_every_alert_of_the_issue_is_there_and_unit_tested():
     assert names == {"VoicebotResponseSlow", "VoicebotProviderFailing", "VoicebotBreakerOpen",
                      "VoicebotErrorOutcomes", "VoicebotCallsRefusedBusy", "VoicebotScrapeFailing",
                      "VoicebotNotScraped", "VoicebotRecordsLost", "VoicebotWebhookDestinationFailing",
-                     "VoicebotWebhooksUndelivered", "VoicebotWebhookGivenUp"}
+                     "VoicebotWebhooksUndelivered", "VoicebotWebhookGivenUp", "VoicebotRecordingsNotStored",
+                     "VoicebotRecordingAudioDropped"}
     tests = yaml.safe_load((DEPLOY / "alerts_test.yml").read_text())["tests"]
     fired = {case["alertname"] for group in tests for case in group.get("alert_rule_test", []) if case["exp_alerts"]}
     assert fired == names  # each alert is shown firing at least once
