@@ -146,6 +146,7 @@ class CallRecorder:
         self.on_closed = on_closed
         self.encoder = encoder or shared_encoder
         self.timeline = Timeline(clock.now())
+        self.started_at = self.timeline.start  # the recording's 0:00, on `clock`
         self.recording = True
         self._bot: _BotStream | None = None
         self._caller_rates: dict[int, StreamResampler] = {}
