@@ -2,7 +2,8 @@
 
 A caller starts a call over HTTP, listens to each bot line for as long as it plays,
 answers it (speech in real time, or typed) and times its answer to the first bot
-audio that follows. `caller_process` runs a share of the bench's callers in one
+audio that follows. A bot that records (`--server-env RECORD_CALLS=1`) says its
+consent line first: the caller agrees by typing, and that turn is not timed. `caller_process` runs a share of the bench's callers in one
 process, each starting at its moment of the ramp.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from devtools.servers import Network
 from devtools.speech import say, silence, trim_quiet
 
 FRAME_MS = 20
+CONSENT_LINE = "This call is recorded"  # the default consent line of a bot that records
 RATE = 16000
 STEP = RATE * 2 * FRAME_MS // 1000  # bytes of one frame
 ANSWERS = {  # spoken (and, with --local, understood) answers per bot; all qualify
@@ -63,6 +65,7 @@ class Caller:
         self.listening = False  # an answer went: the next bot audio is the reply
         self.line_audio = 0  # bytes of the current bot line so far
         self.line_first: float | None = None  # when its first audio arrived
+        self.line_text = ""  # what the current bot line says
         self.first_audio: float | None = None  # when the reply's first audio arrived
         self.replied = asyncio.Event()
         self.line_ended = asyncio.Event()
@@ -84,6 +87,7 @@ class Caller:
             self.rate = event["output_sample_rate"]
         elif kind == "bot.speech.started":
             self.line_first, self.line_audio = None, 0
+            self.line_text = event.get("text", "")
         elif kind == "bot.speech.ended":
             self.line_ended.set()
         elif kind == "latency" and event.get("response_ms") is not None:
@@ -137,9 +141,14 @@ class Caller:
 
     async def converse(self) -> None:
         await self.client.send(type="start", sample_rate=RATE)
-        for text in ANSWERS[self.bot]:
+        answers = list(ANSWERS[self.bot])
+        while answers:
             await self.listen_to_line()
             self.replied.clear()
+            if CONSENT_LINE in self.line_text:  # a recorded call asks first: agreed by typing, not timed
+                await self.client.send(type="text", text="yes, that is fine")
+                continue
+            text = answers.pop(0)
             spoken_end = await self.answer(text)
             replied, done = asyncio.ensure_future(self.replied.wait()), asyncio.ensure_future(self.done.wait())
             await asyncio.wait([replied, done], return_when=asyncio.FIRST_COMPLETED)
