@@ -117,11 +117,11 @@ class Timeline:
 
 
 class _BotStream:
-    """The bot's audio resampled to RATE, as one stream while its chunks follow each other."""
+    """The bot's audio resampled to the recording's rate, as one stream while its chunks follow each other."""
 
-    def __init__(self, rate: int, pos: int, at: float) -> None:
+    def __init__(self, rate: int, pos: int, at: float, to_rate: int) -> None:
         self.rate = rate
-        self.resampler = StreamResampler(rate, RATE)
+        self.resampler = StreamResampler(rate, to_rate)
         self.pos = pos  # where the resampled stream's first sample goes
         self.emitted = 0  # resampled samples written so far
         self.next_at = at  # when the next chunk starts playing if it follows this one
@@ -139,13 +139,16 @@ class CallRecorder:
         tags: dict[str, str] | None = None,
         on_closed: Callable[[Path], None] | None = None,
         encoder: Encoder | None = None,
+        rate: int = RATE,
     ) -> None:
+        """`rate`: the file's sample rate (RATE; PHONE_RATE for a phone line)."""
         self.path = path
+        self.rate = rate
         self.clock = clock
         self.call_id = call_id
         self.on_closed = on_closed
         self.encoder = encoder or shared_encoder
-        self.timeline = Timeline(clock.now())
+        self.timeline = Timeline(clock.now(), rate)
         self.started_at = self.timeline.start  # the recording's 0:00, on `clock`
         self.recording = True
         self._bot: _BotStream | None = None
@@ -160,7 +163,7 @@ class CallRecorder:
         """Caller audio as received (s16le mono at `rate`), its last sample at `received_at`."""
         if not self.recording or not pcm:
             return
-        resampler = self._caller_rates.get(rate) or self._caller_rates.setdefault(rate, StreamResampler(rate, RATE))
+        resampler = self._caller_rates.get(rate) or self._caller_rates.setdefault(rate, StreamResampler(rate, self.rate))
         samples = np.frombuffer(resampler.process(pcm), dtype="<i2")
         self.timeline.caller(samples, received_at)
         self._advance()
@@ -172,7 +175,7 @@ class CallRecorder:
         stream = self._bot
         if stream is None or stream.rate != rate or abs(plays_at - stream.next_at) > 0.002:
             self._end_bot_stream()
-            stream = self._bot = _BotStream(rate, self.timeline.position(plays_at), plays_at)
+            stream = self._bot = _BotStream(rate, self.timeline.position(plays_at), plays_at, self.rate)
         stream.next_at = plays_at + len(pcm) / 2 / rate
         self._write_bot(stream, stream.resampler.process(pcm))
         self._advance()
@@ -197,7 +200,7 @@ class CallRecorder:
         self._flush(end)
         self.recording = False
         if self.timeline.dropped or self._lost:
-            seconds = (self.timeline.dropped + self._lost) / RATE
+            seconds = (self.timeline.dropped + self._lost) / self.rate
             log.warning("call %s: %.2f s of recording left out (late, runaway or encoder full)", self.call_id, seconds,
                         extra={"event": "recording.dropped"})
         self.encoder.submit(self._close, self._gap)
@@ -221,11 +224,11 @@ class CallRecorder:
         if self._bot is not None and self._bot.next_at < now - HOLD_S / 2:  # the line is over: its tail goes in
             self._end_bot_stream()
         ready = self.timeline.position(now - HOLD_S)
-        if ready - self.timeline.base >= BLOCK_S * RATE:
+        if ready - self.timeline.base >= BLOCK_S * self.rate:
             self._flush(ready)
 
     def _flush(self, until: int) -> None:
-        most = int(MAX_BLOCK_S * RATE)
+        most = int(MAX_BLOCK_S * self.rate)
         while self.timeline.base < until:
             block = self.timeline.take(until, most)
             if self.encoder.submit(self._write, block, self._gap, block=True):
@@ -233,11 +236,11 @@ class CallRecorder:
             else:  # written as silence before the next block that gets in
                 self._gap += len(block)
                 self._lost += len(block)
-                metrics.recording_dropped(len(block) / RATE)
+                metrics.recording_dropped(len(block) / self.rate)
 
     # ------------------------------------------------------------------ encoder thread
     def _open(self, tags: dict[str, str]) -> None:
-        self._file = OggOpusFile(self.path, tags=tags)
+        self._file = OggOpusFile(self.path, tags=tags, rate=self.rate)
 
     def _write(self, block: np.ndarray, gap: int = 0) -> None:
         if self._file is not None:

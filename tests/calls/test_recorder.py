@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from calls.audio import resample
 from calls.runtime.ogg_writer import Encoder, locked_by_writer
 from calls.runtime.recorder import CallRecorder
 from tests.clock import FakeClock
@@ -49,10 +50,10 @@ def feed_bot(rec: CallRecorder, clock: FakeClock, pcm: bytes, at: float, rate: i
         plays += len(pcm[i : i + chunk]) / 2 / rate
 
 
-def recorded(tmp_path: Path, clock: FakeClock, encoder: Encoder) -> CallRecorder:
+def recorded(tmp_path: Path, clock: FakeClock, encoder: Encoder, rate: int = 16000) -> CallRecorder:
     closed: list[Path] = []
     rec = CallRecorder(tmp_path / "call.ogg", clock=clock, call_id="c1", tags={"call_id": "c1"},
-                       on_closed=closed.append, encoder=encoder)
+                       on_closed=closed.append, encoder=encoder, rate=rate)
     rec.closed = closed  # type: ignore[attr-defined]
     return rec
 
@@ -62,15 +63,19 @@ def encoder() -> Encoder:
     return Encoder()
 
 
-def test_both_sides_where_they_were_heard(tmp_path: Path, encoder: Encoder) -> None:
+@pytest.mark.parametrize("line_rate", [16000, 8000])  # a browser call; a phone line's (narrowband, as heard)
+def test_both_sides_where_they_were_heard(tmp_path: Path, encoder: Encoder, line_rate: int) -> None:
     clock = FakeClock()
-    rec = recorded(tmp_path, clock, encoder)
+    rec = recorded(tmp_path, clock, encoder, rate=line_rate)
     bot = say(BOT_LINE, voice="en+m3", rate=22050)
     caller = say(CALLER_CLIP, voice="en-us+f2")
+    if line_rate == 8000:  # what the phone line carried, and what the file must be matched against
+        caller = resample(resample(caller, 16000, 8000), 8000, 16000)
     feed_bot(rec, clock, bot, at=0.3, rate=22050)
     bot_seconds = len(bot) / 2 / 22050
     caller_at = 0.3 + bot_seconds + 0.8
-    ended = feed_caller(rec, clock, caller, at=caller_at)
+    ended = feed_caller(rec, clock, caller if line_rate == 16000 else resample(caller, 16000, 8000), at=caller_at,
+                        rate=line_rate)
     clock.t = rec.timeline.start + ended + 1.5
     rec.stop()
     assert encoder.drain()
@@ -81,8 +86,6 @@ def test_both_sides_where_they_were_heard(tmp_path: Path, encoder: Encoder) -> N
     assert abs(got.duration - (ended + 1.5)) < 0.1
     at, match = find(caller, got.channel("caller"))
     assert abs(at - caller_at) < 0.03 and match > 0.5, (at, match)
-    from calls.audio import resample
-
     at, match = find(resample(bot, 22050, 16000), got.channel("bot"))
     assert abs(at - 0.3) < 0.03 and match > 0.5, (at, match)
     # Each side holds only its own speaker: the other is (nearly) silent meanwhile.
