@@ -193,15 +193,21 @@ def _where_it_was(call: Call, now: datetime) -> Resumed:
     )
     last_turn = call.turns.aggregate(last=Max("index"))["last"] or 0
     elapsed = (now - call.started_at).total_seconds() if call.started_at else 0.0
-    return Resumed(answers=answers, last_turn=last_turn, seconds_left=max(1.0, settings.CALL_MAX_SECONDS - elapsed))
+    return Resumed(answers=answers, last_turn=last_turn, seconds_left=max(1.0, settings.CALL_MAX_SECONDS - elapsed),
+                   consent=call.recording_consent)
 
 
 def set_input_rate(call_id: str, sample_rate: int) -> None:
     Call.objects.filter(pk=call_id).update(input_sample_rate=sample_rate)
 
 
-def add_turn(call_id: str, index: int, speaker: str, text: str) -> None:
-    Turn.objects.create(call_id=call_id, index=index, speaker=speaker, text=text)
+def add_turn(call_id: str, index: int, speaker: str, text: str, at_ms: int | None = None) -> None:
+    Turn.objects.create(call_id=call_id, index=index, speaker=speaker, text=text, at_ms=at_ms)
+
+
+def set_recording_consent(call_id: str, agreed: bool) -> None:
+    """The caller's reply to the recording consent line (docs/recordings.md)."""
+    Call.objects.filter(pk=call_id).update(recording_consent=agreed)
 
 
 def mark_interrupted(call_id: str, index: int) -> None:

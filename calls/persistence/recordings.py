@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files import File
@@ -42,6 +43,10 @@ from django.utils import timezone
 
 from calls import metrics
 from calls.models import Call, recordings_storage
+from calls.runtime.ports import CallContext, Clock
+
+if TYPE_CHECKING:
+    from calls.runtime.recorder import CallRecorder
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,19 @@ def spooled(call_id: str) -> list[Path]:
     """The spool files of a call on this host (not yet stored)."""
     folder = Path(settings.RECORDINGS_SPOOL_DIR)
     return sorted(folder.glob(f"{call_id}.ogg")) + sorted(folder.glob(f"{call_id}.*.ogg"))
+
+
+def start_recording(ctx: CallContext, clock: Clock) -> CallRecorder | None:
+    """The recorder of a call that is recorded (its script says so, and the caller has not
+    refused before a dropped line), writing to a new spool file; None otherwise."""
+    from calls.runtime.ogg_writer import PHONE_RATE, RATE
+    from calls.runtime.recorder import CallRecorder
+
+    resumed = ctx.resumed
+    if not ctx.script.record or (resumed is not None and resumed.consent is False):
+        return None
+    return CallRecorder(spool_path(ctx.call_id), clock=clock, call_id=ctx.call_id, tags=recording_tags(ctx.call_id),
+                        on_closed=uploader.stored_later, rate=PHONE_RATE if ctx.channel == "phone" else RATE)
 
 
 def recording_tags(call_id: str) -> dict[str, str]:

@@ -22,8 +22,8 @@ class QueuedCallRecords:
     def input_rate(self, sample_rate: int) -> None:
         self.queue.put(lifecycle.set_input_rate, self.call_id, sample_rate)
 
-    def turn(self, turn: int, speaker: str, text: str) -> None:
-        self.queue.put(lifecycle.add_turn, self.call_id, turn, speaker, text)
+    def turn(self, turn: int, speaker: str, text: str, at_ms: int | None = None) -> None:
+        self.queue.put(lifecycle.add_turn, self.call_id, turn, speaker, text, at_ms)
 
     def answer(self, record: AnswerRecord) -> None:
         self.queue.put(lifecycle.record_answer, self.call_id, record)
@@ -38,6 +38,9 @@ class QueuedCallRecords:
         # A call cut off by a draining server (incomplete/shutdown) decided nothing: provisional.
         provisional = outcome == Call.Outcome.INCOMPLETE and reason == REASON_SHUTDOWN
         self.queue.put(lifecycle.end_call, self.call_id, outcome, reason, provisional)
+
+    def recording_consent(self, agreed: bool) -> None:
+        self.queue.put(lifecycle.set_recording_consent, self.call_id, agreed)
 
     async def flush(self) -> None:
         await self.queue.flush()

@@ -62,6 +62,8 @@ class CallLifecycle:
         self.tasks = tasks
         self.registry = registry
         self.state = CallState.RUNNING
+        self.started_at: float | None = None  # on the call's clock: 0:00 of its recording
+        self.on_finish: list[Callable[[], None]] = []  # run as the call ends, before anything is sent
         self._call: Running | None = None
         self._counted = False  # in voicebot_calls_active
         self._leaving: asyncio.Task[None] | None = None
@@ -70,6 +72,7 @@ class CallLifecycle:
     def begin(self, call: Running, clock: Clock, seconds: float) -> None:
         """The call is live here: counted, in the worker's registry, and ended `seconds` from now at the latest."""
         metrics.call_started(self.ctx.bot_slug, self.ctx.channel)
+        self.started_at = clock.now()
         self._counted = True
         self._call = call
         if self.registry is not None:
@@ -134,6 +137,11 @@ class CallLifecycle:
             return
         self.state = CallState.FINISHING
         try:
+            for hook in self.on_finish:
+                try:
+                    hook()
+                except Exception:
+                    log.exception("call %s: a hook at the end of the call failed", self.ctx.call_id)
             if outcome == "incomplete":
                 self.dialogue.hangup(reason)
             self.records.end(outcome, reason)

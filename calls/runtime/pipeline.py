@@ -33,7 +33,7 @@ from calls.runtime.latency import LatencyRecorder, TurnTiming, ms_since
 from calls.runtime.limits import CallLimits
 from calls.providers.base import Transcript
 from calls.runtime.listener import Listener, Utterance
-from calls.runtime.ports import SYSTEM_CLOCK, CallContext, CallRecords, CallRegistry, Clock, Output
+from calls.runtime.ports import SYSTEM_CLOCK, CallAudio, CallContext, CallRecords, CallRegistry, Clock, Output
 from calls.runtime.prompt_cache import prompt_cache
 from calls.runtime.protocol import (
     EndOfSpeech, Hangup, InputGuard, ProtocolError, Start, Text, call_started, parse_audio_frame, parse_text_frame,
@@ -59,7 +59,7 @@ class CallPipeline:
 
     def __init__(
         self, ctx: CallContext, out: Output, *, records: CallRecords, registry: CallRegistry | None = None,
-        engines: Engines | None = None, clock: Clock = SYSTEM_CLOCK,
+        engines: Engines | None = None, clock: Clock = SYSTEM_CLOCK, recording: CallAudio | None = None,
     ) -> None:
         """The call's bookkeeping; `start()` loads the engines and assembles the parts that use them."""
         self.ctx, self.out, self.records, self.clock, self.mode = ctx, out, records, clock, ctx.mode
@@ -67,6 +67,9 @@ class CallPipeline:
         self.dialogue = Dialogue(ctx.script)
         self.tasks = CallTasks(ctx.call_id)
         self.lifecycle = CallLifecycle(ctx, out, records, self.dialogue, self.tasks, registry)
+        self.recording = recording  # both sides as heard (docs/recordings.md), when the call is recorded
+        if recording is not None:  # ends with the call, after the bot's last words have played
+            self.lifecycle.on_finish.append(lambda: recording.stop(clock.now() + self._still_playing()))
         self.input = InputGuard(out, CallLimits.from_settings(clock.now), self.lifecycle.fatal)
         self.turns = TurnQueue(ctx.call_id)
         self._spoke = asyncio.Event()  # the caller began speaking (again)
@@ -101,9 +104,11 @@ class CallPipeline:
             self.listener.asr, language=ctx.script.language, hint=self.listener.hint, enabled=settings.ASR_SECOND_LISTEN)
         voice = call_voice([e.tts, e.fallback_tts], self.cache, scripted=self.scripted, output_rate=e.output_rate,
                            on_failure=failure_reporter(self.out))
-        self.speaker = Speaker(self.out, voice, voice=ctx.voice, clock=self.clock, spawn=self.tasks.spawn)
+        self.speaker = Speaker(self.out, voice, voice=ctx.voice, clock=self.clock, spawn=self.tasks.spawn,
+                               audio=self.recording)
         latency = LatencyRecorder(self.records, self.out, self.mode)
-        self.replier = Replier(self.out, self.records, self.dialogue, self.lifecycle, self.speaker, self.silence, latency)
+        self.replier = Replier(self.out, self.records, self.dialogue, self.lifecycle, self.speaker, self.silence, latency,
+                               self.recording)
 
     async def start(self) -> None:
         """Assemble the parts, go live (gauge, registry, time limit), tell the client, greet (or resume)."""
@@ -111,6 +116,8 @@ class CallPipeline:
         bind_call(ctx.call_id, ctx.bot_slug, ctx.channel)
         self._assemble()
         self.lifecycle.begin(self, self.clock, resumed.seconds_left if resumed else settings.CALL_MAX_SECONDS)
+        if self.recording is not None:  # lines are timed from the recording's 0:00 (it began at connect)
+            self.lifecycle.started_at = self.recording.started_at
         log.info("call %s (%s)", "resumed" if resumed else "started", self.mode, extra={"event": "call.started"})
         await self.out.send_event(call_started(ctx, self.listener.input_rate, self.engines.output_rate))
         self.cache.start_prefetch(self.engines.tts, self.scripted, ctx.voice)  # owned by the cache: outlives the call
@@ -119,7 +126,7 @@ class CallPipeline:
             self.replier.reply(0, self.dialogue.start(), None, None)
         else:  # on at the question the caller was on, in a turn after every stored one
             self.turns.turn = resumed.last_turn + 1
-            decision = self.dialogue.resume(list(resumed.answers))
+            decision = self.dialogue.resume(list(resumed.answers), consent=resumed.consent)
             self.tasks.spawn(self.replier.respond(self.turns.turn, decision, None, None), "resume")
 
     async def end(self, outcome: str, reason: str, *, close_code: int = 1000) -> None:
@@ -173,6 +180,8 @@ class CallPipeline:
         if isinstance(frame, ProtocolError):
             await self.input.error(frame)
         elif await self.input.audio_allowed(len(data) / 2 / self.listener.input_rate):
+            if self.recording is not None:
+                self.recording.caller_audio(frame.pcm, self.listener.input_rate, frame.received_at)
             await self.listener.feed(frame.pcm, frame.received_at)
 
     async def on_dtmf(self, digit: str, received_at: float | None = None) -> None:
@@ -182,6 +191,11 @@ class CallPipeline:
         if self.dialogue.keypad_answer(digit) is not None:
             ended_at = time.perf_counter() if received_at is None else received_at
             await self._caller_turn(Utterance(turn=0, ended_at=ended_at, keypad=digit))
+
+    def _still_playing(self) -> float:
+        """Seconds of bot audio sent but not yet played (0 before the speaker exists)."""
+        speaker = getattr(self, "speaker", None)
+        return speaker.remaining() if speaker is not None else 0.0
 
     def played(self, turn: int) -> None:
         """The caller's side reports bot line `turn` played out (a phone `mark` came back)."""

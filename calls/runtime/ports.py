@@ -15,6 +15,8 @@ speaker used to import the pipeline for `Output`, the pipeline the speaker for
 - `CallRegistry`: the worker's registry of live calls
   (`calls.worker.registry.live_calls`), which a draining worker asks to end them.
 - `ListenerEvents`: what the listener reports to the coordinator.
+- `CallAudio`: both sides of the call as heard, for its recording
+  (`calls.runtime.recorder.CallRecorder`), when the call is recorded.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class Resumed:
     answers: tuple[StoredAnswer, ...]  # as stored, in question order
     last_turn: int  # the highest turn index stored; the resumed call goes on after it
     seconds_left: float  # of CALL_MAX_SECONDS, counted from the call's first start
+    consent: bool | None = None  # the caller's reply to the recording consent line, if they gave one
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,12 @@ class CallRecords(Protocol):
     (or held through a database outage), `close()` when the call is done with it."""
 
     def input_rate(self, sample_rate: int) -> None: ...
-    def turn(self, turn: int, speaker: str, text: str) -> None: ...
+    def turn(self, turn: int, speaker: str, text: str, at_ms: int | None = None) -> None: ...
     def answer(self, record: AnswerRecord) -> None: ...
     def latency(self, turn: int, stages: dict[str, float | None], providers: dict[str, str]) -> None: ...
     def interrupted(self, turn: int) -> None: ...
     def end(self, outcome: str, reason: str) -> None: ...
+    def recording_consent(self, agreed: bool) -> None: ...
     async def flush(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -121,3 +125,21 @@ class ListenerEvents(Protocol):
 
     async def error(self, code: str, message: str) -> None:
         """A non-fatal problem to report to the caller (bad frame, ASR fallback)."""
+
+
+class CallAudio(Protocol):
+    """Both sides of a call as they were heard (its recording), on the call's `Clock`."""
+
+    started_at: float  # the recording's 0:00
+
+    def caller_audio(self, pcm: bytes, rate: int, received_at: float) -> None:
+        """Caller audio as received (s16le mono at `rate`), its last sample at `received_at`."""
+
+    def bot_audio(self, pcm: bytes, rate: int, plays_at: float) -> None:
+        """A chunk of bot audio that starts playing at `plays_at`."""
+
+    def bot_cut(self, at: float) -> None:
+        """Barge-in: the bot's audio stopped playing at `at`."""
+
+    def stop(self, at: float | None = None) -> None:
+        """No more recording from `at` (default now): the caller refused, or the call is over."""

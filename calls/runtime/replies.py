@@ -18,9 +18,9 @@ from calls import metrics
 from calls.runtime.call_lifecycle import CallLifecycle
 from calls.runtime.failures import log_failure, public_message
 from calls.runtime.latency import LatencyRecorder, TurnTiming
-from calls.runtime.listener import Utterance
+from calls.runtime.listener import ENGINE_RATE, Utterance
 from calls.runtime.pacing import Line
-from calls.runtime.ports import CallRecords, Output
+from calls.runtime.ports import CallAudio, CallRecords, Output
 from calls.runtime.silence import SilenceWatch
 from calls.runtime.speaker import Speaker
 
@@ -39,6 +39,7 @@ class Replier:
         speaker: Speaker,
         silence: SilenceWatch,
         latency: LatencyRecorder,
+        recording: CallAudio | None = None,
     ) -> None:
         self.out = out
         self.records = records
@@ -48,13 +49,15 @@ class Replier:
         self.silence = silence
         self.latency = latency
         self.asked_at: float | None = None  # perf_counter when the bot began asking its latest question
+        self.recording = recording
         speaker.on_error = self.speech_failed
 
     async def record_turn(self, utt: Utterance, text: str, decision: Decision, timing: TurnTiming) -> None:
         """The caller's words (or key) and what the bot made of them: events, rows, the reply."""
         log.debug("caller said %r", text, extra={"event": "turn.transcript"})  # words only at DEBUG
         await self.out.send_event({"type": "transcript", "turn": utt.turn, "text": text, "final": True})
-        self.records.turn(utt.turn, "caller", text)
+        began = utt.ended_at - len(utt.pcm) / 2 / ENGINE_RATE  # spoken: when the words began
+        self.records.turn(utt.turn, "caller", text, self.ms_into_call(began))
         if decision.answer is not None:
             a = decision.answer
             await self.out.send_event(
@@ -66,6 +69,8 @@ class Replier:
 
     async def respond(self, turn: int, decision: Decision, timing: TurnTiming | None, ended_at: float | None) -> None:
         """Say the decision's line; if it ends the call, finish once the line is sent."""
+        if decision.recording is not None:
+            self.consent(decision.recording, ended_at)
         if self.lifecycle.caller_left:  # the caller has gone: the answer is stored, nothing is said
             return
         self.reply(turn, decision, timing, ended_at)
@@ -81,7 +86,7 @@ class Replier:
                 ending = self.lifecycle.finish(decision.outcome or "incomplete", decision.reason)
                 self.lifecycle.tasks.spawn(ending, "finish")
             return
-        self.records.turn(turn, "bot", decision.say)
+        self.records.turn(turn, "bot", decision.say, self.ms_into_call(self.speaker.clock.now()))
         if decision.act == "question" and decision.answer is not None:  # a new question, after an answer
             self.asked_at = time.perf_counter()
 
@@ -90,6 +95,19 @@ class Replier:
                 await self.latency.report(turn, timing, ended_at, engine, tts_ms)
 
         self.speaker.say(turn, decision.say, on_first_audio=first_audio, on_sent=self.silence.arm)
+
+    def consent(self, agreed: bool, ended_at: float | None) -> None:
+        """The caller's reply to the recording consent line: stored; a refusal stops the
+        recording where their reply ended (nothing after it is kept)."""
+        self.records.recording_consent(agreed)
+        log.info("recording consent %s", "given" if agreed else "refused", extra={"event": "recording.consent"})
+        if not agreed and self.recording is not None:
+            self.recording.stop(ended_at)
+
+    def ms_into_call(self, at: float) -> int | None:
+        """`at` (the call's clock) as milliseconds since the call began (its recording's 0:00)."""
+        start = self.lifecycle.started_at
+        return None if start is None or at < start else round((at - start) * 1000)
 
     async def barge_in(self) -> None:
         """Caller speech (or a typed answer) while the bot is audible stops the bot."""

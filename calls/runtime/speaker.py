@@ -23,7 +23,7 @@ from typing import Any
 from calls.audio import PcmChunker
 from calls.providers.base import TTSProvider
 from calls.runtime.pacing import Line, Pacer
-from calls.runtime.ports import SYSTEM_CLOCK, Clock, Output
+from calls.runtime.ports import SYSTEM_CLOCK, CallAudio, Clock, Output
 from calls.runtime.tasks import Spawn, unowned
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,12 @@ class Speaker:
         lead_ms: int | None = None,
         on_error: LineFailed | None = None,
         spawn: Spawn = unowned,
+        audio: CallAudio | None = None,
     ) -> None:
         """`on_error` hears of a line that failed (the speech task raised): without it the
-        failure would only end the task, and the caller would wait in silence."""
+        failure would only end the task, and the caller would wait in silence. `audio`
+        (the call's recording) gets each chunk with the moment it plays, and the cut of
+        a barge-in."""
         from django.conf import settings
 
         self.out = out
@@ -58,6 +61,7 @@ class Speaker:
         self.voice = voice
         self.clock = clock
         self.spawn = spawn
+        self.audio = audio
         self.lead_s = (settings.PLAYBACK_LEAD_MS if lead_ms is None else lead_ms) / 1000
         self.line: Line | None = None
 
@@ -112,8 +116,11 @@ class Speaker:
 
     async def _send(self, pacer: Pacer, chunk: bytes) -> float:
         sent_at = await pacer.wait_turn()
+        line = pacer.line
         await self.out.send_audio(chunk)
-        pacer.line.sent_seconds += len(chunk) / 2 / self.output_rate
+        if self.audio is not None and line.started_at is not None:  # it plays where the line has got to
+            self.audio.bot_audio(chunk, self.output_rate, line.started_at + line.sent_seconds)
+        line.sent_seconds += len(chunk) / 2 / self.output_rate
         return sent_at
 
     # ------------------------------------------------------------------ what was heard
@@ -149,6 +156,8 @@ class Speaker:
             line.task.cancel()
             await asyncio.gather(line.task, return_exceptions=True)
         line.cleared_at = now
+        if self.audio is not None:
+            self.audio.bot_cut(now)
         self.line = None
         await self.out.send_event({"type": "playback.clear", "turn": line.turn})
         if still_sending:  # otherwise bot.speech.ended was already sent

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from calls import metrics
-from calls.persistence import lifecycle
+from calls.persistence import lifecycle, recordings
 from calls.persistence.records import QueuedCallRecords
 from calls.persistence.write_queue import WriteQueue
 from calls.runtime.call_lifecycle import LEAVE_GRACE_S
@@ -131,7 +131,10 @@ class CallSocket(FramesFirst):
             placeholder, self.line = self.line, live_calls.enter(ctx.call_id)
             live_calls.release(placeholder)
         self.records = QueuedCallRecords(ctx.call_id)
-        self.pipeline = await CallPipeline.open(ctx, self, records=self.records, registry=live_calls, clock=self.clock)
+        recording = recordings.start_recording(ctx, self.clock)  # None unless the call is recorded
+        self.pipeline = await CallPipeline.open(
+            ctx, self, records=self.records, registry=live_calls, clock=self.clock, recording=recording
+        )
         return self.pipeline is not None
 
     async def refuse(self, code: int, event: dict[str, Any] | None = None) -> None:
