@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from bots.dialogue import consent_text
 from bots.models import Bot, Question
 from bots.understanding import split_phrases, split_places
 
@@ -132,14 +133,19 @@ def script_flow(bot: Bot) -> SafeString:
             for i, q in enumerate(questions, start=1)
         ),
     )
+    consent = format_html(
+        "<li><strong>Recording consent</strong> “{}”<br><span class=\"help\">no (or keypad 2) → not recorded "
+        "from there on; the call goes on</span></li>", consent_text(bot.consent_line),
+    ) if bot.records else ""
     return format_html(
         '<ol class="script-flow" style="margin:0;padding-left:1.2em;line-height:1.6">'
-        "<li><strong>Greeting</strong> “{}”</li>{}"
+        "<li><strong>Greeting</strong> “{}”</li>{}{}"
         "<li><strong>All qualify → {}</strong> “{}”{}</li>"
         "<li><strong>An answer does not qualify → rejected</strong> “{}”</li>"
         "<li><strong>Still unclear → incomplete</strong> “{}”</li>"
         "<li><strong>Caller silent → “{} …” once, then incomplete</strong> “{}”</li></ol>",
         bot.greeting,
+        consent,
         steps if questions else format_html("<li><em>{}</em></li>", "No questions yet."),
         bot.qualified_label,
         bot.qualified_message,

@@ -209,6 +209,12 @@ def asr_hint(q: QuestionSpec, seconds: float | None = None) -> str:
     return f"{q.prompt} {examples}"
 
 
+def consent_text(line: str) -> str:
+    """A consent line as said: the bot's own (or the default), asking for a reply."""
+    line = (line or DEFAULT_CONSENT_LINE).strip()
+    return line if line.endswith("?") else f"{line} {CONSENT_QUESTION}"
+
+
 def _period_words(period: str) -> str:
     return {"month": " a month", "year": " a year"}.get(period, "")
 
@@ -306,9 +312,7 @@ class Dialogue:
         return f"{self.script.greeting} {self.script.questions[0].prompt}".strip()
 
     def consent_text(self) -> str:
-        """The consent line as said: the bot's own (or the default), asking for a reply."""
-        line = (self.script.consent_line or DEFAULT_CONSENT_LINE).strip()
-        return line if line.endswith("?") else f"{line} {CONSENT_QUESTION}"
+        return consent_text(self.script.consent_line)
 
     # -- events ----------------------------------------------------------
     def start(self) -> Decision:

@@ -1,5 +1,7 @@
 """Recording consent in the dialogue (pure, no Django): the line comes first, the caller's
-reply decides whether the rest of the call is recorded, and the call goes on either way."""
+reply decides whether the rest of the call is recorded, and the call goes on either way.
+The last test reads a bot from the database: RECORD_CALLS and the bot's own choice, as the
+admin's script flow shows them."""
 from __future__ import annotations
 
 import dataclasses
@@ -116,3 +118,16 @@ def test_the_consent_lines_are_cached_prompts() -> None:
     lines = Dialogue(SCRIPT).scripted_lines()
     assert CONSENT_REASK in lines
     assert any(line.startswith("Understood") and line.endswith("monthly salary?") for line in lines)
+
+
+@pytest.mark.django_db
+def test_the_admins_script_flow_shows_the_consent_step(loan_bot, settings):
+    from bots.admin import script_flow
+
+    assert "Recording consent" not in script_flow(loan_bot)  # off by default
+    settings.RECORD_CALLS = True  # a bot left to the server follows it
+    flow = script_flow(loan_bot)
+    assert "Recording consent" in flow and DEFAULT_CONSENT_LINE in flow and "keypad 2" in flow
+    loan_bot.record_calls = False  # ... unless it says otherwise
+    assert "Recording consent" not in script_flow(loan_bot)
+    assert Dialogue(loan_bot.to_script()).start().act == "question"
