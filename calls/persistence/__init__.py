@@ -5,7 +5,8 @@ resume, turns, answers, latency, end, carrier status, the stale-call sweep),
 `write_queue` (a call's writes in order on writer threads, batched, retried and
 held through an outage), `records` (the runtime's `CallRecords` port over the
 write queue), `broadcast` (dashboard updates after commit), `latency_stats`
-(latency percentiles computed in the database).
+(latency percentiles computed in the database), `recordings` (call recordings
+from this host's spool into the recordings store, retried; their deletion).
 
 May import: `calls.models`, `calls.delivery` (`lifecycle` writes a call's lead
 webhook events in the transaction that ends it), `calls.runtime.ports` (the

@@ -12,8 +12,10 @@ turns, held words),
 `pacing`, `voices` and `prompt_cache` (bot lines → paced audio through the TTS
 stack and the cache), `latency` (per-turn stage timings), `engines` (the
 providers a call uses), `failures` (what a caller is told when the server
-fails), and `ports` (the small interfaces the runtime is driven through:
-`Output`, `Clock`, `CallRecords`, `CallRegistry`, `ListenerEvents`, `CallContext`).
+fails), `recorder` and `ogg_writer` (the call's recording: both sides on its
+clock, stereo Ogg Opus written page by page by one encoder thread), and `ports`
+(the small interfaces the runtime is driven through: `Output`, `Clock`,
+`CallRecords`, `CallRegistry`, `ListenerEvents`, `CallContext`, `CallAudio`).
 
 May import: `calls.providers`, the leaf modules (`calls.audio`, `calls.metrics`),
 `bots.dialogue` and `bots.understanding`, `config.logs`, and Django's settings.

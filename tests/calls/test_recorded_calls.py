@@ -81,6 +81,10 @@ async def test_a_browser_call_is_recorded_both_sides_in_place():
     at, match = find(resample(greeting, 22050, 16000)[: 16000 * 3], got.channel("bot"))
     assert abs(at - since_start(got, greeted)) < 0.3 and match > 0.5, (at, since_start(got, greeted), match)
     assert got.rms("bot", at + 0.2, at + 2.0) > 0.01 > got.rms("caller", at + 0.2, at + 2.0)
+    # Each transcript line keeps when it began, on the recording's clock (the player seeks to it).
+    lines = await database_sync_to_async(lambda: {(t.index, t.speaker): t.at_ms for t in call.turns.all()})()
+    assert at - 1.0 < lines[(0, "bot")] / 1000 <= at + 0.05  # said from then on (its first audio a moment later)
+    assert abs(lines[(1, "caller")] / 1000 - since_start(got, sent)) < 0.5
 
 
 async def test_a_barge_in_cut_shows_in_the_bots_channel():
