@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bots.models import Bot, Question
-from calls.http.recordings import recording_url
 from calls.models import Call, LatencySample
+from calls.recording_links import recording_url
 from calls.persistence.latency_stats import STAGES
 from calls.transport.phone import twilio_rest
 from calls.transport.phone.outbound import DialError, DialRefused, check_staff_dial, place_call

@@ -13,6 +13,11 @@ attempt in flight finishes first, and the newer event waits for it). An end that
 provisional is held WEBHOOK_PROVISIONAL_HOLD_S before its first attempt, so a decision
 that follows within that time replaces it unsent; one that comes later follows it, in
 order. A receiver keeps the last `call.ended` it got for a `call_id`.
+
+A recorded call's `recording_url` (a signed link that expires after
+RECORDING_LINK_SECONDS) is null until its recording is stored, a few seconds after
+the end; then `record_recording_stored` writes a fresh `call.ended` with it (only
+`call.ended`: a `lead.qualified` still on its way is left to arrive, once).
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from django.utils import timezone
 
 from calls.delivery.models import CALL_ENDED, LEAD_QUALIFIED, SETTINGS_NAME, Delivery, Destination, Event
 from calls.models import Call
+from calls.recording_links import recording_url
 from calls.outbox.items import Status
 from calls.outbox.runner import wake_on_commit
 
@@ -62,6 +68,29 @@ def record_call_end(call: Call, *, provisional: bool = False, now: datetime | No
         events.append(event)
     wake_on_commit()
     return events
+
+
+def record_recording_stored(call: Call, *, now: datetime | None = None) -> list[Event]:
+    """The call's recording was stored after its end: a fresh `call.ended` (with its
+    `recording_url`) for the destinations that take `call.ended`, superseding only the
+    call's `call.ended` deliveries not yet made. Inside the caller's transaction."""
+    now = now or timezone.now()
+    targets = [d for d in destinations_for(call.bot_id) if CALL_ENDED in d.event_types]
+    if not targets or call.status != Call.Status.ENDED:  # a call still running ends with the link in its body
+        return []
+    Delivery.objects.filter(event__call=call, event__type=CALL_ENDED, status=Status.PENDING).update(
+        status=Status.CANCELLED, last_error=SUPERSEDED
+    )
+    event = Event.objects.create(
+        webhook_id=f"msg_{uuid.uuid4().hex}", call=call, type=CALL_ENDED, payload=encode(CALL_ENDED, now, call_data(call)),
+        provisional=False, created_at=now,
+    )
+    Delivery.objects.bulk_create(
+        Delivery(event=event, destination=d, order_key=f"{d.pk}:{call.pk}", next_attempt_at=now, created_at=now)
+        for d in targets
+    )
+    wake_on_commit()
+    return [event]
 
 
 def destinations_for(bot_id: int) -> list[Destination]:
@@ -110,6 +139,8 @@ def call_data(call: Call) -> dict[str, Any]:
             {"speaker": t.speaker, "text": t.text, "at": iso(t.created_at)} for t in call.turns.order_by("index", "id")
         ],
         "dashboard_url": settings.PUBLIC_BASE_URL + reverse("dashboard:call", args=[call.pk]),
+        "recording_url": recording_url(call, settings.RECORDING_LINK_SECONDS, absolute_base=settings.PUBLIC_BASE_URL)
+        or None,
     }
 
 

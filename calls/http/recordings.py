@@ -1,14 +1,10 @@
 """A call recording's file over HTTP: a signed link that expires, served with range requests.
 
-Nobody reaches a recording without a link made here, and a link made here is
-good for one file for a limited time (`recording_url(call, seconds)`): the
-dashboard's player asks for a fresh one each time (RECORDING_URL_SECONDS, behind
-the `calls.listen_recording` permission), a lead webhook carries one that lasts
-longer (RECORDING_LINK_SECONDS). In an S3-compatible store the link is the
-store's own pre-signed URL (the bucket stays private and serves ranges itself);
-in the local folder it is `recording_file` below, whose token names the call, the
-stored file and the moment the link expires. Players seek with HTTP range
-requests (`Range: bytes=a-b`), so a long call starts playing at once.
+Nobody reaches a recording in the local store without a link made by
+`calls.recording_links.recording_url` (the dashboard's player, behind the
+calls.listen_recording permission; a lead webhook's body), and such a link is good
+for one file for a limited time. Players seek with HTTP range requests
+(`Range: bytes=a-b`), so a long call starts playing at once.
 """
 from __future__ import annotations
 
@@ -17,45 +13,24 @@ import time
 from collections.abc import Iterator
 from typing import IO
 
-from django.core import signing
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from calls.http.errors import error
 from calls.models import Call, recordings_storage
+from calls.recording_links import read_link
 
-_SALT = "calls.recording-link.v1"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
-
-
-def recording_url(call: Call, seconds: int, *, absolute_base: str = "") -> str:
-    """A link to `call`'s recording that works for `seconds` ("" when it has none).
-    `absolute_base` (e.g. PUBLIC_BASE_URL) makes a local link absolute."""
-    name = call.recording.name
-    if not name:
-        return ""
-    storage = recordings_storage()
-    if _presigns(storage):
-        return storage.url(name, expire=seconds)
-    token = signing.dumps({"c": str(call.pk), "n": name, "x": int(time.time()) + seconds}, salt=_SALT, compress=False)
-    return absolute_base + reverse("api:recording-file", kwargs={"token": token})
-
-
-def _presigns(storage) -> bool:
-    """An S3-compatible store signs its own URLs (django-storages' S3Storage)."""
-    return getattr(storage, "querystring_auth", False) and hasattr(storage, "bucket_name")
 
 
 @require_safe
 def recording_file(request: HttpRequest, token: str) -> HttpResponse:
     """The file a link was made for, while the link lasts (403 once it has expired)."""
-    try:
-        link = signing.loads(token, salt=_SALT)
-    except signing.BadSignature:
+    link = read_link(token)
+    if link is None:
         return _missing()
-    if not isinstance(link, dict) or int(link.get("x", 0)) < time.time():
+    if int(link.get("x", 0)) < time.time():
         return error(403, "link_expired", "This recording link has expired; open the call's page again.")
     call = Call.objects.filter(pk=link.get("c")).only("pk", "recording").first()
     if call is None or not call.recording.name or call.recording.name != link.get("n"):

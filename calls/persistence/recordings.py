@@ -37,11 +37,12 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files import File
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from calls import metrics
+from calls.delivery.events import record_recording_stored
 from calls.models import Call, recordings_storage
 from calls.runtime.ports import CallContext, Clock
 
@@ -152,7 +153,13 @@ def _store(path: Path, call_id: str) -> str:
         else:
             with path.open("rb") as f:
                 name = storage.save(call.recording.field.generate_filename(call, path.name), File(f))
-        if not Call.objects.filter(pk=call_id).update(recording=name):
+        with transaction.atomic():
+            stored = Call.objects.select_for_update().select_related("bot").filter(pk=call_id).first()
+            if stored is not None:
+                stored.recording.name = name
+                stored.save(update_fields=["recording"])
+                record_recording_stored(stored)  # the lead webhook's recording_url (protocol §5)
+        if stored is None:
             storage.delete(name)  # the call went while its file was uploading
             name = ""
         elif previous:

@@ -64,7 +64,7 @@ def test_a_closed_recording_becomes_the_calls_file_in_the_local_store(folders: P
 def test_the_s3_store_over_the_wire(settings, s3_server) -> None:  # noqa: F811
     import httpx
 
-    from calls.http.recordings import recording_url
+    from calls.recording_links import recording_url
 
     settings.STORAGES = {**settings.STORAGES, "recordings": s3_server.storage_setting()}
     call = new_call()

@@ -85,7 +85,7 @@ def test_an_agent_with_it_plays_the_file_through_a_link_that_expires(client, dja
     past = client.get(link, HTTP_RANGE=f"bytes={len(body)}-")
     assert past.status_code == 416 and past["Content-Range"] == f"bytes */{len(body)}"
 
-    import calls.http.recordings as links
+    import calls.http.recordings as links  # the view reads the clock through its module
 
     later = links.time.time() + settings.RECORDING_URL_SECONDS + 1
     monkeypatch.setattr(links.time, "time", lambda: later)

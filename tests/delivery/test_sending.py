@@ -156,7 +156,7 @@ def test_the_body_is_the_protocol_s(loan_bot, receivers, runner, settings):
     assert set(body) == {"type", "timestamp", "data"} and body["type"] == "lead.qualified"
     data = body["data"]
     assert set(data) == {"call_id", "bot", "channel", "mode", "outcome", "reason", "started_at", "ended_at",
-                         "callback_due_at", "caller", "answers", "transcript", "dashboard_url"}
+                         "callback_due_at", "caller", "answers", "transcript", "dashboard_url", "recording_url"}
     assert data["bot"] == {"slug": "quickrupee-loan", "name": loan_bot.name}
     assert (data["channel"], data["mode"], data["outcome"], data["reason"]) == (
         "web", "push_to_talk", "qualified", "all_answers_qualify")
@@ -168,6 +168,7 @@ def test_the_body_is_the_protocol_s(loan_bot, receivers, runner, settings):
     assert [(t["speaker"], t["text"]) for t in data["transcript"]] == [
         ("bot", "Hello, are you salaried?"), ("caller", "yes I am salaried")]
     assert data["dashboard_url"] == f"https://bot.example.com/dashboard/calls/{call.pk}/"
+    assert data["recording_url"] is None  # not recorded (tests/delivery/test_recording_url.py)
     assert json.loads(received.body) == body
 
 
