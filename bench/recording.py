@@ -40,7 +40,7 @@ class Clock:
 def main() -> int:
     from calls.runtime.ogg_writer import Encoder
     from calls.runtime.recorder import CallRecorder
-    from tests.speech import say
+    from devtools.speech import say
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=50)

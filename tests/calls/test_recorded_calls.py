@@ -15,9 +15,9 @@ from channels.db import database_sync_to_async
 
 from calls.audio import resample
 from calls.models import Call, recordings_storage
-from tests.callclient import CallClient
+from devtools.callclient import CallClient
 from tests.recordings import Recording, decode, find
-from tests.speech import say, silence
+from devtools.speech import say, silence
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 

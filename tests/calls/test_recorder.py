@@ -19,7 +19,7 @@ from calls.runtime.ogg_writer import Encoder, locked_by_writer
 from calls.runtime.recorder import CallRecorder
 from tests.clock import FakeClock
 from tests.recordings import decode, find
-from tests.speech import say
+from devtools.speech import say
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER_CLIP = "Yes, I am a salaried employee at a bank."
@@ -177,7 +177,7 @@ WRITER = textwrap.dedent("""
     from pathlib import Path
     from calls.runtime.ports import SYSTEM_CLOCK
     from calls.runtime.recorder import CallRecorder
-    from tests.speech import say
+    from devtools.speech import say
     clip = say("Yes I am a salaried employee", voice="en-us")
     rec = CallRecorder(Path({path!r}), clock=SYSTEM_CLOCK, call_id="killed")
     start = SYSTEM_CLOCK.now()

@@ -1,7 +1,7 @@
 """Done-when (recordings): a worker killed mid-call (SIGKILL, no drain) leaves a recording
 that plays up to its last page, and the worker's next start moves it into the store.
 
-Real `python -m config.server` processes on loopback (tests/liveserver.py) with
+Real `python -m config.server` processes on loopback (devtools/liveserver.py) with
 RECORD_CALLS=1 and the bot's lines paced as they play; typed answers over a real WebSocket."""
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from datetime import datetime
 
 import pytest
 
-from tests.liveclient import LiveCall
-from tests.liveserver import Worker
+from devtools.callclient import CallClient
+from devtools.liveserver import Worker
+from devtools.servers import Network
+from devtools.typed_call import LOAN_BOT
 from tests.recordings import decode
 
 # `speech`: the worker's bot speaks through espeak-ng; server processes, not in the quick check.
@@ -27,8 +29,8 @@ async def test_a_killed_workers_recording_plays_and_is_stored_at_its_next_start(
     worker = await Worker(tmp_path, **WORKER).ready()
     restarted: Worker | None = None
     try:
-        call = await LiveCall.start(worker.url)
-        await call.answer("yes that is fine")  # once the greeting and the consent line have been said
+        call = await CallClient.start(LOAN_BOT, "push_to_talk", server=Network(worker.url))
+        await call.say_text("yes that is fine")  # once the greeting and the consent line have been said
         await call.until("bot.speech.ended")  # the first question, played out
         killed_at = time.time()
         worker.kill()  # SIGKILL mid-call: no drain, no last page

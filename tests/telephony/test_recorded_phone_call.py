@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 
 from calls.models import Call
 from tests.calls.test_recorded_calls import recording_bots, since_start, stored_recording  # noqa: F401  (fixture)
-from tests.phoneline import twilio_inbound
+from devtools.phoneline import twilio_inbound
 
 pytestmark = [pytest.mark.speech, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("call_bots")]
 
