@@ -10,7 +10,7 @@ the file size per minute.
 
     .venv/bin/python bench/recording.py --calls 50 --seconds 60
 
-For the whole product under load, recording on against off, pair two bench/load.py
+For the whole product under load, recording on against off, pair two load bench
 runs: `bench/compare.py --base HEAD --here-server-env RECORD_CALLS=1`.
 """
 from __future__ import annotations
