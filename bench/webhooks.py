@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from calls.percentile import percentile  # noqa: E402
+
 SECRET = "whsec_" + "QmVuY2hXZWJob29rU2VjcmV0S2V5MTIzNDU2Nzg5MA=="  # a bench-only key
 
 
@@ -37,16 +39,12 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
 
 # ---------------------------------------------------------------- the receiver process
 
 
 def serve_receiver(port_out, log_path: str, reply_ms: int) -> None:
-    from tests.delivery.receiver import Receiver, Reply
+    from devtools.webhook_receiver import Receiver, Reply
 
     receiver = Receiver(default=Reply(200, delay_s=reply_ms / 1000)).__enter__()
     port_out.send(receiver.url)
@@ -78,7 +76,7 @@ def run_phase(args: argparse.Namespace) -> dict:
     from calls.delivery.models import Delivery
     from calls.outbox.runner import start_runner
     from calls.persistence import lifecycle
-    from tests.delivery.support import start_call  # a call in progress with its turns and answers
+    from devtools.stored_calls import start_call  # a call in progress with its turns and answers
 
     bot = Bot.objects.get(slug="quickrupee-loan")
     ids = [str(start_call(bot).pk) for _ in range(args.calls)]
@@ -171,9 +169,9 @@ def report(args: argparse.Namespace, baseline: dict, result: dict, arrived: dict
         to_recorded = [(done - ended[c]) * 1000 for _, c, _, done, _ in rows if done]
         if not to_receiver:
             continue
-        print(f"  {kind:15} n={len(rows):4}  end->received p50 {percentile(to_receiver, .5):7.0f} ms  "
-              f"p95 {percentile(to_receiver, .95):7.0f} ms  max {max(to_receiver):7.0f} ms   "
-              f"end->2xx recorded p95 {percentile(to_recorded, .95):7.0f} ms")
+        print(f"  {kind:15} n={len(rows):4}  end->received p50 {percentile(to_receiver, 50):7.0f} ms  "
+              f"p95 {percentile(to_receiver, 95):7.0f} ms  max {max(to_receiver):7.0f} ms   "
+              f"end->2xx recorded p95 {percentile(to_recorded, 95):7.0f} ms")
     extra = result["cpu_s"] - baseline["cpu_s"]
     print(f"server CPU: {result['cpu_s']:.1f} s with webhooks, {baseline['cpu_s']:.1f} s ending the same calls "
           f"without: {extra:.1f} s for {len(deliveries)} deliveries = {1000 * extra / max(1, len(deliveries)):.1f} ms "

@@ -6,7 +6,7 @@ import pytest
 
 from calls.delivery.queue import DeliveryQueue
 from calls.outbox.runner import Runner
-from tests.delivery.receiver import Receiver
+from devtools.webhook_receiver import Receiver
 from tests.delivery.support import Clock
 
 

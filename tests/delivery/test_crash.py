@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 
 from devtools.liveserver import Worker
 from devtools.typed_call import typed_call
-from tests.delivery.receiver import Receiver, Reply
+from devtools.webhook_receiver import Receiver, Reply
 
 # `speech`: the worker's bot speaks through espeak-ng (devtools/liveserver.py); server processes.
 pytestmark = pytest.mark.speech

@@ -18,7 +18,7 @@ from calls.delivery.models import Delivery, Destination
 from calls.delivery.transport import USER_AGENT
 from calls.outbox.items import Status
 from calls.outbox.runner import Runner
-from tests.delivery.receiver import Reply
+from devtools.webhook_receiver import Reply
 from tests.delivery.support import add_destination, ended_call, run_until_idle
 
 pytestmark = pytest.mark.django_db

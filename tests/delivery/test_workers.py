@@ -14,7 +14,7 @@ from django.db import connection, transaction
 
 from calls.delivery.models import Delivery
 from calls.outbox import runner as outbox
-from tests.delivery.receiver import Reply
+from devtools.webhook_receiver import Reply
 from tests.delivery.support import add_destination, ended_call
 
 ROOT = Path(__file__).resolve().parents[2]
