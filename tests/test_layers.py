@@ -45,3 +45,12 @@ def test_every_calls_package_says_what_it_may_import():
             continue
         doc = ast.get_docstring(ast.parse(init.read_text())) or ""
         assert "import" in doc.lower(), f"{init.relative_to(ROOT)} has no docstring saying what it may import"
+
+
+def test_benches_import_nothing_from_the_tests():
+    """What benches and tests share lives in devtools/ (issue 26): a bench never imports tests."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in _imported_modules(path) if m == "tests" or m.startswith("tests."))
+        for path in (ROOT / "bench").rglob("*.py")
+    }
+    assert {f: m for f, m in offenders.items() if m} == {}
