@@ -53,6 +53,7 @@ def _someone_waits_on_a_lock() -> bool:
         return cursor.fetchone()[0] > 0
 
 
+@pytest.mark.allow_skip("two requests in two open transactions at once: runs in the PostgreSQL pass (SQLite serialises writers)")
 @pytest.mark.django_db(transaction=True)
 def test_a_retry_racing_the_first_webhook_gets_the_same_call(brief_bots, settings):
     if connection.vendor != "postgresql":
