@@ -7,71 +7,17 @@ databases; the voice pipeline and the typed-answer path both drive it.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class QuestionSpec:
-    key: str
-    prompt: str
-    kind: str = "yes_no"  # "yes_no" | "amount"
-    expected: bool = True  # yes/no: the answer that qualifies
-    threshold: float | None = None  # amount: compared against, in `period` units
-    comparison: str = "gt"  # "gt" | "gte" | "lt" | "lte"
-    unit: str = ""  # "rupees", "dollars"
-    period: str = ""  # "" (one-off) | "month" | "year"
-    reask_prompt: str = ""
-    confirm_margin: float = 0.2  # amounts this close to the threshold are confirmed
-    yes_phrases: tuple[str, ...] = ()  # answers in the question's terms that mean yes
-    no_phrases: tuple[str, ...] = ()  # ... and no ("self employed", "we rent")
-    accepted_places: tuple[tuple[str, ...], ...] = ()  # places that qualify, each (name, alias, ...)
-    other_places: tuple[tuple[str, ...], ...] = ()  # known places that do not
-    plausible_min: float | None = None  # amount: smaller answers are taken as misheard
-    plausible_max: float | None = None  # ... and larger ones
-
-
-@dataclass(frozen=True)
-class Script:
-    slug: str
-    name: str
-    greeting: str
-    qualified_message: str
-    rejected_message: str
-    incomplete_message: str
-    questions: tuple[QuestionSpec, ...] = field(default_factory=tuple)
-    max_reasks: int = 2
-    language: str = "en"
-    still_there_prompt: str = "Are you still there?"  # said before the question again after a silence
-    silence_message: str = ""  # closing line when the caller stays silent; "" -> incomplete_message
-    confirm_below: float = 0.0  # recognition confidence under which a rejection or a qualifying yes is checked
-    record: bool = False  # the call is recorded: the consent line is said first, and a "no" stops it
-    consent_line: str = ""  # "" with record=True: DEFAULT_CONSENT_LINE
-
-
-# Why a call ended; sent as `call.ended.reason` and stored on the call.
-REASON_QUALIFIED = "all_answers_qualify"
-REASON_HANGUP = "caller_hangup"
-REASON_DISCONNECTED = "caller_disconnected"
-REASON_TIMEOUT = "call_time_limit"
-REASON_SILENT = "caller_silent"
-REASON_TOO_MANY_TURNS = "too_many_turns"
-REASON_SHUTDOWN = "shutdown"  # the worker stopped (drain deadline) before the call ended
+from bots.dialogue.consent import (CONSENT_NO, CONSENT_REASK, CONSENT_REASKS, CONSENT_REFUSED, CONSENT_THANKS,
+                                   CONSENT_YES, consent_text)
+from bots.dialogue.decisions import (REASON_HANGUP, REASON_QUALIFIED, REASON_SILENT, REASON_TOO_MANY_TURNS,
+                                     AnswerRecord, Decision, StoredAnswer)
+from bots.dialogue.hints import example_answer, period_words
+from bots.dialogue.script import QuestionSpec, Script
+from bots.dialogue.thresholds import bound_meets, meets, relation_meets, teen_for_ty
 
 # Phone keypad answers to yes/no questions (and to "Just to confirm ...?", and to recording).
 KEYPAD_ANSWERS = {"1": True, "2": False}
-
-# Recording consent: where the bot records, its consent line is said before the first
-# question and the caller's reply decides whether the rest of the call is recorded.
-DEFAULT_CONSENT_LINE = "This call is recorded so we can check your answers."
-CONSENT_QUESTION = "Is that all right with you?"  # added to a consent line that asks nothing
-CONSENT_REASK = "Sorry, may we record this call? Please say yes or no."
-CONSENT_THANKS = "Thank you."
-CONSENT_REFUSED = "Understood, this call is not being recorded."
-# Replies in the consent's own terms ("I don't mind" is yes; a negation flips them).
-CONSENT_YES = ("agree", "go ahead", "fine", "okay", "ok", "sure", "no problem", "i don't mind", "alright", "all right")
-CONSENT_NO = ("do not record", "dont record", "don't record", "no recording", "stop recording", "not recorded",
-              "rather not", "disagree")
-CONSENT_REASKS = 1  # unclear replies asked again; after that the call goes on unrecorded
 
 # A silent caller is reminded this many times (the question asked again), then the call ends.
 SILENCE_REMINDERS = 1
@@ -81,163 +27,6 @@ FREE_REPEATS = 2
 # Caller utterances in one call after which it ends incomplete (a script of a few
 # questions needs far fewer, even with every re-ask and repeat).
 MAX_TURNS = 40
-
-
-@dataclass(frozen=True)
-class StoredAnswer:
-    """An answer as it was stored, to pick a call up again where it was (resume)."""
-
-    key: str
-    value: bool | float | None
-    understood: bool
-    qualifies: bool | None
-    attempts: int
-    transcript: str = ""
-
-
-@dataclass(frozen=True)
-class AnswerRecord:
-    """What the engine made of one caller utterance for one question."""
-
-    key: str
-    question: str
-    order: int
-    transcript: str
-    value: bool | float | None
-    understood: bool
-    qualifies: bool | None
-    attempt: int
-    confidence: float | None = None  # the recogniser's confidence in the hearing that gave the value
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The engine's reply to one event: what to record and what the bot says next."""
-
-    say: str
-    act: str  # "question" | "reask" | "repeat" | "confirm" | "reminder" | "closing" | "none"
-    answer: AnswerRecord | None = None
-    outcome: str | None = None  # set when the call ends
-    reason: str = ""
-    recording: bool | None = None  # the caller's recording consent, decided by this reply (False: stop now)
-
-    @property
-    def ended(self) -> bool:
-        return self.outcome is not None
-
-
-def _meets(value: float, threshold: float, comparison: str) -> bool:
-    return {
-        "gt": value > threshold,
-        "gte": value >= threshold,
-        "lt": value < threshold,
-        "lte": value <= threshold,
-    }[comparison]
-
-
-def _teen_for_ty(amount: float, threshold: float, comparison: str) -> bool:
-    """Would this amount reject the caller where its "-ty" twin qualifies them? Speech
-    recognition hears "forty thousand" as "14,000" (and fifty as fifteen) often enough
-    that such a rejection is said back before it ends the call."""
-    scale = 1.0
-    while scale <= amount:
-        n = amount / scale
-        if n == int(n) and 13 <= n <= 19:
-            twin = (n - 10) * 10 * scale
-            return not _meets(amount, threshold, comparison) and _meets(twin, threshold, comparison)
-        scale *= 10
-    return False
-
-
-def _relation_meets(relation: str, comparison: str) -> bool:
-    """'More than that' satisfies a more-than question, 'less than that' a less-than one."""
-    return (relation == "above") == (comparison in ("gt", "gte"))
-
-
-def _bound_meets(relation: str, bound: float, threshold: float, comparison: str) -> bool | None:
-    """'More than X' / 'less than X' against a threshold: True or False when every
-    amount in that range decides the same way, None when the range straddles it."""
-    asks_above = comparison in ("gt", "gte")
-    if relation == "above" and bound >= threshold:
-        return asks_above
-    if relation == "below" and bound <= threshold:
-        return not asks_above
-    return None
-
-
-# Spoken-answer examples added to the recogniser's prompt for amount questions: Whisper
-# writes what it was primed with, and unprimed it hears "one lakh" as "one luck".
-# Currencies are written out, not as a sign: primed with "$15,000", phone audio (8 kHz
-# µ-law) of "eight thousand dollars" came back as "$8,000,000" or "$15,000" (dollar
-# answers 9/15 right in bench/phone.py; 15/15 with the unit written out, wideband 15/15
-# either way).
-_HINT_EXAMPLES = {
-    "indian": "For example: 40,000 rupees, 1 lakh, 1.5 lakh.",
-    "duration": "For example: next month, in 2 months, 6 months.",
-    "other": "For example: 15,000 {unit}, 50,000 {unit}.",
-    "": "For example: 40,000.",
-}
-
-
-# Whisper's prompt holds 224 tokens; a place list beyond this many names is cut.
-HINT_MAX_PLACES = 40
-# Short answers primed for yes/no questions: unprimed, an unfamiliar voice's "Yep." came
-# back as "You write", "Haan." as "Done" and "Nope." as "Note". Measured with
-# bench/short_answers.py on the held-out set's yes/no answers (4 flite voices): with these
-# sentences one-word answers were right 76/104 instead of 73/104, but longer answers
-# (places, occupations) 200/320 instead of 207/320, so only an utterance short enough to
-# be a word or two (SHORT_ANSWER_S) is primed with them.
-YES_NO_HINT = "Yes, I am. No, I'm not. Yep. Nope. Haan ji. Nahi."
-SHORT_ANSWER_S = 1.5
-
-
-def asr_hint(q: QuestionSpec, seconds: float | None = None) -> str:
-    """The text the speech recogniser is primed with while this question is answered:
-    its prompt; for a yes/no question the names of a place question's accepted places
-    (so "Bombay" is not heard as "bombe") and, when the utterance lasts under
-    SHORT_ANSWER_S `seconds` (or its length is unknown), short answers (YES_NO_HINT);
-    for an amount question examples of answers in its unit."""
-    from bots.understanding import place_names, unit_kind
-
-    if q.kind != "amount":
-        names = place_names(q.accepted_places)[:HINT_MAX_PLACES]
-        places = f" {', '.join(names)}." if names else ""
-        short = f" {YES_NO_HINT}" if seconds is None or seconds < SHORT_ANSWER_S else ""
-        return f"{q.prompt}{places}{short}"
-    unit = (q.unit or "").lower().strip()
-    examples = _HINT_EXAMPLES[unit_kind(unit)].format(unit=unit)
-    return f"{q.prompt} {examples}"
-
-
-def consent_text(line: str) -> str:
-    """A consent line as said: the bot's own (or the default), asking for a reply."""
-    line = (line or DEFAULT_CONSENT_LINE).strip()
-    return line if line.endswith("?") else f"{line} {CONSENT_QUESTION}"
-
-
-def _period_words(period: str) -> str:
-    return {"month": " a month", "year": " a year"}.get(period, "")
-
-
-def _round_example(value: float) -> float:
-    """A round figure near `value` for an example answer: 30,000 rather than 30,017."""
-    if value <= 0:
-        return 1.0
-    from math import floor, log10
-
-    step = 10 ** max(0, floor(log10(value)) - 1)
-    return round(value / step) * step
-
-
-def example_answer(q: QuestionSpec) -> str:
-    """An answer in the question's terms, said when an amount was out of range:
-    "thirty thousand rupees a month" (the threshold and a fifth, rounded)."""
-    from bots.understanding import spoken_amount
-
-    base = (q.threshold or q.plausible_min or 1.0) * 1.2
-    if q.plausible_max is not None:
-        base = min(base, q.plausible_max)
-    return f"{spoken_amount(_round_example(base), q.unit)}{_period_words(q.period)}"
 
 
 class Dialogue:
@@ -400,7 +189,7 @@ class Dialogue:
             self.pending = None
             if value:
                 self._heard = self._value_heard
-                return self._decide(q, f"{first_transcript} / {text}", amount, _meets(amount, q.threshold or 0, q.comparison))
+                return self._decide(q, f"{first_transcript} / {text}", amount, meets(amount, q.threshold or 0, q.comparison))
             return self._unclear(q, text)
         return self._decide(q, text, value, value == q.expected)
 
@@ -468,18 +257,18 @@ class Dialogue:
             if not self._plausible(q, amount):
                 return self._unclear(q, text, implausible=True)
             if reading.relation is not None:  # "just over 25,000", "less than 30k"
-                ok = _bound_meets(reading.relation, amount, q.threshold or 0, q.comparison)
+                ok = bound_meets(reading.relation, amount, q.threshold or 0, q.comparison)
                 if ok is None or (ok and reading.yes_no is False):
                     return self._unclear(q, text)
                 return self._decide(q, text, amount, ok)
-            meets = _meets(amount, q.threshold or 0, q.comparison)
-            if meets and reading.yes_no is False:
+            qualifies = meets(amount, q.threshold or 0, q.comparison)
+            if qualifies and reading.yes_no is False:
                 return self._unclear(q, text)
             if self._needs_confirmation(q, amount):
                 return self._confirm_amount(q, text, amount)
-            return self._decide(q, text, amount, meets, said_amount=True)
+            return self._decide(q, text, amount, qualifies, said_amount=True)
         if reading.relation is not None:
-            ok = _relation_meets(reading.relation, q.comparison)
+            ok = relation_meets(reading.relation, q.comparison)
             if ok and reading.yes_no is False:
                 return self._unclear(q, text)
             return self._decide(q, text, ok, ok)
@@ -525,12 +314,12 @@ class Dialogue:
             new = float(reading.amount)
             if not self._plausible(q, new):
                 return self._unclear(q, text, implausible=True)
-            return self._decide(q, text, new, _meets(new, q.threshold or 0, q.comparison))
+            return self._decide(q, text, new, meets(new, q.threshold or 0, q.comparison))
         if reading.yes_no is True:
             self.pending = None
             self._heard = self._value_heard
             transcript = f"{first_transcript} / {text}"
-            return self._decide(q, transcript, amount, _meets(amount, q.threshold or 0, q.comparison))
+            return self._decide(q, transcript, amount, meets(amount, q.threshold or 0, q.comparison))
         self.pending = None
         return self._unclear(q, text)  # "no" or unclear: ask the question again
 
@@ -557,7 +346,7 @@ class Dialogue:
             return False
         if amount < q.threshold / 100:  # "around 25" for a salary: a lost "thousand"?
             return True
-        if _teen_for_ty(amount, q.threshold, q.comparison):
+        if teen_for_ty(amount, q.threshold, q.comparison):
             return True
         return abs(amount - q.threshold) <= q.confirm_margin * q.threshold
 
@@ -585,7 +374,7 @@ class Dialogue:
     def _confirm_text(self, q: QuestionSpec, amount: float) -> str:
         from bots.understanding import spoken_amount
 
-        return f"Just to confirm, did you say {spoken_amount(amount, q.unit)}{_period_words(q.period)}?"
+        return f"Just to confirm, did you say {spoken_amount(amount, q.unit)}{period_words(q.period)}?"
 
     def _reminder_text(self, asked: str) -> str:
         return f"{self.script.still_there_prompt} {asked}".strip()
