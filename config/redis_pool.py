@@ -6,7 +6,7 @@ has a context of its own, so every `POST /api/calls/` opened a new Redis connect
 for the rate limit and dropped it after: a TCP connect, the HELLO and CLIENT
 SETINFO round trips, and redis-py reading its own package metadata, each time
 (about 1.3 ms against 0.1 ms for a command on a pooled connection; during a
-`bench/load.py` run Redis counted one new connection per call started). redis-py's
+`python -m bench.load` run Redis counted one new connection per call started). redis-py's
 pools are thread-safe and reset themselves in a forked child, so the whole process
 can share one pool per URL and options; Django's `pool_class` option points here.
 """

@@ -2,7 +2,7 @@
 
 Why: every transcription request is on the critical path of an answer, and on a
 loaded worker each trip round the event loop costs as long as the loop's turn
-(tens of milliseconds at the 300-call peak of bench/load.py). httpcore's anyio
+(tens of milliseconds at the 300-call peak of bench/load). httpcore's anyio
 backend yields to the loop on every write (a cancel-shielded checkpoint), so an
 OpenAI upload took six loop turns where three are needed: connect or reuse,
 send, wait for the answer. This backend writes straight to the transport (a

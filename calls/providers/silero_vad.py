@@ -9,7 +9,7 @@ parallelising it would only contend with Whisper and Piper for the 2 cores.
 
 Why a batch across calls: a window costs about 80 µs run alone but about 45 µs
 in a batch of 16 or more, and under load the VAD was the largest share of a
-worker's CPU per audio frame (bench/load.py: 300 push-to-talk calls went from
+worker's CPU per audio frame (bench/load: 300 push-to-talk calls went from
 p95 2.4 s to a third of a second with the VAD taken out). The model as shipped
 runs its LSTM over the rows of its input as *time* with a batch of one; loaded
 here, one Transpose is changed so the rows are *calls* (batch) and each call's

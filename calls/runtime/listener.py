@@ -12,7 +12,7 @@ delivers within 10 ms go through Silero as one batch
 Each call's VAD runs in its own task, beside the socket's frame handling: had
 each frame waited for its batch, a call could take at most one frame per batch
 cycle, and once a loaded worker's cycle passed 20 ms (the frame interval)
-frames queued up by the second (bench/load.py, 300 calls: a frame waited 1 s
+frames queued up by the second (bench/load, 300 calls: a frame waited 1 s
 p50 before the pipeline saw it). The task takes every window pending at once.
 """
 from __future__ import annotations
@@ -193,7 +193,7 @@ class Listener:
         until the speech ends or the button is released, the level's (`PauseLevel`): past
         the start, the model would only look for a pause at which to start recognition
         early, and its cost per window was a third of a loaded worker's event loop
-        (bench/load.py, 300 push-to-talk calls)."""
+        (bench/load, 300 push-to-talk calls)."""
         if self.mode == "vad":
             return await self._vad_stream.probabilities(view)
         levels = window_rms(np.frombuffer(view, dtype="<i2").reshape(-1, self._window_bytes // 2)).tolist()
@@ -228,7 +228,7 @@ class Listener:
 
         The VAD's verdict on the audio already in decides whether recognition started at
         the caller's last pause still holds, so it is awaited. In push-to-talk, when it is
-        more than EOS_VAD_WAIT_S behind (a loaded worker: bench/load.py, 300 calls, had it
+        more than EOS_VAD_WAIT_S behind (a loaded worker: bench/load, 300 calls, had it
         450 ms behind for the slowest tenth of answers), the whole utterance goes to
         recognition at once, beside the VAD catching up, and the first of the two
         recognitions that may stand is the answer (`_first_heard`)."""

@@ -1,24 +1,15 @@
 """The coordinator of one call: client frames in → turns → dialogue → bot lines out.
 
-Plain async Python with no socket: the browser socket is one `Output`, a phone
-stream another, a test a third. The coordinator only wires parts with one job each:
-- `protocol`: client frames → typed commands, and the input guard (limits, protocol errors);
-- `listener`: caller audio → utterances (VAD, endpointing, early recognition);
-- `turns`: the bounded queue of caller turns, and words held while the caller talks on;
-- `second_listen`: the same audio heard again before a re-ask or a check, and (hands-free)
-  the rest of an answer the caller paused in waited for; words that overlap the start of
-  a new question answer the question before it (ANSWER_OVERLAP_MS);
-- `silence`: the SILENCE_TIMEOUT_S watch;
-- `speaker` (over `voices` and `pacing`): bot lines → audio paced in real time;
-- `latency`: each turn's stage timings → row, metrics and `latency` event;
-- `call_lifecycle`: running → leaving → finishing → closed, with the one `finish()`
-  whose teardown always runs; `tasks`: the one owner of every task the call starts.
-The dialogue decides; the rows are queued on `CallRecords` (calls/runtime/ports.py)
-so the response path never waits on the database.
+Plain async Python with no socket (the browser socket is one `Output`, a phone stream
+another, a test a third). It only wires parts with one job each: `protocol` (frames →
+typed commands, the input guard), `listener` (audio → utterances), `turns` (the bounded
+turn queue, held words), `answer_hearing` (overlaps, paused answers, the second listen),
+`silence`, `speaker` (over `voices` and `pacing`), `replies`, `latency`, `call_lifecycle`
+(running → leaving → finishing → closed, one `finish()`) and `tasks` (the owner of every
+task). The dialogue decides; rows are queued on `CallRecords`, never awaited.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -26,12 +17,12 @@ from typing import Any
 from django.conf import settings
 
 from bots.dialogue import REASON_DISCONNECTED, REASON_HANGUP, REASON_SHUTDOWN, Dialogue, asr_hint
+from calls.runtime.answer_hearing import AnswerHearing
 from calls.runtime.call_lifecycle import LEAVE_GRACE_S, CallLifecycle
 from calls.runtime.engines import Engines
 from calls.runtime.failures import log_failure, public_message
 from calls.runtime.latency import LatencyRecorder, TurnTiming, ms_since
 from calls.runtime.limits import CallLimits
-from calls.providers.base import Transcript
 from calls.runtime.listener import Listener, Utterance
 from calls.runtime.ports import SYSTEM_CLOCK, CallAudio, CallContext, CallRecords, CallRegistry, Clock, Output
 from calls.runtime.prompt_cache import prompt_cache
@@ -39,7 +30,7 @@ from calls.runtime.protocol import (
     EndOfSpeech, Hangup, InputGuard, ProtocolError, Start, Text, call_started, parse_audio_frame, parse_text_frame,
 )
 from calls.runtime.replies import Replier
-from calls.runtime.second_listen import CONTINUE_S, Hearing, SecondListener, waits_for_more
+from calls.runtime.second_listen import SecondListener
 from calls.runtime.silence import SilenceWatch
 from calls.runtime.speaker import Speaker
 from calls.runtime.tasks import CallTasks
@@ -68,13 +59,13 @@ class CallPipeline:
         self.tasks = CallTasks(ctx.call_id)
         self.lifecycle = CallLifecycle(ctx, out, records, self.dialogue, self.tasks, registry)
         self.recording = recording  # both sides as heard (docs/recordings.md), when the call is recorded
-        if recording is not None:  # ends with the call, after the bot's last words have played
-            self.lifecycle.on_finish.append(lambda: recording.stop(clock.now() + self._still_playing()))
+        if recording is not None:  # ends with the call, after the bot's last words have played (if it got a voice)
+            self.lifecycle.on_finish.append(
+                lambda: recording.stop(clock.now() + (self.speaker.remaining() if hasattr(self, "speaker") else 0.0)))
         self.input = InputGuard(out, CallLimits.from_settings(clock.now), self.lifecycle.fatal)
         self.turns = TurnQueue(ctx.call_id)
-        self._spoke = asyncio.Event()  # the caller began speaking (again)
-        self._overlapped: set[int] = set()  # caller turns that began over the start of a new question
-        self._overlap_next = False  # push-to-talk: the next utterance did
+        self.hearing = AnswerHearing(self.dialogue, self.turns, self.tasks, mode=self.mode,
+                                     caller_left=lambda: self.lifecycle.caller_left)
         self.silence = SilenceWatch(self.tasks, clock, wanted=lambda: not (self.lifecycle.finished or self.dialogue.ended),
                                     playing=lambda: self.speaker.remaining(), on_silence=self.turns.put_silence)
 
@@ -95,13 +86,11 @@ class CallPipeline:
         """The parts that speak and listen, over the call's engines."""
         ctx, e = self.ctx, self._engines or Engines.from_settings()
         self.engines, self.scripted = e, self.dialogue.scripted_lines()
-        self.listener = Listener(
-            self, vad=e.vad, asr=[a for a in (e.asr, e.fallback_asr) if a is not None], mode=self.mode,
-            language=ctx.script.language, call_id=ctx.call_id, spawn=self.tasks.spawn,
-            hint=lambda seconds: asr_hint(self.dialogue.question, seconds) if self.dialogue.question else "",
-        )
-        self.second_listen = SecondListener(
-            self.listener.asr, language=ctx.script.language, hint=self.listener.hint, enabled=settings.ASR_SECOND_LISTEN)
+        self.listener = Listener(self, vad=e.vad, asr=[a for a in (e.asr, e.fallback_asr) if a is not None],
+                                 mode=self.mode, language=ctx.script.language, call_id=ctx.call_id, spawn=self.tasks.spawn,
+                                 hint=lambda s: asr_hint(self.dialogue.question, s) if self.dialogue.question else "")
+        self.hearing.listen_with(self.listener, SecondListener(
+            self.listener.asr, language=ctx.script.language, hint=self.listener.hint, enabled=settings.ASR_SECOND_LISTEN))
         voice = call_voice([e.tts, e.fallback_tts], self.cache, scripted=self.scripted, output_rate=e.output_rate,
                            on_failure=failure_reporter(self.out))
         self.speaker = Speaker(self.out, voice, voice=ctx.voice, clock=self.clock, spawn=self.tasks.spawn,
@@ -186,16 +175,10 @@ class CallPipeline:
 
     async def on_dtmf(self, digit: str, received_at: float | None = None) -> None:
         """A phone key: 1 yes / 2 no on a yes/no question, an answer like a spoken one; others ignored."""
-        if not (self.lifecycle.taking_input and await self.input.message_allowed()):
-            return
-        if self.dialogue.keypad_answer(digit) is not None:
-            ended_at = time.perf_counter() if received_at is None else received_at
-            await self._caller_turn(Utterance(turn=0, ended_at=ended_at, keypad=digit))
-
-    def _still_playing(self) -> float:
-        """Seconds of bot audio sent but not yet played (0 before the speaker exists)."""
-        speaker = getattr(self, "speaker", None)
-        return speaker.remaining() if speaker is not None else 0.0
+        if (self.lifecycle.taking_input and await self.input.message_allowed()
+                and self.dialogue.keypad_answer(digit) is not None):
+            at = time.perf_counter() if received_at is None else received_at
+            await self._caller_turn(Utterance(turn=0, ended_at=at, keypad=digit))
 
     def played(self, turn: int) -> None:
         """The caller's side reports bot line `turn` played out (a phone `mark` came back)."""
@@ -213,27 +196,15 @@ class CallPipeline:
     # ------------------------------------------------------------------ ListenerEvents
     async def speech_started(self) -> None:
         self.silence.disarm()
-        self._spoke.set()
-        asked_at, window = self.replier.asked_at, settings.ANSWER_OVERLAP_MS / 1000
-        overlaps = asked_at is not None and self.speaker.audible() and time.perf_counter() - asked_at < window
+        turn = self.hearing.speech_started(self.replier.asked_at, self.speaker.audible())
         await self.replier.barge_in()
-        if self.mode == "vad":
-            turn = self.turns.next_turn()
-            if overlaps:
-                self._overlapped.add(turn)
+        if turn is not None:
             await self.out.send_event({"type": "user.speech.started", "turn": turn})
-        else:
-            self._overlap_next = overlaps
 
     async def utterance_ended(self, utterance: Utterance) -> None:
+        self.hearing.speech_ended(utterance)
         if self.mode == "vad":
-            utterance.turn = self.turns.turn
             await self.out.send_event({"type": "user.speech.ended", "turn": utterance.turn})
-        else:
-            utterance.turn = self.turns.next_turn()
-            if self._overlap_next:
-                self._overlapped.add(utterance.turn)
-            self._overlap_next = False
         self.turns.put(utterance)
 
     async def nothing_said(self) -> None:
@@ -266,50 +237,14 @@ class CallPipeline:
             if decision is not None:  # else the question moved on since the key was pressed
                 await self.replier.record_turn(utt, f"keypad {utt.keypad}", decision, timing)
             return
-        text, confidence, spoken, agreed, unsure = utt.text, None, utt.text is None, False, False  # typed: at its word
-        if text is None:
-            heard, timing.providers["asr"], timing.asr_ms = await self.listener.transcript(utt)
-            hearing = await self._hear_out(utt, heard, timing)
-            text, confidence, agreed, unsure = hearing.text, hearing.confidence, hearing.agreed, hearing.unsure
-        text, confidence = self.turns.with_held(text, confidence)
-        if spoken and not text and self.mode == "vad":
-            self.silence.arm()  # a noise blip: nothing was said, still waiting for an answer
-            return
-        if spoken and text and not self.lifecycle.caller_left and (self.listener.in_speech or self.turns.waiting):
-            # The caller went on talking while this was recognised ("yes ... I'm salaried"):
-            # nothing is said over them; the whole of it is decided when they stop.
-            self.turns.hold(text, confidence)
-            log.debug("turn %s held: the caller is still talking", utt.turn, extra={"event": "turn.held"})
+        spoken = utt.text is None
+        hearing = await self.hearing.words(utt, timing, nothing_said=self.silence.arm)
+        if hearing is None:  # a noise blip, or the caller talks on: nothing to decide yet
             return
         started = time.perf_counter()
-        if spoken and utt.turn in self._overlapped:  # a late answer to the question before: this one again
+        if self.hearing.began_over_a_new_question(utt.turn) and spoken:  # meant for the question before: this one again
             decision = self.dialogue.overlapped()
         else:
-            decision = self.dialogue.handle(text, confidence, agreed=agreed, unsure=unsure)
-        self._overlapped.discard(utt.turn)
+            decision = self.dialogue.handle(hearing.text, hearing.confidence, agreed=hearing.agreed, unsure=hearing.unsure)
         timing.nlu_ms, timing.providers["nlu"] = ms_since(started), "rules"
-        await self.replier.record_turn(utt, text, decision, timing)
-
-    async def _hear_out(self, utt: Utterance, heard: Transcript, timing: TurnTiming) -> Hearing:
-        """The hearing to decide on (calls/runtime/second_listen.py): hands-free, a part of an
-        answer that sounds unfinished or would cost a turn waits up to CONTINUE_S after the
-        caller stopped for the rest (which then joins it, held); a hearing that would make the
-        bot re-ask or check is heard again. Words held from before are decided as heard."""
-        if self.turns.holding or self.lifecycle.caller_left:
-            return Hearing(heard.text, heard.confidence)
-        started = time.perf_counter()
-        again = self.tasks.spawn(self.second_listen.hear(self.dialogue, heard, utt.pcm), "second-listen")
-        if self.mode == "vad" and waits_for_more(self.dialogue, heard) and not self.listener.in_speech:
-            self._spoke.clear()
-            try:
-                await asyncio.wait_for(self._spoke.wait(), max(0.0, utt.ended_at + CONTINUE_S - time.perf_counter()))
-            except TimeoutError:
-                pass
-        if self.listener.in_speech:  # the caller went on: what they said so far is held (below)
-            again.cancel()
-            return Hearing(heard.text, heard.confidence)
-        hearing = await again
-        if hearing.relistened:
-            timing.asr_ms = round((timing.asr_ms or 0.0) + ms_since(started), 1)
-            timing.providers["asr"] = f"{timing.providers.get('asr', '')}+again"
-        return hearing
+        await self.replier.record_turn(utt, hearing.text, decision, timing)

@@ -196,7 +196,7 @@ class PromptCache:
             try:
                 # Cached lines first, without waiting: a worker busy with live speech never
                 # goes quiet, and every call's prefetch re-checking it 20 times a second for
-                # lines it already has was a load of its own (bench/load.py, 300 calls).
+                # lines it already has was a load of its own (bench/load, 300 calls).
                 if await self._known(tts, text, voice):
                     continue
                 await self._wait_for_quiet()

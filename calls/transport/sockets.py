@@ -55,7 +55,7 @@ class FramesFirst:
     took three trips round the event loop). Here the next message is awaited
     straight off the server's queue: frames already queued are taken at once, and
     a call keeps up with its 50 frames a second however long a loaded worker's loop
-    turn is (bench/load.py, 300 calls: frames had waited 1-2 s inside the server)."""
+    turn is (bench/load, 300 calls: frames had waited 1-2 s inside the server)."""
 
     received_at: float = 0.0
 

@@ -1,0 +1,118 @@
+"""Whose answer the caller's words are, and what they were, before the dialogue decides.
+
+Three rules live here, apart from the coordinator (calls/runtime/pipeline.py) that wires
+them, because they are about hearing and not about running a call:
+- words that begin within ANSWER_OVERLAP_MS of the bot starting a new question, while it
+  is audible, answer the question before it (they were meant for it), not the new one;
+- hands-free, a part of an answer that sounds unfinished or would cost a turn waits up to
+  CONTINUE_S after the caller stopped for the rest, which then joins it;
+- a hearing that would make the bot re-ask or check is heard again (second_listen.py).
+Imported by calls.runtime.pipeline only; plain asyncio, no ORM.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from django.conf import settings
+
+from bots.dialogue import Dialogue
+from calls.providers.base import Transcript
+from calls.runtime.latency import TurnTiming, ms_since
+from calls.runtime.listener import Listener, Utterance
+from calls.runtime.second_listen import CONTINUE_S, Hearing, SecondListener, waits_for_more
+from calls.runtime.tasks import CallTasks
+from calls.runtime.turns import TurnQueue
+
+log = logging.getLogger(__name__)
+
+
+class AnswerHearing:
+    """One call's bookkeeping of overlapping turns and paused answers, and its second listen."""
+
+    def __init__(self, dialogue: Dialogue, turns: TurnQueue, tasks: CallTasks, *, mode: str,
+                 caller_left: Callable[[], bool]) -> None:
+        self.dialogue, self.turns, self.tasks, self.mode, self._caller_left = dialogue, turns, tasks, mode, caller_left
+        self._spoke = asyncio.Event()  # the caller began speaking (again)
+        self._overlapped: set[int] = set()  # caller turns that began over the start of a new question
+        self._overlap_next = False  # push-to-talk: the next utterance did
+
+    def listen_with(self, listener: Listener, second_listen: SecondListener) -> None:
+        """The call's listener and second listener, once its engines are loaded."""
+        self.listener, self.second_listen = listener, second_listen
+
+    def speech_started(self, asked_at: float | None, audible: bool) -> int | None:
+        """The caller began speaking, the bot's latest question begun at `asked_at` and still
+        `audible` or not. Hands-free this opens a turn, whose number is returned."""
+        self._spoke.set()
+        overlaps = asked_at is not None and audible and time.perf_counter() - asked_at < settings.ANSWER_OVERLAP_MS / 1000
+        if self.mode != "vad":
+            self._overlap_next = overlaps
+            return None
+        turn = self.turns.next_turn()
+        if overlaps:
+            self._overlapped.add(turn)
+        return turn
+
+    def speech_ended(self, utterance: Utterance) -> None:
+        """An utterance ended: it gets its turn number (hands-free, the one its start opened)."""
+        if self.mode == "vad":
+            utterance.turn = self.turns.turn
+            return
+        utterance.turn = self.turns.next_turn()
+        if self._overlap_next:
+            self._overlapped.add(utterance.turn)
+        self._overlap_next = False
+
+    def began_over_a_new_question(self, turn: int) -> bool:
+        """Did this turn begin over the start of the question now asked (so that, spoken, it
+        answers the one before)? Asked once, when the turn is decided: then forgotten."""
+        overlapped = turn in self._overlapped
+        self._overlapped.discard(turn)
+        return overlapped
+
+    async def words(self, utt: Utterance, timing: TurnTiming, *, nothing_said: Callable[[], None]) -> Hearing | None:
+        """What the caller said in this turn, to decide on: typed words at their word, spoken
+        ones recognised and heard out, with words held from before in front. None when there
+        is nothing to decide yet: hands-free noise (`nothing_said` is called: still waiting
+        for an answer), or the caller went on talking while this was recognised ("yes ...
+        I'm salaried"): nothing is said over them, and the whole is decided when they stop."""
+        hearing, spoken = Hearing(utt.text or "", None), utt.text is None
+        if spoken:
+            heard, timing.providers["asr"], timing.asr_ms = await self.listener.transcript(utt)
+            hearing = await self.hear_out(utt, heard, timing)
+        text, confidence = self.turns.with_held(hearing.text, hearing.confidence)
+        if spoken and not text and self.mode == "vad":
+            nothing_said()
+            return None
+        if spoken and text and not self._caller_left() and (self.listener.in_speech or self.turns.waiting):
+            self.turns.hold(text, confidence)
+            log.debug("turn %s held: the caller is still talking", utt.turn, extra={"event": "turn.held"})
+            return None
+        return replace(hearing, text=text, confidence=confidence)
+
+    async def hear_out(self, utt: Utterance, heard: Transcript, timing: TurnTiming) -> Hearing:
+        """The hearing to decide on: hands-free, waits for the rest of a paused answer; a
+        hearing that would make the bot re-ask or check is heard again. Words held from
+        before, or heard after the caller left, are decided as heard."""
+        if self.turns.holding or self._caller_left():
+            return Hearing(heard.text, heard.confidence)
+        started = time.perf_counter()
+        again = self.tasks.spawn(self.second_listen.hear(self.dialogue, heard, utt.pcm), "second-listen")
+        if self.mode == "vad" and waits_for_more(self.dialogue, heard) and not self.listener.in_speech:
+            self._spoke.clear()
+            try:
+                await asyncio.wait_for(self._spoke.wait(), max(0.0, utt.ended_at + CONTINUE_S - time.perf_counter()))
+            except TimeoutError:
+                pass
+        if self.listener.in_speech:  # the caller went on: what they said so far is held by the caller of this
+            again.cancel()
+            return Hearing(heard.text, heard.confidence)
+        hearing = await again
+        if hearing.relistened:
+            timing.asr_ms = round((timing.asr_ms or 0.0) + ms_since(started), 1)
+            timing.providers["asr"] = f"{timing.providers.get('asr', '')}+again"
+        return hearing
