@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "bots",
     "calls",
     "calls.delivery",
+    "campaigns",
     "dashboard",
 ]
 
