@@ -198,6 +198,7 @@ class Dial(OutboxItem):
     to = models.CharField(max_length=20)
     from_number = models.CharField(max_length=20)
     call_id = models.CharField(max_length=36, help_text="The Call the answered line joins (its stream token).")
+    carrier_sid = models.CharField(max_length=64, blank=True, help_text="Twilio's CallSid, once it accepted the dial.")
 
     class Meta(OutboxItem.Meta):
         ordering = ["id"]

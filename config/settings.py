@@ -430,6 +430,10 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com")  # tests: a local fake
+# Campaign dials per second across every worker (Twilio's account limit: 1 unless raised).
+TWILIO_CPS = env_float("TWILIO_CPS", 1.0)
+if not 0 < TWILIO_CPS <= 1000:
+    raise ImproperSetting(f"TWILIO_CPS must be more than 0 and at most 1000 calls a second (got {TWILIO_CPS})")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 if PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith(("https://", "http://")):
     raise ImproperSetting(f"PUBLIC_BASE_URL must start with https:// (got {PUBLIC_BASE_URL!r})")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,16 @@ from calls.outbox.items import Status
 from calls.outbox.runner import wake_on_commit
 
 SUPERSEDED = "superseded by a later end of the call"
+
+# Parts of the body an app above adds (campaigns: the campaign and the lead's fields):
+# each is called with the call and returns keys for `data`. Registered in an app's ready().
+BodyPart = Callable[[Call], dict[str, Any]]
+_body_parts: list[BodyPart] = []
+
+
+def add_body_part(part: BodyPart) -> None:
+    if part not in _body_parts:
+        _body_parts.append(part)
 
 
 def record_call_end(call: Call, *, provisional: bool = False, now: datetime | None = None) -> list[Event]:
@@ -119,7 +130,7 @@ def encode(kind: str, now: datetime, data: dict[str, Any]) -> str:
 
 def call_data(call: Call) -> dict[str, Any]:
     """The `data` of §5, from the call as stored."""
-    return {
+    data = {
         "call_id": str(call.pk),
         "bot": {"slug": call.bot.slug, "name": call.bot.name},
         "channel": call.channel,
@@ -142,6 +153,9 @@ def call_data(call: Call) -> dict[str, Any]:
         "recording_url": recording_url(call, settings.RECORDING_LINK_SECONDS, absolute_base=settings.PUBLIC_BASE_URL)
         or None,
     }
+    for part in _body_parts:
+        data.update(part(call))
+    return data
 
 
 def mode_of(call: Call) -> str:

@@ -3,6 +3,8 @@
 A queue (`OutboxQueue`) says which model holds its rows, how to perform one and how
 long to wait before each retry. The `Runner` does the rest for every registered queue:
 
+- **prepare**: a queue that plans its own work (the campaign dialer) writes the rows
+  due now first (`OutboxQueue.prepare`), and may ask to be woken at a given time.
 - **claim**: in one short transaction, the due rows (pending, `next_attempt_at` passed,
   no live lease, no earlier row of the same `order_key` pending or in flight) are
   selected `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite takes its one write lock for
@@ -73,6 +75,12 @@ class OutboxQueue(ABC):
     def observe(self, now: datetime) -> None:
         """Refresh the queue's gauges (every few seconds from the runner's thread)."""
 
+    def prepare(self, now: datetime) -> datetime | None:
+        """Before each claim: write the rows that are due now (a queue that plans its own
+        work, like the campaign dialer). Returns when it wants to be asked again (the
+        runner wakes then, or at its next poll if that is sooner), None for no particular time."""
+        return None
+
 
 _queues: dict[str, OutboxQueue] = {}
 
@@ -103,6 +111,7 @@ class Runner:
         self._busy = 0  # claimed and not yet recorded
         self._finished: list[tuple[OutboxQueue, OutboxItem, Result, datetime]] = []
         self._lock = threading.Lock()
+        self._wake_at: datetime | None = None  # the soonest time a queue's `prepare` asked for
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -175,6 +184,7 @@ class Runner:
         """Claim what is due now (by the clock), perform it, record it; how many rows ran.
         Claims and records happen on the calling thread (tests inside a transaction)."""
         now = self.clock()
+        self._prepare(now)
         jobs = [(queue, item) for queue in self.queues for item in self.claim(queue, now, self.concurrency)]
         futures = [self.pool.submit(self.attempt, queue, item) for queue, item in jobs]
         for (queue, item), future in zip(jobs, futures):
@@ -227,10 +237,30 @@ class Runner:
                 continue  # there may be more due
             if self._in_flight() == 0:
                 connection.close()  # idle: give the connection back (psycopg's pool) until there is work
-            if self.wakeup.wait(self.poll_s):
+            if self.wakeup.wait(self._wait_s()):
                 # Woken by a finished attempt or a commit: the ones right behind it are taken
                 # in the same round (one record transaction, one claim), not one round each.
                 stop.wait(COALESCE_S)
+
+    def _prepare(self, now: datetime) -> None:
+        wake_at: list[datetime] = []
+        for queue in self.queues:
+            try:
+                when = queue.prepare(now)
+            except DatabaseError:
+                raise
+            except Exception:  # a bug in one queue's planning must not stop the others' work
+                log.exception("outbox %s: prepare failed", queue.name)
+                continue
+            if when is not None:
+                wake_at.append(when)
+        self._wake_at = min(wake_at) if wake_at else None
+
+    def _wait_s(self) -> float:
+        """Until the next poll, or sooner when a queue asked to be prepared again."""
+        if self._wake_at is None:
+            return self.poll_s
+        return max(0.0, min(self.poll_s, (self._wake_at - self.clock()).total_seconds()))
 
     def _in_flight(self) -> int:
         with self._lock:
@@ -240,6 +270,7 @@ class Runner:
         return self.concurrency - self._in_flight()
 
     def _dispatch(self, now: datetime) -> int:
+        self._prepare(now)
         claimed = 0
         for queue in self.queues:
             free = self._free()

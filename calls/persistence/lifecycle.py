@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from bots.dialogue import (
@@ -33,6 +34,12 @@ from calls.runtime.ports import CallContext, Resumed
 log = logging.getLogger(__name__)
 
 __all__ = ["LEADS_GROUP"]  # re-exported: the dashboard consumer joins it
+
+
+# Sent inside the transaction that stores a call's end (`end_call`, `close_stale_calls`),
+# with `call` (as stored then) and `provisional`: what an app above keeps about calls
+# (campaigns: the lead's state) follows the end in the same transaction.
+call_end_stored = Signal()
 
 
 class CallUnavailable(Exception):
@@ -284,6 +291,7 @@ def end_call(call_id: str, outcome: str, reason: str, provisional: bool = False)
         # Its lead webhook events, in this transaction: they follow the end stored last (calls.delivery).
         may_change = provisional or (outcome == Call.Outcome.INCOMPLETE and reason in RESUMABLE_REASONS)
         record_call_end(call, provisional=may_change, now=now)
+        call_end_stored.send(sender=Call, call=call, provisional=new.provisional)
         _broadcast_on_commit(call)
         duration = (now - call.started_at).total_seconds() if call.started_at else None
         transaction.on_commit(lambda: _ended(call_id, call.bot.slug, new, duration, replaced=stored))
@@ -350,7 +358,9 @@ def close_stale_calls(
             )
             if done:
                 closed += 1
-                record_call_end(Call.objects.select_related("bot").get(pk=call_id), provisional=True, now=now)
+                ended = Call.objects.select_related("bot").get(pk=call_id)
+                record_call_end(ended, provisional=True, now=now)
+                call_end_stored.send(sender=Call, call=ended, provisional=True)
                 lead_update_on_commit(str(call_id), Call.Status.ENDED, Call.Outcome.INCOMPLETE)
                 duration = (now - started_at).total_seconds() if started_at else None
                 metrics.call_ended(bot, Call.Outcome.INCOMPLETE, REASON_SERVER_RESTART, duration)

@@ -28,7 +28,8 @@ STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 __all__ = [
-    "TwilioException", "busy_twiml", "dial", "e164", "hang_up", "inbound_enabled", "outbound_enabled", "signature_ok",
+    "TwilioException", "busy_twiml", "dial", "e164", "hang_up", "inbound_enabled", "outbound_enabled", "say_and_hang_up",
+    "signature_ok",
     "stream_twiml", "unavailable_twiml",
 ]
 
@@ -131,15 +132,39 @@ def hang_up(call_sid: str) -> bool:
         return False
 
 
-def dial(to: str, twiml: str) -> str:
+def dial(
+    to: str, twiml: str, *, from_: str = "", status_callback: str = "", amd_callback: str = "",
+    machine_detection: str = "DetectMessageEnd",
+) -> str:
     """Ask Twilio to call `to` and run `twiml` when answered; returns the CallSid.
+    `status_callback`: where Twilio reports progress (default: our status webhook);
+    `amd_callback`: turns on asynchronous answering-machine detection, whose verdict
+    (`AnsweredBy`) Twilio POSTs there while the TwiML already runs.
     Raises TwilioException (a refusal) or OSError (network)."""
+    options: dict[str, str] = {}
+    if amd_callback:
+        options = {"machine_detection": machine_detection, "async_amd": "true",
+                   "async_amd_status_callback": amd_callback, "async_amd_status_callback_method": "POST"}
     call = rest_client().calls.create(
         to=to,
-        from_=settings.TWILIO_FROM_NUMBER,
+        from_=from_ or settings.TWILIO_FROM_NUMBER,
         twiml=twiml,
-        status_callback=settings.PUBLIC_BASE_URL + STATUS_PATH,
+        status_callback=status_callback or settings.PUBLIC_BASE_URL + STATUS_PATH,
         status_callback_event=STATUS_EVENTS,
         status_callback_method="POST",
+        **options,
     )
     return str(call.sid)
+
+
+def say_and_hang_up(call_sid: str, message: str) -> bool:
+    """Replace a live call's TwiML by <Say>message</Say><Hangup/> (a voicemail left after
+    the beep). Blocking. False (and logged) when Twilio refuses or is not configured."""
+    if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and call_sid):
+        return False
+    try:
+        rest_client().calls(call_sid).update(twiml=unavailable_twiml(message))
+        return True
+    except (TwilioException, OSError) as exc:
+        log.warning("Twilio update of %s failed: %s", call_sid, exc)
+        return False
