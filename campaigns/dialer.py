@@ -38,6 +38,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, Max, Min, OuterRef
 
 from calls.http.tokens import make_token
+from calls.models import Call
 from calls.outbox.items import Result, Status
 from calls.outbox.runner import OutboxQueue
 from calls.persistence import lifecycle
@@ -49,6 +50,7 @@ from campaigns.models import FINAL_STATES, LIVE_STATES, Attempt, Campaign, Dial,
 
 log = logging.getLogger(__name__)
 
+RING_S = 300  # a dial that has not ended this long after its longest call lost its callbacks
 PLAN_AHEAD = timedelta(seconds=1)  # dials are planned at most this far before their slot
 OUTSIDE_BATCH = 500  # leads moved to their window's opening per round, at most
 STATUS_PATH = "/telephony/twilio/campaigns/status/"
@@ -64,10 +66,18 @@ def interval() -> timedelta:
     return timedelta(seconds=1 / settings.TWILIO_CPS)
 
 
-def free_capacity() -> int:
-    """Calls the workers can still take, less the lines already ringing towards them."""
-    ringing = Lead.objects.filter(state=Lead.State.DIALLING).count()
-    return admission.server_free_slots() - ringing
+def free_capacity(now: datetime) -> int:
+    """Calls the workers can still take, less the dials whose call has not reached a worker
+    yet (ringing, or answered with the stream still connecting): each will need a line."""
+    coming = Attempt.objects.filter(
+        ended_at__isnull=True, call__status=Call.Status.CREATED, planned_at__gte=now - live_for()
+    ).count()
+    return admission.server_free_slots() - coming
+
+
+def live_for() -> timedelta:
+    """Longer than any dial's life: ringing, then the longest call."""
+    return timedelta(seconds=settings.CALL_MAX_SECONDS + RING_S)
 
 
 def line_budgets() -> dict[int, int]:
@@ -97,7 +107,7 @@ def plan(now: datetime) -> datetime | None:
         ).update(state=Lead.State.DO_NOT_CALL, next_try_at=None, updated_at=now)
         slot = max(now, pacer.next_slot or now)
         budgets = line_budgets()
-        capacity = free_capacity()
+        capacity = free_capacity(now)
         if budgets and capacity > 0 and slot <= now + PLAN_AHEAD:
             slot = _plan_dials(now, slot, budgets, capacity)
             pacer.next_slot = slot

@@ -29,6 +29,7 @@ from django.db.models import Max
 from calls.models import Call
 from calls.outbox.runner import wake_on_commit
 from calls.persistence import lifecycle
+from campaigns import clock
 from campaigns.models import FINAL_STATES, Attempt, Campaign, DoNotCall, Lead
 
 log = logging.getLogger(__name__)
@@ -168,8 +169,6 @@ def call_ended(call: Call) -> None:
         return
     locked = locked_attempt(attempt)
     if locked is not None:
-        from campaigns import clock
-
         settle(locked, clock.now())
 
 
@@ -219,3 +218,13 @@ def _set(lead: Lead, state: str, next_try_at: datetime | None, last_result: str)
     lead.save(update_fields=["state", "next_try_at", "last_result", "updated_at"])
     if was_live or state == S.QUEUED:
         wake_on_commit()  # a line is free, or a lead is due: the dialer plans again
+    if state in FINAL_STATES:
+        finish_if_done(lead.campaign_id, clock.now())
+
+
+def finish_if_done(campaign_id: int, now: datetime) -> None:
+    """A running campaign whose every lead is final is finished (a new lead reopens it)."""
+    if not Lead.objects.filter(campaign_id=campaign_id).exclude(state__in=FINAL_STATES).exists():
+        Campaign.objects.filter(pk=campaign_id, state=Campaign.State.RUNNING).update(
+            state=Campaign.State.FINISHED, finished_at=now
+        )

@@ -9,6 +9,10 @@ auth token, form-encoded bodies, JSON call resources, and Twilio's error bodies
 (`{"code", "message", "more_info", "status"}`: 20003 bad credentials, 20404 unknown
 call, 21211 invalid `To`, 21205 invalid callback URL). Every request is recorded.
 A test can script the next dial to fail with a status. Nothing is patched.
+
+It also plays the callee (`devtools.fakecallee`): what happens after a dial (ringing,
+answered by a person or a machine, no answer, busy, failed), told to the server the way
+Twilio tells it: signed status callbacks and asynchronous AMD callbacks.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import functools
 import json
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -60,6 +65,10 @@ class FakeCall:
     twiml: str = ""
     status_callback: str = ""
     events: list[str] = field(default_factory=list)
+    amd_callback: str = ""  # AsyncAmdStatusCallback (AsyncAmd=true)
+    machine_detection: str = ""
+    created_at: float = 0.0  # time.monotonic() when Twilio accepted it
+    updates: list[dict[str, str]] = field(default_factory=list)  # what the server changed (Status, Twiml)
 
 
 class FakeTwilio:
@@ -69,6 +78,8 @@ class FakeTwilio:
         self.calls: dict[str, FakeCall] = {}
         self.failures: deque[int] = deque()
         self.garbled = 0  # requests still to answer with a page that is not JSON
+        self.on_create: Any = None  # callable(FakeCall) after a dial is accepted (devtools.fakecallee)
+        self.on_update: Any = None  # callable(FakeCall, form) after the server changed a call
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]
@@ -105,6 +116,7 @@ class FakeTwilio:
             self.calls.clear()
             self.failures.clear()
             self.garbled = 0
+        self.on_create = self.on_update = None
 
     def close(self) -> None:
         self._server.shutdown()
@@ -156,12 +168,21 @@ class _Handler(BaseHTTPRequestHandler):
         callback = rec.one("StatusCallback")
         if callback and not callback.startswith(("http://", "https://")):
             return self._error(rec, 21205, url=callback)
+        amd_callback = rec.one("AsyncAmdStatusCallback")
+        if rec.one("MachineDetection") not in ("", "Enable", "DetectMessageEnd"):
+            return self._error(rec, 20001, name="MachineDetection")
+        if rec.one("AsyncAmd") == "true" and not amd_callback.startswith(("http://", "https://")):
+            return self._error(rec, 21205, url=amd_callback)
         call = FakeCall(
             sid="CA" + uuid.uuid4().hex, to=rec.one("To"), from_=rec.one("From"), twiml=rec.one("Twiml"),
             status_callback=callback, events=rec.form.get("StatusCallbackEvent", []),
+            amd_callback=amd_callback if rec.one("AsyncAmd") == "true" else "", machine_detection=rec.one("MachineDetection"),
+            created_at=time.monotonic(),
         )
         with self.fake._lock:
             self.fake.calls[call.sid] = call
+        if self.fake.on_create is not None:  # before answering: what it queues is there when the dial returns
+            self.fake.on_create(call)
         self._json(rec, 201, self._resource(call))
 
     def _update(self, rec: TwilioRequest, sid: str) -> None:
@@ -172,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = rec.one("Status")
             if status in ("completed", "canceled"):
                 call.status = status
+            call.updates.append({k: v[-1] for k, v in rec.form.items()})
+        if self.fake.on_update is not None:
+            self.fake.on_update(call, {k: v[-1] for k, v in rec.form.items()})
         self._json(rec, 200, self._resource(call))
 
     @staticmethod
