@@ -47,6 +47,7 @@ from calls.worker import admission
 from campaigns import clock, outcomes
 from campaigns.calling_hours import Window, is_open, next_opening
 from campaigns.models import FINAL_STATES, LIVE_STATES, Attempt, Campaign, Dial, DoNotCall, Lead, Pacer
+from campaigns.reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,9 @@ class DialQueue(OutboxQueue):
         return ()  # one attempt: a dial is never sent twice (module docstring)
 
     def prepare(self, now: datetime) -> datetime | None:
-        return plan(now)
+        wake = plan(now)
+        reconcile(now)
+        return wake
 
     def perform(self, item: Dial) -> Result:
         if item.attempts > 1:

@@ -162,6 +162,9 @@ class Attempt(models.Model):
     amd_result = models.CharField(max_length=24, blank=True, help_text="Twilio's AnsweredBy.")
     voicemail_left = models.BooleanField(default=False)
     detail = models.CharField(max_length=300, blank=True, help_text="Why a dial failed.")
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Twilio was last asked about a dial whose callbacks stopped (campaigns.reconcile)."
+    )
 
     class Meta:
         ordering = ["lead_id", "number"]

@@ -432,6 +432,9 @@ TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com")  # tests: a local fake
 # Campaign dials per second across every worker (Twilio's account limit: 1 unless raised).
 TWILIO_CPS = env_float("TWILIO_CPS", 1.0)
+# A campaign dial not ended this long after it was planned (its callbacks lost while the
+# server was down) is fetched from Twilio's REST API; and again every as long.
+CAMPAIGN_RECONCILE_S = env_int("CAMPAIGN_RECONCILE_S", 120, minimum=5)
 if not 0 < TWILIO_CPS <= 1000:
     raise ImproperSetting(f"TWILIO_CPS must be more than 0 and at most 1000 calls a second (got {TWILIO_CPS})")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")

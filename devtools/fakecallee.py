@@ -18,7 +18,9 @@ Behaviours (`Callees.script(number, *behaviours)`, one per dial, then `default`)
 Driven two ways: `pump()` delivers everything queued at once on the calling thread (tests
 with an injected clock: nothing waits on the wall clock), or `start()` runs a thread that
 delivers each event when due (`ring_s`, `amd_s` after the dial), for a server in another
-process. Two live calls to one number at once are recorded in `violations`.
+process. Two live calls to one number at once are recorded in `violations`; callbacks the
+server did not take (it was down) in `undelivered`, and a fetch of the call (`GET
+.../Calls/{sid}.json`) then tells the truth, as Twilio's does.
 """
 from __future__ import annotations
 
@@ -92,6 +94,7 @@ class Callees:
         self.dials: list[tuple[float, str, str]] = []  # (monotonic, number, sid)
         self.sent: list[tuple[str, dict[str, str], int]] = []  # (url, form, status)
         self.violations: list[str] = []
+        self.undelivered: list[str] = []  # callbacks the server did not take (it was down)
         self.people: deque[FakeCall] = deque()  # answered by a person, waiting for the harness
         self.on_person: Callable[[FakeCall, str], None] | None = None
         self._ended: set[str] = set()
@@ -129,6 +132,8 @@ class Callees:
                 return self._status(call, behaviour.replace("_", "-"), now + ring)
             self._status(call, "in-progress", now + ring, optional="answered")
             verdict = "machine_end_beep" if behaviour == VOICEMAIL else "human"
+            call.answered_by = verdict if call.amd_callback else None
+            call.status = "in-progress"
             if call.amd_callback:
                 self._push(call.sid, call.amd_callback, {
                     "AccountSid": ACCOUNT_SID, "CallSid": call.sid, "AnsweredBy": verdict,
@@ -139,11 +144,11 @@ class Callees:
         if form.get("Status") in ("completed", "canceled") or form.get("Twiml"):
             self.complete(call.sid)  # hung up by the server, or its message said and then hung up
 
-    def complete(self, sid: str) -> None:
-        """The line ends (the callee hangs up, or the server did): `completed` follows."""
+    def complete(self, sid: str, after: float = 0.0) -> None:
+        """The line ends (the callee hangs up, or the server did), `after` s from now: `completed` follows."""
         call = self.fake.calls.get(sid)
         if call is not None:
-            self._status(call, "completed", time.monotonic())
+            self._status(call, "completed", time.monotonic() + after)
 
     def _status(self, call: FakeCall, status: str, due: float, optional: str = "") -> None:
         if optional and optional not in call.events:
@@ -155,6 +160,8 @@ class Callees:
                 if call.sid in self._ended:
                     return
                 self._ended.add(call.sid)
+                if status != "completed":
+                    call.status = status  # what a fetch of the call says from now on
             seq = self._seq.setdefault(call.sid, itertools.count())
             form = {
                 "AccountSid": ACCOUNT_SID, "CallSid": call.sid, "CallStatus": status, "From": call.from_, "To": call.to,
@@ -177,12 +184,12 @@ class Callees:
             status = self.send(event.url, event.form, headers)
         except Exception as exc:  # the server is down: Twilio would retry or give up; we record it
             status = -1
-            self.violations.append(f"callback to {event.url} failed: {exc!r}")
+            self.undelivered.append(f"{event.form.get('CallStatus') or event.form.get('AnsweredBy')} to {event.url}: {exc!r}")
         with self._lock:
             self.sent.append((event.url, event.form, status))
             call_status = event.form.get("CallStatus", "")
+            call = self.fake.calls.get(event.sid)
             if call_status in ENDED:
-                call = self.fake.calls.get(event.sid)
                 if call is not None and self.live.get(call.to) == event.sid:
                     del self.live[call.to]
                 if call is not None:

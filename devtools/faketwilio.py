@@ -68,6 +68,7 @@ class FakeCall:
     amd_callback: str = ""  # AsyncAmdStatusCallback (AsyncAmd=true)
     machine_detection: str = ""
     created_at: float = 0.0  # time.monotonic() when Twilio accepted it
+    answered_by: str | None = None  # the AMD verdict once there is one
     updates: list[dict[str, str]] = field(default_factory=list)  # what the server changed (Status, Twiml)
 
 
@@ -157,6 +158,21 @@ class _Handler(BaseHTTPRequestHandler):
             return self._create(rec)
         return self._update(rec, match["sid"])
 
+    def do_GET(self) -> None:
+        """Fetch one call (`GET .../Calls/{CallSid}.json`)."""
+        url = urlsplit(self.path)
+        rec = TwilioRequest("GET", url.path, {}, {k.lower(): v for k, v in self.headers.items()})
+        with self.fake._lock:
+            self.fake.requests.append(rec)
+        match = _CALLS.fullmatch(url.path)
+        expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        if rec.headers.get("authorization") != expected or match is None or match["account"] != ACCOUNT_SID:
+            return self._error(rec, 20003)
+        call = self.fake.calls.get(match["sid"] or "")
+        if call is None:
+            return self._error(rec, 20404, path=url.path)
+        self._json(rec, 200, self._resource(call))
+
     def _create(self, rec: TwilioRequest) -> None:
         for name in ("To", "From"):
             if not rec.one(name):
@@ -203,6 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         return {
             "sid": call.sid, "account_sid": ACCOUNT_SID, "to": call.to, "from": call.from_, "status": call.status,
             "direction": "outbound-api", "api_version": "2010-04-01", "price": None, "duration": None,
+            "answered_by": call.answered_by,
             "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{call.sid}.json",
         }
 

@@ -29,6 +29,7 @@ E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 __all__ = [
     "TwilioException", "busy_twiml", "dial", "e164", "hang_up", "inbound_enabled", "outbound_enabled", "say_and_hang_up",
+    "fetch_call",
     "signature_ok",
     "stream_twiml", "unavailable_twiml",
 ]
@@ -155,6 +156,19 @@ def dial(
         **options,
     )
     return str(call.sid)
+
+
+def fetch_call(call_sid: str) -> tuple[str, str] | None:
+    """A call's status and AnsweredBy as Twilio has them now (a callback may have been lost).
+    Blocking. None (and logged) when Twilio refuses, cannot be reached or is not configured."""
+    if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and call_sid):
+        return None
+    try:
+        call = rest_client().calls(call_sid).fetch()
+    except (TwilioException, OSError) as exc:
+        log.warning("Twilio fetch of %s failed: %s", call_sid, exc)
+        return None
+    return str(call.status or ""), str(call.answered_by or "")
 
 
 def say_and_hang_up(call_sid: str, message: str) -> bool:
