@@ -11,7 +11,7 @@ import hmac
 import json
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -28,7 +28,7 @@ BODY_MAX = 16_384
 @require_POST
 def add_lead_view(request: HttpRequest, campaign_id: int) -> JsonResponse:
     if not settings.OUTBOUND_API_KEY:
-        raise Http404("campaign lead API is off (OUTBOUND_API_KEY is not set)")
+        return error(404, "not_found", "Not found.")  # the API is off: OUTBOUND_API_KEY is not set
     key = bearer_token(request)
     if not key or not hmac.compare_digest(key.encode(), settings.OUTBOUND_API_KEY.encode()):
         return error(401, "unauthorized", "Send 'Authorization: Bearer <OUTBOUND_API_KEY>'.")
