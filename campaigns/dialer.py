@@ -10,10 +10,10 @@ Never dialled twice at once: a lead is planned only from `queued`, and planning 
 to `dialling` in the transaction that writes its Dial row (rows locked `FOR UPDATE SKIP
 LOCKED` on PostgreSQL); it leaves `dialling` only when its dial has an outcome. A Dial row
 is attempted once (no retry at the row level): if the server stopped while placing it, the
-runner finds the row leased and claims it again after the lease, and `perform` then refuses
-to dial (Twilio may have placed the first one) and records a failed attempt; the lead is
-retried after the campaign's failed delay, by which time any call from that first dial is
-over (its callbacks still update that attempt).
+runner claims it again (released at the restart of the same WORKER_ID, or when the lease
+runs out), and `perform` first asks Twilio for calls to that number since the attempt was
+planned: one found is that dial (its CallSid is adopted), none means it never reached
+Twilio and it is placed now; when Twilio cannot be asked the attempt fails undialled.
 
 Paced, in each round, by all of:
 - the campaign's `max_lines` (its leads dialling or in a call);
@@ -200,8 +200,13 @@ class DialQueue(OutboxQueue):
 
     def perform(self, item: Dial) -> Result:
         if item.attempts > 1:
-            return Result(ok=False, permanent=True, kind="uncertain",
-                          error="the server stopped while placing this dial; not dialled again (it may have rung)")
+            # The server stopped while placing this dial: Twilio may have it. Ask before dialling.
+            placed = twilio_rest.calls_to(item.to, item.from_number, item.attempt.planned_at - timedelta(minutes=1))
+            if placed is None:
+                return Result(ok=False, permanent=True, kind="uncertain",
+                              error="the server stopped while placing this dial and Twilio could not be asked; not dialled again")
+            if placed:
+                return Result(ok=True, kind="recovered", fields={"carrier_sid": placed[0][0]})
         lead = item.attempt.lead
         if not is_open(window_of(lead.campaign), lead.zone, clock.now()):
             return Result(ok=False, permanent=True, kind="outside_hours", error="outside calling hours when its slot came")

@@ -103,6 +103,10 @@ def carrier_status(attempt_id: int, sid: str, status: str, now: datetime) -> Att
         if attempt.call_id and status in NOT_ANSWERED:
             # Nobody answered: that is the whole truth about this call, a final end.
             lifecycle.end_call(str(attempt.call_id), Call.Outcome.INCOMPLETE, CALL_REASON[attempt.result])
+        elif attempt.call_id and status == "completed":
+            # The line is gone; the dialogue may still decide (a provisional end, as for any phone call).
+            lifecycle.end_call(str(attempt.call_id), Call.Outcome.INCOMPLETE, lifecycle.CARRIER_ENDED["completed"],
+                               provisional=True)
         settle(attempt, now)
     return attempt
 

@@ -69,6 +69,7 @@ class FakeCall:
     machine_detection: str = ""
     created_at: float = 0.0  # time.monotonic() when Twilio accepted it
     answered_by: str | None = None  # the AMD verdict once there is one
+    created_wall: float = field(default_factory=time.time)
     updates: list[dict[str, str]] = field(default_factory=list)  # what the server changed (Status, Twiml)
 
 
@@ -159,15 +160,26 @@ class _Handler(BaseHTTPRequestHandler):
         return self._update(rec, match["sid"])
 
     def do_GET(self) -> None:
-        """Fetch one call (`GET .../Calls/{CallSid}.json`)."""
+        """Fetch one call (`GET .../Calls/{CallSid}.json`), or list them (`GET .../Calls.json`,
+        filtered by `To` and `From`, newest first)."""
         url = urlsplit(self.path)
-        rec = TwilioRequest("GET", url.path, {}, {k.lower(): v for k, v in self.headers.items()})
+        rec = TwilioRequest("GET", url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()})
         with self.fake._lock:
             self.fake.requests.append(rec)
         match = _CALLS.fullmatch(url.path)
         expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         if rec.headers.get("authorization") != expected or match is None or match["account"] != ACCOUNT_SID:
             return self._error(rec, 20003)
+        if match["sid"] is None:
+            with self.fake._lock:
+                found = [c for c in self.fake.calls.values()
+                         if (not rec.one("To") or c.to == rec.one("To")) and (not rec.one("From") or c.from_ == rec.one("From"))]
+            found.sort(key=lambda c: c.created_at, reverse=True)
+            size = int(rec.one("PageSize") or 50)
+            page = [self._resource(c) for c in found[:size]]
+            uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
+            return self._json(rec, 200, {"calls": page, "page": 0, "page_size": size, "start": 0, "end": len(page),
+                                         "uri": uri, "first_page_uri": uri, "next_page_uri": None, "previous_page_uri": None})
         call = self.fake.calls.get(match["sid"] or "")
         if call is None:
             return self._error(rec, 20404, path=url.path)
@@ -220,6 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
             "sid": call.sid, "account_sid": ACCOUNT_SID, "to": call.to, "from": call.from_, "status": call.status,
             "direction": "outbound-api", "api_version": "2010-04-01", "price": None, "duration": None,
             "answered_by": call.answered_by,
+            "date_created": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(call.created_wall)),
             "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{call.sid}.json",
         }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -29,7 +30,7 @@ E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 __all__ = [
     "TwilioException", "busy_twiml", "dial", "e164", "hang_up", "inbound_enabled", "outbound_enabled", "say_and_hang_up",
-    "fetch_call",
+    "calls_to", "fetch_call",
     "signature_ok",
     "stream_twiml", "unavailable_twiml",
 ]
@@ -169,6 +170,20 @@ def fetch_call(call_sid: str) -> tuple[str, str] | None:
         log.warning("Twilio fetch of %s failed: %s", call_sid, exc)
         return None
     return str(call.status or ""), str(call.answered_by or "")
+
+
+def calls_to(to: str, from_: str, since: datetime) -> list[tuple[str, str]] | None:
+    """The (CallSid, status) of calls from `from_` to `to` created at or after `since`, newest
+    first (a dial whose answer was lost: did Twilio place it?). Blocking. None when Twilio
+    cannot be asked."""
+    if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
+        return None
+    try:
+        found = rest_client().calls.list(to=to, from_=from_ or settings.TWILIO_FROM_NUMBER, limit=20)
+    except (TwilioException, OSError) as exc:
+        log.warning("Twilio list of calls to %s failed: %s", to, exc)
+        return None
+    return [(str(c.sid), str(c.status or "")) for c in found if c.date_created is None or c.date_created >= since]
 
 
 def say_and_hang_up(call_sid: str, message: str) -> bool:
