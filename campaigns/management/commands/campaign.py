@@ -1,11 +1,11 @@
-"""`manage.py campaign create|add-leads|start|pause|status|do-not-call`: campaigns from a
+"""`manage.py campaign create|add-leads|start|pause|resume|finish|status|do-not-call`: campaigns from a
 shell or cron, the same operations staff have in the admin.
 
     manage.py campaign create --bot quickrupee-loan --name "Diwali loans" --time-zone Asia/Kolkata \\
         --hours 09:00-20:00 --days mon-sat --max-lines 10 --max-attempts 3
     manage.py campaign add-leads 3 leads.csv [--region IN]
     manage.py campaign start 3
-    manage.py campaign pause 3
+    manage.py campaign pause 3        (then resume 3; finish 3 stops it for good)
     manage.py campaign status 3 --json
     manage.py campaign do-not-call numbers.csv [--region IN]
 
@@ -15,7 +15,7 @@ line and its good rows kept.
 from __future__ import annotations
 
 import json
-from datetime import datetime, time
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 
 from bots.models import Bot
-from campaigns import clock
+from campaigns import actions
 from campaigns.leads_in import BadLead, import_csv, import_do_not_call
-from campaigns.models import FINAL_STATES, WEEKDAYS, Attempt, Campaign, Lead
+from campaigns.models import WEEKDAYS, Attempt, Campaign, Lead
 
 DAY_NAMES = {name.lower(): number for number, name in enumerate(WEEKDAYS)}
 
@@ -92,7 +92,7 @@ class Command(BaseCommand):
         add.add_argument("csv", type=Path)
         add.add_argument("--region", default=None, help="country (e.g. IN) of numbers written without +")
         add.add_argument("--json", action="store_true")
-        for name in ("start", "pause"):
+        for name in ("start", "pause", "resume", "finish"):
             one = sub.add_parser(name)
             one.add_argument("campaign", type=int)
         status = sub.add_parser("status")
@@ -154,17 +154,23 @@ class Command(BaseCommand):
         self._say(options, report.as_dict(), "\n".join(lines))
 
     def do_start(self, options: dict[str, Any]) -> None:
-        campaign = self._campaign(options["campaign"])
-        if campaign.state == Campaign.State.FINISHED and not campaign.leads.exclude(state__in=FINAL_STATES).exists():
-            raise CommandError(f"campaign {campaign.pk} is finished: every lead is in a final state")
-        now: datetime = clock.now()
-        Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.RUNNING, started_at=campaign.started_at or now)
-        self.stdout.write(f"campaign {campaign.pk} running")
+        self._act(actions.start, options["campaign"], "running")
 
     def do_pause(self, options: dict[str, Any]) -> None:
-        campaign = self._campaign(options["campaign"])
-        Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.PAUSED)
-        self.stdout.write(f"campaign {campaign.pk} paused (calls in progress finish; no new dial starts)")
+        self._act(actions.pause, options["campaign"], "paused (calls in progress finish; no new dial starts)")
+
+    def do_resume(self, options: dict[str, Any]) -> None:
+        self._act(actions.resume, options["campaign"], "running again")
+
+    def do_finish(self, options: dict[str, Any]) -> None:
+        self._act(actions.finish, options["campaign"], "finished (nobody more is called)")
+
+    def _act(self, action: Any, campaign_id: int, done: str) -> None:
+        try:
+            action(campaign_id)
+        except actions.CampaignActionError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"campaign {campaign_id} {done}")
 
     def do_status(self, options: dict[str, Any]) -> None:
         campaigns = [self._campaign(options["campaign"])] if options["campaign"] else list(Campaign.objects.select_related("bot"))
