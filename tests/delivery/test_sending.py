@@ -156,7 +156,9 @@ def test_the_body_is_the_protocol_s(loan_bot, receivers, runner, settings):
     assert set(body) == {"type", "timestamp", "data"} and body["type"] == "lead.qualified"
     data = body["data"]
     assert set(data) == {"call_id", "bot", "channel", "mode", "outcome", "reason", "started_at", "ended_at",
-                         "callback_due_at", "caller", "answers", "transcript", "dashboard_url", "recording_url"}
+                         "callback_due_at", "caller", "answers", "transcript", "dashboard_url", "recording_url",
+                         "campaign", "lead_fields"}
+    assert (data["campaign"], data["lead_fields"]) == (None, {})  # not a campaign's call (tests/campaigns: one that is)
     assert data["bot"] == {"slug": "quickrupee-loan", "name": loan_bot.name}
     assert (data["channel"], data["mode"], data["outcome"], data["reason"]) == (
         "web", "push_to_talk", "qualified", "all_answers_qualify")
