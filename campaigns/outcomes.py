@@ -26,11 +26,13 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Max
 
+from bots.dialogue import REASON_DO_NOT_CALL
 from calls.models import Call
 from calls.outbox.runner import wake_on_commit
 from calls.persistence import lifecycle
 from campaigns import clock
 from campaigns.models import FINAL_STATES, Attempt, Campaign, DoNotCall, Lead
+from campaigns.phones import BadNumber, normalise
 
 log = logging.getLogger(__name__)
 
@@ -167,13 +169,30 @@ def dial_refused(attempt: Attempt, result: str, detail: str, now: datetime) -> N
 
 
 def call_ended(call: Call) -> None:
-    """A call's end was stored (lifecycle.call_end_stored, inside that transaction)."""
+    """A call's end was stored (lifecycle.call_end_stored, inside that transaction). A caller
+    who asked never to be called again (any call, inbound too) goes on the do-not-call list."""
+    if call.end_reason == REASON_DO_NOT_CALL:
+        caller_opted_out(call)
     attempt = Attempt.objects.filter(call=call).values_list("pk", flat=True).first()
     if attempt is None:
         return
     locked = locked_attempt(attempt)
     if locked is not None:
         settle(locked, clock.now())
+
+
+def caller_opted_out(call: Call) -> None:
+    from campaigns.leads_in import add_do_not_call
+
+    try:
+        phone = normalise(call.caller_phone)
+    except BadNumber:
+        log.warning("caller asked not to be called again, but %r is no E.164 number: not listed", call.caller_phone,
+                    extra={"event": "campaign.opt_out_unlisted", "call_id": str(call.pk)})
+        return
+    add_do_not_call(phone, source=DoNotCall.Source.CALLER, note=f"said so in call {call.pk}")
+    Lead.objects.filter(phone=phone).exclude(state__in=FINAL_STATES - {S.DO_NOT_CALL}).update(
+        state=S.DO_NOT_CALL, next_try_at=None)
 
 
 def settle(attempt: Attempt, now: datetime) -> None:

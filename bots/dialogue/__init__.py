@@ -12,16 +12,17 @@ only bots.understanding.
 - `consent`: the recording consent line and the words of a reply.
 """
 from bots.dialogue.consent import CONSENT_REASK, DEFAULT_CONSENT_LINE, consent_text
-from bots.dialogue.decisions import (REASON_DISCONNECTED, REASON_HANGUP, REASON_QUALIFIED, REASON_SHUTDOWN,
-                                     REASON_SILENT, REASON_TIMEOUT, REASON_TOO_MANY_TURNS, AnswerRecord, Decision,
-                                     StoredAnswer)
-from bots.dialogue.engine import FREE_REPEATS, KEYPAD_ANSWERS, MAX_TURNS, SILENCE_REMINDERS, Dialogue
+from bots.dialogue.decisions import (REASON_DISCONNECTED, REASON_DO_NOT_CALL, REASON_HANGUP, REASON_QUALIFIED,
+                                     REASON_SHUTDOWN, REASON_SILENT, REASON_TIMEOUT, REASON_TOO_MANY_TURNS,
+                                     AnswerRecord, Decision, StoredAnswer)
+from bots.dialogue.engine import FREE_REPEATS, KEYPAD_ANSWERS, MAX_TURNS, OPT_OUT_KEY, SILENCE_REMINDERS, Dialogue
 from bots.dialogue.hints import SHORT_ANSWER_S, YES_NO_HINT, asr_hint, example_answer
 from bots.dialogue.script import QuestionSpec, Script
 
 __all__ = [
-    "CONSENT_REASK", "DEFAULT_CONSENT_LINE", "FREE_REPEATS", "KEYPAD_ANSWERS", "MAX_TURNS", "REASON_DISCONNECTED", "REASON_HANGUP",
-    "REASON_QUALIFIED", "REASON_SHUTDOWN", "REASON_SILENT", "REASON_TIMEOUT", "REASON_TOO_MANY_TURNS",
+    "CONSENT_REASK", "DEFAULT_CONSENT_LINE", "FREE_REPEATS", "KEYPAD_ANSWERS", "MAX_TURNS", "OPT_OUT_KEY",
+    "REASON_DISCONNECTED", "REASON_DO_NOT_CALL", "REASON_HANGUP", "REASON_QUALIFIED", "REASON_SHUTDOWN",
+    "REASON_SILENT", "REASON_TIMEOUT", "REASON_TOO_MANY_TURNS",
     "SHORT_ANSWER_S", "SILENCE_REMINDERS", "YES_NO_HINT", "AnswerRecord", "Decision", "Dialogue", "QuestionSpec",
     "Script", "StoredAnswer", "asr_hint", "consent_text", "example_answer",
 ]

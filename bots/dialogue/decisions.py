@@ -15,6 +15,7 @@ REASON_TIMEOUT = "call_time_limit"
 REASON_SILENT = "caller_silent"
 REASON_TOO_MANY_TURNS = "too_many_turns"
 REASON_SHUTDOWN = "shutdown"  # the worker stopped (drain deadline) before the call ended
+REASON_DO_NOT_CALL = "do_not_call"  # the caller asked never to be called again (words, or key 9)
 
 
 @dataclass(frozen=True)

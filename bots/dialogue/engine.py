@@ -10,14 +10,17 @@ import copy
 
 from bots.dialogue.consent import (CONSENT_NO, CONSENT_REASK, CONSENT_REASKS, CONSENT_REFUSED, CONSENT_THANKS,
                                    CONSENT_YES, consent_text)
-from bots.dialogue.decisions import (REASON_HANGUP, REASON_QUALIFIED, REASON_SILENT, REASON_TOO_MANY_TURNS,
-                                     AnswerRecord, Decision, StoredAnswer)
+from bots.dialogue.decisions import (REASON_DO_NOT_CALL, REASON_HANGUP, REASON_QUALIFIED, REASON_SILENT,
+                                     REASON_TOO_MANY_TURNS, AnswerRecord, Decision, StoredAnswer)
 from bots.dialogue.hints import example_answer, period_words
 from bots.dialogue.script import QuestionSpec, Script
 from bots.dialogue.thresholds import bound_meets, meets, relation_meets, teen_for_ty
 
 # Phone keypad answers to yes/no questions (and to "Just to confirm ...?", and to recording).
 KEYPAD_ANSWERS = {"1": True, "2": False}
+# The key that asks never to be called again, on any question (like saying "don't call me again").
+OPT_OUT_KEY = "9"
+OPT_OUT_LINE = "Of course. We will not call you again. Sorry to have troubled you. Goodbye."
 
 # A silent caller is reminded this many times (the question asked again), then the call ends.
 SILENCE_REMINDERS = 1
@@ -171,9 +174,19 @@ class Dialogue:
             return None
         return KEYPAD_ANSWERS[digit]
 
+    def takes_key(self, digit: str) -> bool:
+        """Whether a phone key means something now: an answer (`keypad_answer`) or OPT_OUT_KEY."""
+        return self.question is not None and (digit == OPT_OUT_KEY or self.keypad_answer(digit) is not None)
+
+    def opt_out(self) -> Decision:
+        """The caller asked never to be called again: the call ends (not qualified), politely."""
+        return self._end("rejected", REASON_DO_NOT_CALL, OPT_OUT_LINE, None)
+
     def keypad(self, digit: str) -> Decision | None:
         """A key pressed on a phone, recorded like a spoken answer ("keypad 1"); None if it
-        means nothing now (see `keypad_answer`)."""
+        means nothing now (see `keypad_answer`). OPT_OUT_KEY ends the call (`opt_out`)."""
+        if digit == OPT_OUT_KEY and self.question is not None:
+            return self.opt_out()
         value = self.keypad_answer(digit)
         q = self.question
         if value is None or q is None:
@@ -215,7 +228,7 @@ class Dialogue:
         caller is then said back or asked again first, whatever the confidence (a second
         listen primed with the question's words can hear them in a garble: "Coimbatore."
         came back as "Kolkata." at 0.71)."""
-        from bots.understanding import place_names, understand
+        from bots.understanding import opts_out, place_names, understand
 
         self.silences = 0
         self._heard = None if agreed else confidence
@@ -226,6 +239,8 @@ class Dialogue:
         self.turns += 1
         if self.turns > self.max_turns:
             return self._end("incomplete", REASON_TOO_MANY_TURNS, self.script.incomplete_message, None)
+        if opts_out(text):
+            return self.opt_out()
         if self.asking_consent:
             consent = understand(text, kind="yes_no", language=self.script.language,
                                  yes_phrases=CONSENT_YES, no_phrases=CONSENT_NO)

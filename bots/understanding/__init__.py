@@ -40,6 +40,7 @@ What lives where, from the bottom up (a module imports only modules above it her
 - `durations`: "next month", "in six weeks", "a month or two" in the question's
   time unit.
 - `spoken_amounts`: the other direction, an amount as words for the bot to say.
+- `opt_out`: `opts_out()`, a caller asking never to be called again (any question).
 - `reading`: `Reading` and `understand()`, the only module that combines the
   readers above (and the only one that knows their order).
 
@@ -54,11 +55,12 @@ of microseconds (see bench/understanding.py).
 from __future__ import annotations
 
 from bots.understanding.numbers import parse_number
+from bots.understanding.opt_out import opts_out
 from bots.understanding.phrases import split_phrases
 from bots.understanding.places import place_names, split_places
 from bots.understanding.reading import Reading, understand
 from bots.understanding.spoken_amounts import spoken_amount
 from bots.understanding.units import unit_kind
 
-__all__ = ["Reading", "understand", "parse_number", "spoken_amount", "split_phrases", "split_places", "place_names",
+__all__ = ["Reading", "understand", "opts_out", "parse_number", "spoken_amount", "split_phrases", "split_places", "place_names",
            "unit_kind"]

@@ -174,9 +174,9 @@ class CallPipeline:
             await self.listener.feed(frame.pcm, frame.received_at)
 
     async def on_dtmf(self, digit: str, received_at: float | None = None) -> None:
-        """A phone key: 1 yes / 2 no on a yes/no question, an answer like a spoken one; others ignored."""
+        """A phone key: 1 yes / 2 no on a yes/no question; 9 "never call me again"; others ignored."""
         if (self.lifecycle.taking_input and await self.input.message_allowed()
-                and self.dialogue.keypad_answer(digit) is not None):
+                and self.dialogue.takes_key(digit)):
             at = time.perf_counter() if received_at is None else received_at
             await self._caller_turn(Utterance(turn=0, ended_at=at, keypad=digit))
 

@@ -190,3 +190,29 @@ def test_lost_callbacks_are_fetched_from_twilio(dialling, fake_now, loan_bot, se
     lead_row = Lead.objects.get()
     assert lead_row.state == "no_answer"
     assert Attempt.objects.get().result == "no_answer"
+
+
+def test_a_caller_who_asks_not_to_be_called_again_goes_on_the_list(dialling, fake_now, loan_bot):
+    from calls.http.tokens import token_call_id
+    from calls.models import Call
+    from calls.persistence import lifecycle
+    from calls.transport.phone import twilio_rest
+    from campaigns.models import DoNotCall
+    from devtools.fakecallee import token_of
+
+    def opts_out(call, behaviour) -> None:  # presses 9: the dialogue ends the call so (tests/bots/test_keypad.py)
+        lifecycle.end_call(token_call_id(token_of(call)), Call.Outcome.REJECTED, "do_not_call")
+        twilio_rest.hang_up(call.sid)
+
+    first, second = campaign(loan_bot, name="First"), campaign(loan_bot, name="Second", state=Campaign.State.PAUSED)
+    lead(first, "+919876500071")
+    lead(second, "+919876500071")
+    drive = Drive(dialling, fake_now, decide=opts_out)
+    drive.callees.default = QUALIFIES
+    drive.until_settled()
+    listed = DoNotCall.objects.get()
+    assert (listed.phone, listed.source) == ("+919876500071", "caller")
+    assert list(Lead.objects.values_list("state", flat=True)) == ["do_not_call", "do_not_call"]
+    Campaign.objects.filter(pk=second.pk).update(state=Campaign.State.RUNNING)
+    drive.burst()
+    assert len(drive.callees.dials) == 1  # the other campaign never calls them
