@@ -180,20 +180,20 @@ class Callees:
     # ------------------------------------------------------------------ telling the server
     def _deliver(self, event: _Event) -> None:
         headers = {"X-Twilio-Signature": self._validator.compute_signature(event.url, event.form)}
+        call_status = event.form.get("CallStatus", "")
+        with self._lock:  # the call is over for Twilio as it tells the server so (before its answer)
+            call = self.fake.calls.get(event.sid)
+            if call_status in ENDED and call is not None:
+                if self.live.get(call.to) == event.sid:
+                    del self.live[call.to]
+                call.status = call_status
         try:
             status = self.send(event.url, event.form, headers)
-        except Exception as exc:  # the server is down: Twilio would retry or give up; we record it
+        except Exception as exc:  # the server is down: Twilio would give up; a fetch tells the truth
             status = -1
-            self.undelivered.append(f"{event.form.get('CallStatus') or event.form.get('AnsweredBy')} to {event.url}: {exc!r}")
+            self.undelivered.append(f"{call_status or event.form.get('AnsweredBy')} to {event.url}: {exc!r}")
         with self._lock:
             self.sent.append((event.url, event.form, status))
-            call_status = event.form.get("CallStatus", "")
-            call = self.fake.calls.get(event.sid)
-            if call_status in ENDED:
-                if call is not None and self.live.get(call.to) == event.sid:
-                    del self.live[call.to]
-                if call is not None:
-                    call.status = call_status
         if event.form.get("AnsweredBy") == "human":
             call = self.fake.calls[event.sid]
             self.people.append(call)
