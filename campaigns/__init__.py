@@ -12,7 +12,8 @@ A self-contained Django app on top of `calls` and `bots`:
   (retry at the configured delay, or a final state);
 - `callbacks`, `api`, `urls`: Twilio's status and AMD callbacks, `POST /api/campaigns/<id>/leads/`;
 - `body`: the campaign part of lead delivery's `call.ended` / `lead.qualified` body;
-- `admin`, `management/commands/campaign.py`: what staff and operators use.
+- `admin`, `management/commands/campaign.py`: what staff and operators use (the live
+  campaign page is the dashboard's: dashboard.campaign_views).
 docs/campaigns.md is the user's guide.
 
 May import: `calls` (models, outbox, delivery, persistence, worker, http, transport.phone's

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from bots.models import Bot
@@ -34,11 +34,17 @@ class FunnelStep:
 
 
 def funnel(bot: Bot, since: datetime | None = None) -> list[FunnelStep]:
-    """Calls started -> passed each question (in script order) -> qualified."""
-    questions = list(bot.questions.order_by("order", "id").values_list("key", "prompt"))
+    """The bot's calls started -> passed each question (in script order) -> qualified."""
     calls = Call.objects.filter(bot=bot).exclude(status=Call.Status.CREATED)
     if since is not None:
         calls = calls.filter(created_at__gte=since)
+    return funnel_of(bot, calls)
+
+
+def funnel_of(bot: Bot, calls: QuerySet[Call], first_label: str = "Calls started") -> list[FunnelStep]:
+    """`calls` (of `bot`) -> passed each of its questions -> qualified, in one aggregate query.
+    The bot page passes its calls of a period, a campaign page the calls its leads answered."""
+    questions = list(bot.questions.order_by("order", "id").values_list("key", "prompt"))
     passed = {
         f"q{i}": Count("pk", filter=Q(answers__question_key=key, answers__qualifies=True), distinct=True)
         for i, (key, _prompt) in enumerate(questions)
@@ -49,7 +55,7 @@ def funnel(bot: Bot, since: datetime | None = None) -> list[FunnelStep]:
         **passed,
     )
     started = totals["started"]
-    labelled = [("Calls started", started)]
+    labelled = [(first_label, started)]
     labelled += [(f"Passed Q{i + 1}: {key}", totals[f"q{i}"]) for i, (key, _prompt) in enumerate(questions)]
     labelled.append((bot.qualified_label.capitalize(), totals["qualified"]))
     return [FunnelStep(label, count, 100 * count / started if started else 0.0) for label, count in labelled]

@@ -5,7 +5,6 @@ personal data. Login is the admin's (LOGIN_URL), so there is one account system.
 """
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from datetime import timedelta
 
@@ -27,6 +26,7 @@ from calls.persistence.latency_stats import STAGES
 from calls.transport.phone import twilio_rest
 from calls.transport.phone.outbound import DialError, DialRefused, check_staff_dial, place_call
 from dashboard import stats
+from dashboard.csv_export import csv_response, csv_value, iso
 from dashboard.forms import LeadFilterForm, LeadStatusForm
 from dashboard.leads import (
     CHANGE_PERM,
@@ -41,8 +41,6 @@ from dashboard.svg import Bar, Series, funnel_svg, line_chart_svg
 PAGE_SIZE = 25
 STAGE_LABELS = dict(LatencySample.Stage.choices)
 STATS_RANGES = {1: "24 hours", 7: "7 days", 30: "30 days", 90: "90 days"}
-# Cells a spreadsheet would run as a formula (CSV injection); see _csv_cell.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _require(request: HttpRequest, perm: str) -> None:
@@ -76,10 +74,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     calls = form.filter(lead_queryset()).prefetch_related("answers")
     bot = form.cleaned_data.get("bot") if form.is_valid() else None
     keys = _question_keys(bot)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
-    writer = _SafeWriter(csv.writer(response))
+    response, writer = csv_response("leads")
     writer.writerow(
         ["call_id", "created_at", "caller_name", "caller_phone", "bot", "status", "outcome", "outcome_label",
          "transfer", "lead_status", "lead_note", "callback_due_at", "ended_at", *keys]
@@ -88,29 +83,11 @@ def export_csv(request: HttpRequest) -> HttpResponse:
         outcome = outcome_of(call)
         answers = {a.question_key: a.value for a in call.answers.all()}
         writer.writerow(
-            [call.pk, _iso(call.created_at), call.caller_name, call.caller_phone, call.bot.slug, call.status,
+            [call.pk, iso(call.created_at), call.caller_name, call.caller_phone, call.bot.slug, call.status,
              call.outcome, outcome.label, "yes" if outcome.transfer else "", call.lead_status, call.lead_note,
-             _iso(call.callback_due_at), _iso(call.ended_at), *(_csv_value(answers.get(k)) for k in keys)]
+             iso(call.callback_due_at), iso(call.ended_at), *(csv_value(answers.get(k)) for k in keys)]
         )
     return response
-
-
-class _SafeWriter:
-    """csv.writer whose every cell is made safe to open in a spreadsheet."""
-
-    def __init__(self, writer) -> None:
-        self.writer = writer
-
-    def writerow(self, row) -> None:
-        self.writer.writerow([_csv_cell(cell) for cell in row])
-
-
-def _csv_cell(value) -> str:
-    """A cell starting with = + - @ tab or CR is prefixed with ' so a spreadsheet shows
-    it as text instead of running it (OWASP CSV injection). Caller names, phones and
-    notes are typed by the public or by agents."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _question_keys(bot: Bot | None) -> list[str]:
@@ -119,18 +96,6 @@ def _question_keys(bot: Bot | None) -> list[str]:
     if bot is not None:
         questions = questions.filter(bot=bot)
     return list(dict.fromkeys(questions.values_list("key", flat=True)))
-
-
-def _iso(moment) -> str:
-    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
-
-
-def _csv_value(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
 
 
 @staff_member_required
