@@ -96,15 +96,23 @@ def _campaign_page(request: HttpRequest, campaign: Campaign, report: ImportRepor
     }, status=status)
 
 
-def _actions_for(request: HttpRequest, campaign: Campaign) -> list[tuple[str, str]]:
-    """The state buttons this user sees: (action, label)."""
+# The state buttons, each shown while the campaign is in one of its states (the page's script
+# shows and hides them as the polled state changes, so a colleague's Pause swaps the buttons).
+BUTTONS = [
+    ("start", "Start", {Campaign.State.DRAFT}),
+    ("pause", "Pause", {Campaign.State.RUNNING}),
+    ("resume", "Resume", {Campaign.State.PAUSED}),
+    ("finish", "Finish", {Campaign.State.RUNNING, Campaign.State.PAUSED}),
+]
+
+
+def _actions_for(request: HttpRequest, campaign: Campaign) -> list[dict[str, object]]:
+    """The state buttons for a user with the change permission: action, label, the states
+    it shows in (space-separated) and whether it shows now."""
     if not request.user.has_perm(data.CHANGE_CAMPAIGN):
         return []
-    return {
-        Campaign.State.DRAFT: [("start", "Start")],
-        Campaign.State.RUNNING: [("pause", "Pause"), ("finish", "Finish")],
-        Campaign.State.PAUSED: [("resume", "Resume"), ("finish", "Finish")],
-    }.get(campaign.state, [])
+    return [{"action": action, "label": label, "states": " ".join(sorted(states)), "shown": campaign.state in states}
+            for action, label, states in BUTTONS]
 
 
 @staff_member_required

@@ -28,6 +28,10 @@ function apply(progress) {
     badge.className = `badge campaign-${progress.state}`;
     badge.textContent = progress.state_label;
   }
+  // The buttons that apply to the state now (a colleague may have paused it).
+  for (const form of document.querySelectorAll("form.state-action")) {
+    form.hidden = !form.dataset.states.split(" ").includes(progress.state);
+  }
 }
 
 if (grid) {

@@ -68,7 +68,11 @@ def test_campaign_counts_and_state_follow_another_tabs_changes(staff_page):
     expect(other.locator(".messages")).to_contain_text("is paused")
     expect(page.locator("#campaign-state")).to_have_text("Paused", timeout=LIVE_TIMEOUT_MS)
     expect(page.locator("#campaign-state")).to_have_class(re.compile(r"\bcampaign-paused\b"))
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()  # the buttons follow the state
+    expect(page.get_by_role("button", name="Pause")).to_be_hidden()
+    expect(page.get_by_role("button", name="Start")).to_be_hidden()
     assert page.evaluate("window.__sameDocument === true"), "the campaign page reloaded"
+    screenshot(page, "campaign-page")
 
     # The lead's page, from the campaign's lead list.
     page.get_by_role("link", name="Lead 0").first.click()
