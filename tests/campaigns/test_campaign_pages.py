@@ -340,3 +340,14 @@ def test_a_file_over_the_dashboards_row_limit_is_refused_whole(manager, campaign
     response = upload(manager, campaign, b"phone\n+919876543210\n+919876543211\n+919876543212\n")
     assert response.status_code == 400 and "manage.py campaign add-leads" in response.content.decode()
     assert not Lead.objects.exists()
+
+
+def test_lead_list_pages_and_filters_by_state(manager, campaign):
+    for i in range(55):
+        lead(campaign, f"+9198765{i:05d}", S.QUEUED if i % 5 else S.QUALIFIED, name=f"Lead {i}")
+    first = manager.get(f"/dashboard/campaigns/{campaign.pk}/").content.decode()
+    assert first.count('<tr id="lead-') == 50 and 'href="?page=2#leads" rel="next">Next →' in first
+    second = manager.get(f"/dashboard/campaigns/{campaign.pk}/?page=2").content.decode()
+    assert second.count('<tr id="lead-') == 5 and 'rel="prev">← Previous' in second
+    qualified = manager.get(f"/dashboard/campaigns/{campaign.pk}/?state=qualified").content.decode()
+    assert qualified.count('<tr id="lead-') == 11 and "pagination" not in qualified
