@@ -79,7 +79,6 @@ def _campaign_page(request: HttpRequest, campaign: Campaign, report: ImportRepor
     return render(request, "dashboard/campaign_detail.html", {
         "campaign": campaign,
         "progress": progress,
-        "progress_json": data.progress_json(campaign, progress),
         "poll_seconds": POLL_SECONDS,
         "steps": steps,
         "funnel_svg": funnel_svg([Bar(s.label, s.count, f"{s.percent:.0f}%") for s in steps],
