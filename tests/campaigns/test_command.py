@@ -51,7 +51,7 @@ def test_bad_input_is_a_clear_error(brief_bots, tmp_path):
         with pytest.raises(CommandError, match=message):
             run(*args)
     made = json.loads(run("create", "--bot", "quickrupee-loan", "--name", "Empty", "--json"))
-    with pytest.raises(CommandError, match="no lead left to call"):
-        run("start", str(made["id"]))
+    with pytest.raises(CommandError, match="only a running campaign pauses"):
+        run("pause", str(made["id"]))
     with pytest.raises(CommandError, match="cannot read"):
         run("add-leads", str(made["id"]), str(tmp_path / "missing.csv"))
