@@ -11,7 +11,7 @@ then hang up, the rest are no answer, busy, voicemail (AMD hangs up on it) or fa
 server's CPU is its whole process (the dialer, the callbacks, the calls' rows), read from
 /proc before and after, so it is an upper bound on the dialer's own cost.
 
-    flock /work/wt/bench.lock .venv/bin/python bench/campaign.py [--leads 2000] [--lines 100]
+    .venv/bin/python bench/campaign.py [--leads 2000] [--lines 100]
         [--cps 20] [--web-leads 50] [--database-url postgres://...scratch-db]   # default: SQLite
 """
 from __future__ import annotations
