@@ -103,6 +103,13 @@ WEBHOOK_DELIVERIES = Counter(
     "last retry failed), gone (410: destination disabled), refused (private address, no URL).",
     ["result"],
 )
+CAMPAIGN_DIALS = Counter(
+    "voicebot_campaign_dials",
+    "Outbound campaign dials by how they were placed: placed (Twilio took it), recovered (found at Twilio after "
+    "a restart), refused (Twilio said no), network (Twilio not reached), uncertain (not dialled: could not tell "
+    "whether an interrupted dial reached Twilio), outside_hours (the window closed first).",
+    ["result"],
+)
 WEBHOOK_OLDEST_UNDELIVERED = Gauge(
     "voicebot_webhook_oldest_undelivered_seconds",
     "Age of the oldest lead webhook event still waiting for an active destination (0: none).",
@@ -200,6 +207,11 @@ def answer_heard(bot: str, question: str, understood: bool) -> None:
 def webhook_delivery(result: str) -> None:
     """A webhook attempt was recorded (`result`: one of WEBHOOK_RESULTS)."""
     WEBHOOK_DELIVERIES.labels(result).inc()
+
+
+def campaign_dial(result: str) -> None:
+    """A campaign dial was recorded (see CAMPAIGN_DIALS)."""
+    CAMPAIGN_DIALS.labels(result).inc()
 
 
 def webhook_oldest_undelivered(seconds: float) -> None:

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, Max, Min, OuterRef
 
+from calls import metrics
 from calls.http.tokens import make_token
 from calls.models import Call
 from calls.outbox.items import Result, Status
@@ -222,6 +223,7 @@ class DialQueue(OutboxQueue):
         return Result(ok=True, kind="placed", fields={"carrier_sid": sid})
 
     def finished(self, item: Dial, result: Result, outcome: str, now: datetime) -> None:
+        metrics.campaign_dial(result.kind)
         if result.ok:
             outcomes.dial_placed(item.attempt, result.fields["carrier_sid"])
             return

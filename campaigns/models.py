@@ -132,6 +132,9 @@ class Lead(models.Model):
     def zone(self) -> str:
         return self.time_zone or self.campaign.time_zone
 
+    def clean(self) -> None:
+        self.phone = _e164(self.phone)
+
 
 FINAL_STATES = frozenset({
     Lead.State.QUALIFIED, Lead.State.REJECTED, Lead.State.INCOMPLETE, Lead.State.NO_ANSWER, Lead.State.BUSY,
@@ -191,6 +194,18 @@ class DoNotCall(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+    def clean(self) -> None:
+        self.phone = _e164(self.phone)
+
+
+def _e164(phone: str) -> str:
+    from campaigns.phones import BadNumber, normalise
+
+    try:
+        return normalise(phone)
+    except BadNumber as exc:
+        raise ValidationError({"phone": str(exc)}) from exc
 
 
 class Dial(OutboxItem):

@@ -63,6 +63,12 @@ class Followup:
 
 
 def locked_attempt(attempt_id: int) -> Attempt | None:
+    """The attempt with its call, itself and its lead locked, in that order: the order of a
+    call's end (`lifecycle.end_call` locks the call, then `call_ended` the attempt), so a
+    carrier callback and the dialogue's end of the same call never deadlock."""
+    call_id = Attempt.objects.filter(pk=attempt_id).values_list("call_id", flat=True).first()
+    if call_id is not None:
+        Call.objects.select_for_update().filter(pk=call_id).values_list("pk", flat=True).first()
     attempt = Attempt.objects.select_for_update(of=("self",)).select_related("lead__campaign", "call").filter(
         pk=attempt_id
     ).first()

@@ -51,7 +51,19 @@ def test_bad_input_is_a_clear_error(brief_bots, tmp_path):
         with pytest.raises(CommandError, match=message):
             run(*args)
     made = json.loads(run("create", "--bot", "quickrupee-loan", "--name", "Empty", "--json"))
-    with pytest.raises(CommandError, match="no lead left to call"):
-        run("start", str(made["id"]))
+    with pytest.raises(CommandError, match="only a running campaign pauses"):
+        run("pause", str(made["id"]))
     with pytest.raises(CommandError, match="cannot read"):
         run("add-leads", str(made["id"]), str(tmp_path / "missing.csv"))
+
+
+def test_admin_normalises_numbers_and_starts_campaigns(admin_client, brief_bots):
+    from campaigns.models import Campaign, DoNotCall
+
+    answer = admin_client.post("/admin/campaigns/donotcall/add/", {"phone": "+91 98765-43210", "source": "admin", "note": ""})
+    assert answer.status_code == 302 and DoNotCall.objects.get().phone == "+919876543210"
+    answer = admin_client.post("/admin/campaigns/donotcall/add/", {"phone": "12345", "source": "admin", "note": ""})
+    assert answer.status_code == 200 and b"country code" in answer.content
+    made = json.loads(run("create", "--bot", "quickrupee-loan", "--name", "Admin", "--json"))
+    admin_client.post("/admin/campaigns/campaign/", {"action": "start", "_selected_action": [made["id"]]})
+    assert Campaign.objects.get(pk=made["id"]).state == "running"

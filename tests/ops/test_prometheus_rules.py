@@ -36,7 +36,7 @@ def exposed_families() -> set[str]:
                   metrics.PROVIDER_FAILURES, metrics.PROVIDER_FALLBACKS, metrics.BREAKER_OPEN,
                   metrics.CALL_DURATION, metrics.ANSWERS, metrics.RECORDS_LOST, metrics.WEBHOOK_DELIVERIES,
                   metrics.WEBHOOK_OLDEST_UNDELIVERED, metrics.WEBHOOK_DESTINATION_FAILING, metrics.RECORDING_DROPPED,
-                  metrics.RECORDINGS_STORED, metrics.RECORDINGS_WAITING)
+                  metrics.RECORDINGS_STORED, metrics.RECORDINGS_WAITING, metrics.CAMPAIGN_DIALS)
     return {family.name for collector in collectors for family in collector.describe()}
 
 
@@ -48,7 +48,7 @@ def referenced_metrics(expr: str) -> set[str]:
 
 def test_alert_rules_are_valid(promtool):
     out = run(promtool, "check", "rules", "alerts.yml", cwd=DEPLOY)
-    assert "SUCCESS: 13 rules found" in out
+    assert "SUCCESS: 14 rules found" in out
 
 
 def test_alert_rule_unit_tests_pass(promtool):
@@ -63,7 +63,7 @@ def test_every_alert_of_the_issue_is_there_and_unit_tested():
                      "VoicebotErrorOutcomes", "VoicebotCallsRefusedBusy", "VoicebotScrapeFailing",
                      "VoicebotNotScraped", "VoicebotRecordsLost", "VoicebotWebhookDestinationFailing",
                      "VoicebotWebhooksUndelivered", "VoicebotWebhookGivenUp", "VoicebotRecordingsNotStored",
-                     "VoicebotRecordingAudioDropped"}
+                     "VoicebotRecordingAudioDropped", "VoicebotCampaignDialsFailing"}
     tests = yaml.safe_load((DEPLOY / "alerts_test.yml").read_text())["tests"]
     fired = {case["alertname"] for group in tests for case in group.get("alert_rule_test", []) if case["exp_alerts"]}
     assert fired == names  # each alert is shown firing at least once
