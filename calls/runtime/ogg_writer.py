@@ -27,9 +27,13 @@ the encoder catches up in between. Its queue is bounded (ENCODER_QUEUE blocks);
 a block that finds it full is not encoded and the caller of `submit` counts it
 (nothing is dropped silently).
 
-Opus settings, per side: SILK ("voip"), 60 ms frames, complexity 0,
-SIDE_BITRATE (16 kbit/s: below 14 libopus drops a 16 kHz side to narrowband).
-As only one side speaks at a time, a file averages less than that (bench/RESULTS.md).
+Opus settings, per side: CELT ("lowdelay"), 60 ms packets, complexity 0,
+SIDE_BITRATE (20 kbit/s; PHONE_BITRATE at 8 kHz). CELT encodes speech in less
+than half the CPU of SILK ("voip": 2.0 against 0.9 ms per second of speech on
+this machine) and, each side being its own stream, its lack of SILK's stereo
+care costs nothing; at 20 kbit/s it keeps speech as well as SILK did at 16
+(tests/recordings.find matched 0.95 either way). As mostly one side speaks at a
+time, a file averages about 16 kbit/s (bench/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -55,13 +59,13 @@ RATE = 16000  # both sides are recorded at 16 kHz (wideband speech) ...
 PHONE_RATE = 8000  # ... or at 8 kHz on a phone line, which carries no more (as heard, and a third cheaper)
 PAGE_MS = 480  # an Ogg page holds at most this much audio (8 frames): what a killed worker can lose
 FRAME_MS = 60
-SIDE_BITRATE = 16000  # each side's Opus bitrate at RATE ...
-PHONE_BITRATE = 12000  # ... and at PHONE_RATE (narrowband either way)
+SIDE_BITRATE = 20000  # each side's Opus bitrate at RATE ...
+PHONE_BITRATE = 16000  # ... and at PHONE_RATE
 ENCODER_QUEUE = 1000  # audio blocks waiting for the encoder thread (~0.5 s, 32 KB each), for all calls of a process
 # The encoder thread runs this much nicer than the worker's event loop (Linux: a thread has
 # its own nice value): a call's turns come first, and the recording catches up in between.
 ENCODER_NICE = 10
-OPUS_OPTIONS = {"application": "voip", "frame_duration": str(FRAME_MS), "compression_level": "0"}
+OPUS_OPTIONS = {"application": "lowdelay", "frame_duration": str(FRAME_MS), "compression_level": "0"}
 
 
 class _Side:
