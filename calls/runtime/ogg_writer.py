@@ -28,12 +28,13 @@ a block that finds it full is not encoded and the caller of `submit` counts it
 (nothing is dropped silently).
 
 Opus settings, per side: CELT ("lowdelay"), 60 ms packets, complexity 0,
-SIDE_BITRATE (20 kbit/s; PHONE_BITRATE at 8 kHz). CELT encodes speech in less
+SIDE_BITRATE (24 kbit/s; PHONE_BITRATE at 8 kHz). CELT encodes speech in less
 than half the CPU of SILK ("voip": 2.0 against 0.9 ms per second of speech on
-this machine) and, each side being its own stream, its lack of SILK's stereo
-care costs nothing; at 20 kbit/s it keeps speech as well as SILK did at 16
-(tests/recordings.find matched 0.95 either way). As mostly one side speaks at a
-time, a file averages about 16 kbit/s (bench/RESULTS.md).
+this machine), and with each side its own stream, the intensity stereo that
+ruled CELT out for one stereo stream does not apply. At 24 kbit/s a side Whisper
+hears espeak-ng speech through it about as well as the original (29 % words
+wrong against 26 %, 18 clips; 31 % at 20 kbit/s). As mostly one side speaks at
+a time, a file averages less (bench/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ RATE = 16000  # both sides are recorded at 16 kHz (wideband speech) ...
 PHONE_RATE = 8000  # ... or at 8 kHz on a phone line, which carries no more (as heard, and a third cheaper)
 PAGE_MS = 480  # an Ogg page holds at most this much audio (8 frames): what a killed worker can lose
 FRAME_MS = 60
-SIDE_BITRATE = 20000  # each side's Opus bitrate at RATE ...
+SIDE_BITRATE = 24000  # each side's Opus bitrate at RATE ...
 PHONE_BITRATE = 16000  # ... and at PHONE_RATE
 ENCODER_QUEUE = 1000  # audio blocks waiting for the encoder thread (~0.5 s, 32 KB each), for all calls of a process
 # The encoder thread runs this much nicer than the worker's event loop (Linux: a thread has
