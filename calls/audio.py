@@ -34,17 +34,16 @@ class StreamResampler:
     `process()` may return less (or more) than the proportional amount for a
     piece: soxr keeps a few milliseconds of filter history. `flush()` returns
     the tail once the stream is over; the resampler must not be used after it.
-    When both rates are equal it is a zero-cost passthrough. `quality` is soxr's
-    ("HQ", 20-bit; a recording's copy takes the cheaper 16-bit "LQ").
+    When both rates are equal it is a zero-cost passthrough.
     """
 
-    def __init__(self, from_rate: int, to_rate: int, quality: str = "HQ") -> None:
+    def __init__(self, from_rate: int, to_rate: int) -> None:
         self.from_rate = int(from_rate)
         self.to_rate = int(to_rate)
         self._stream = (
             None
             if self.from_rate == self.to_rate
-            else soxr.ResampleStream(self.from_rate, self.to_rate, 1, dtype="int16", quality=quality)
+            else soxr.ResampleStream(self.from_rate, self.to_rate, 1, dtype="int16", quality="HQ")
         )
         self._odd = b""  # a half sample left over from the previous piece
 

@@ -48,10 +48,6 @@ MAX_BLOCK_S = 5.0  # a long silence goes to the encoder in blocks no longer than
 # stalled network or event loop delivers frames late and then in a burst, and a gap for each
 # late frame would tear the caller's words apart (a stall shifts them instead, by at most this).
 JITTER_S = 0.3
-# The bot's audio (Piper's 22.05 kHz) is resampled on the event loop as it is sent: soxr's
-# 16-bit "LQ" is plenty for a 16 kHz recording of speech and costs less than "HQ" (which was
-# about a tenth of a busy worker's event-loop work with 150 calls recorded, bench/RESULTS.md).
-RESAMPLE_QUALITY = "LQ"
 MAX_AHEAD_S = 10.0  # audio placed further ahead of the clock than this is not kept (a runaway client)
 
 
@@ -125,7 +121,7 @@ class _BotStream:
 
     def __init__(self, rate: int, pos: int, at: float, to_rate: int) -> None:
         self.rate = rate
-        self.resampler = StreamResampler(rate, to_rate, quality=RESAMPLE_QUALITY)
+        self.resampler = StreamResampler(rate, to_rate)
         self.pos = pos  # where the resampled stream's first sample goes
         self.emitted = 0  # resampled samples written so far
         self.next_at = at  # when the next chunk starts playing if it follows this one
@@ -167,8 +163,7 @@ class CallRecorder:
         """Caller audio as received (s16le mono at `rate`), its last sample at `received_at`."""
         if not self.recording or not pcm:
             return
-        resampler = self._caller_rates.get(rate) or self._caller_rates.setdefault(
-            rate, StreamResampler(rate, self.rate, quality=RESAMPLE_QUALITY))
+        resampler = self._caller_rates.get(rate) or self._caller_rates.setdefault(rate, StreamResampler(rate, self.rate))
         samples = np.frombuffer(resampler.process(pcm), dtype="<i2")
         self.timeline.caller(samples, received_at)
         self._advance()
