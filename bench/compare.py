@@ -25,6 +25,10 @@ does, it does to both.
   is none). The base side's fresh worktree would otherwise synthesize lines this tree
   has cached (41 speech requests against 0 in a 150-call run), and a side that
   synthesizes answers later.
+- `--base-delay S` starts the base side's callers S seconds after this tree's: where this
+  tree's calls have a turn more before the timed ones (a recorded call's consent line,
+  about 10 s), the timed answers of both sides then fall at the same moments, and
+  neither side's answers meet only the other's ramp (300 calls being set up at once).
 - Arguments after `--` go to both load bench runs.
 - `--here-server-env KEY=VALUE` (repeatable) sets a server setting on this tree's side
   only: with `--base HEAD` it pairs one setting against its default on the same code,
@@ -82,6 +86,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="workers on each side")
     parser.add_argument("--here-server-env", action="append", default=[], metavar="KEY=VALUE",
                         help="a server setting for this tree's side only (e.g. RECORD_CALLS=1 with --base HEAD)")
+    parser.add_argument("--base-delay", type=float, default=0.0, metavar="S",
+                        help="start the base side's callers S seconds later (e.g. 10 for RECORD_CALLS=1's consent turn)")
     parser.add_argument("load_args", nargs="*", help="after --: more load bench arguments for both sides (python -m bench.load --help)")
     args = parser.parse_args()
 
@@ -110,7 +116,7 @@ def main() -> int:
             command = [
                 sys.executable, "-m", "bench.load", "--calls", str(args.calls), "--workers", str(args.workers),
                 "--server-cmd", f"exec {root / 'scripts/serve.sh'}",
-                "--start-at", str(start_at), "--json", str(out / f"{name}.json"), *args.load_args,
+                "--start-at", str(start_at + (args.base_delay if name == "base" else 0.0)), "--json", str(out / f"{name}.json"), *args.load_args,
             ]
             if name == "here":
                 command += [arg for setting in args.here_server_env for arg in ("--server-env", setting)]
@@ -131,7 +137,8 @@ def main() -> int:
         a, b = (base.get(key) or {}).get(stat), (here.get(key) or {}).get(stat)
         change = f"{b - a:+.0f}" if a is not None and b is not None else ""
         print(f"{label:38}{a if a is not None else '-':>12}{b if b is not None else '-':>12}{change:>10}")
-    for label, key in (("server CPU (cores busy)", "cpu_cores_busy"), ("completed", "completed"), ("failed", "failed"),
+    for label, key in (("server CPU (cores busy)", "cpu_cores_busy"), ("server CPU-s per call", "cpu_s_per_call"),
+                       ("completed", "completed"), ("failed", "failed"),
                        ("records lost", "records_lost")):
         print(f"{label:38}{base.get(key, '-'):>12}{here.get(key, '-'):>12}")
     print(f"exit codes: base {codes.get('base')}, this tree {codes.get('here')} (the load bench: 1 if a call failed or a record was lost)")

@@ -138,6 +138,7 @@ def report(run: Run, json_path: Path | None) -> int:
             "client_p95_timeline": [{"from_s": t, "answers": n, "p95": round(p95, 1)} for t, n, p95 in timeline],
             "stages_ms": {stage: summary(values) for stage, values in stage_ms.items()},
             "cpu_cores_busy": round(run.server_cpu / wall, 2),
+            "cpu_s_per_call": round(run.server_cpu / max(len(run.results), 1), 3),
             "scheduling": {k: round(v, 3) for k, v in sched.items()},
             "callers_cpu_cores": round(run.callers_cpu / wall, 2), "stand_in_cpu_cores": round(run.stand_in_cpu / wall, 2),
             "peak_rss_mib": round(run.peak_rss / 2**20), "restart": restarted, "cloud_requests": requests,
