@@ -1,6 +1,6 @@
 """Held-out evaluation: answers and whole calls in voices and phrasings the product was not tuned on.
 
-Run from the repo root: `.venv/bin/python bench/heldout.py [--set 1|2] [--voices ...] [--modes typed,ptt,vad]`.
+Run from the repo root: `.venv/bin/python bench/heldout.py [--set 1|2|3] [--voices ...] [--modes typed,ptt,vad]`.
 Needs Debian's `flite` and `festival` with two of its voices (`scripts/bench-setup.sh`
 installs them). Two sets, each written before any result on it was looked at, each
 spoken by voices the other does not use:
@@ -10,7 +10,12 @@ spoken by voices the other does not use:
   slthts (slt's HTS voice: set 1's slt speaker, another synthesizer), flite's kal
   (an 8 kHz diphone voice: a phone line's band) and espeak-ng's Klatt synthesizer
   (en-us+klatt4; the product speaks espeak-ng's default voice and the tests its
-  default variants, never Klatt).
+  default variants, never Klatt);
+- set 3, bench/heldout/answers3.jsonl (written and committed before its first run, issue
+  27): espeak-ng voices of accents and variants no other set, test or the product uses:
+  Scottish English with the f2 variant ("scot"), Caribbean English on the Klatt
+  synthesizer's klatt6 ("carib"), New York English with m7 ("nyc") and West Midlands
+  English with the Andy variant ("wmid").
 
 The product and the test suite never use flite or festival (they speak with espeak-ng
 and Piper), so those voices are new to every part of the pipeline. The test suite must
@@ -94,10 +99,12 @@ FLITE = shutil.which("flite") or "flite"
 TEXT2WAVE = shutil.which("text2wave") or "text2wave"
 ESPEAK = shutil.which("espeak-ng") or "espeak-ng"
 VOICES = ("kal16", "awb", "rms", "slt")
-SETS = {"1": (DATA, VOICES), "2": (HELDOUT / "answers2.jsonl", ("ked", "slthts", "kal", "klatt"))}
+SETS = {"1": (DATA, VOICES), "2": (HELDOUT / "answers2.jsonl", ("ked", "slthts", "kal", "klatt")),
+        "3": (HELDOUT / "answers3.jsonl", ("scot", "carib", "nyc", "wmid"))}
 # Voices of other synthesizers: name -> (command line before the text, ...).
 FESTIVAL_VOICES = {"ked": "voice_ked_diphone", "slthts": "voice_cmu_us_slt_arctic_hts"}
-ESPEAK_VOICES = {"klatt": "en-us+klatt4"}
+ESPEAK_VOICES = {"klatt": "en-us+klatt4", "scot": "en-gb-scotland+f2", "carib": "en-029+klatt6",
+                 "nyc": "en-us-nyc+m7", "wmid": "en-gb-x-gbcwmd+Andy"}
 MODES = ("typed", "ptt", "vad")
 RATE = 16000
 _CACHE = Path(tempfile.gettempdir()) / "voicebot-heldout-speech"
