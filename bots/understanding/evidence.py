@@ -15,6 +15,9 @@ readers mark what only looks like some:
   until next year" and "not even 20,000" say something and stand;
 - a bare number followed by what the recogniser writes for a "lakh" it did not know
   ("6. like a year"): no amount (`lost_scale`), never 0.5 rupees a month;
+- a lakh figure to a monthly question followed by a word that is nothing an amount is
+  followed by ("3 lakhs together." for "Three lakh a year."): the period may be what was
+  lost (`lost_period`);
 - "no" right before a comparative ("No less than that."): the recogniser drops the comma
   of "No, less than that." as often as a caller says "no less than", which means the
   opposite; such an answer is open (`comma_lost`).
@@ -55,6 +58,26 @@ def negated_at(toks: list[str], start: int) -> bool:
 def comma_lost(toks: list[str], comparatives: set[str]) -> bool:
     """ "no" right before a comparative word: "No, less than that." or "no less than that"?"""
     return any(t == "no" and toks[k + 1] in comparatives for k, t in enumerate(toks[:-1]))
+
+
+# Words that may follow an amount in a salary answer without standing for anything else.
+_AFTER_AMOUNT = {",", "?", "rupees", "rupee", "rs", "inr", "only", "approx", "approximately", "roughly", "about",
+                 "around", "or", "to", "and", "plus", "take", "home", "in", "hand", "net", "gross", "salary",
+                 "income", "fixed", "total", "per", "a", "every", "each", "monthly", "yearly", "annually", "annual",
+                 "ctc", "package", "pm", "pa", "month", "year", "annum", "k", "thousand", "so", "odd", "max",
+                 "maximum", "minimum", "at", "least", "most", "something", "including", "after", "before", "tax",
+                 "taxes", "sir", "madam", "maam", "ji", "right", "now", "currently", "these", "days"}
+LAKH = 100000
+
+
+def lost_period(toks: list[str], q: Qty, wanted: str, stated: str) -> bool:
+    """A lakh figure to a monthly question, no period stated, and a word after it that is
+    nothing an amount is followed by: "3 lakhs together." was a recogniser's "Three lakh a
+    year." (a lakh a month is rare, a lakh a year the usual way to say a salary), so the
+    period may be what was lost."""
+    if wanted != "month" or stated or q.scale < LAKH:
+        return False
+    return q.end < len(toks) and toks[q.end] not in _AFTER_AMOUNT
 
 
 def lost_scale(toks: list[str], q: Qty) -> bool:

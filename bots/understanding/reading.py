@@ -17,7 +17,7 @@ from bots.understanding.money import read_money
 from bots.understanding.numbers import misheard_tens, scan
 from bots.understanding.phrases import compile_phrases, content_events
 from bots.understanding.places import unknown_place
-from bots.understanding.polarity import NO, REPEAT, YES, find_events, is_weak_repeat, polarity
+from bots.understanding.polarity import NO, REPEAT, YES, answered_after_hedge, find_events, is_weak_repeat, polarity
 from bots.understanding.tokens import tokenise
 from bots.understanding.units import unit_kind
 
@@ -54,6 +54,7 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
     if kind == "amount":
         toks = misheard_tens(toks)
     events = find_events(toks)
+    answered = answered_after_hedge(toks, events)
     if any(e.tag == REPEAT for e in events):
         return Reading("repeat")
     content = content_events(toks, compile_phrases(tuple(yes_phrases) + tuple(accepted_places),
@@ -64,7 +65,7 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
     content = [e for e in content if e.tag in (YES, NO)]
     if content:  # merged in order; their strength equals an explicit "yes" / "no"
         events = sorted(events + content, key=lambda e: e.pos)
-    yes_no = polarity(toks, events)
+    yes_no = polarity(toks, events) if answered else None
     if doubts and (yes_no is not True or any(e.tag == DOUBT for e in doubts)):
         yes_no = None  # only a phrase said for itself (not a negated "no") makes a yes
     if kind == "amount" and yes_no is None and {e.tag for e in events} >= {YES, NO}:

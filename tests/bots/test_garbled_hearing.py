@@ -110,6 +110,14 @@ def shipped(slug: str, key: str) -> QuestionSpec:
     ("home-renovation", "start_soon", "Not right away."),
     ("home-renovation", "start_soon", "Not next month."),
     ("home-renovation", "start_soon", "No, next month."),
+    ("quickrupee-loan", "salaried", "Seen not."),  # a "not" after words the bot does not know
+    ("quickrupee-loan", "metro_city", "Go not."),
+    ("quickrupee-loan", "metro_city", "It's just by the river, right?"),  # a tag question is no yes
+    ("quickrupee-loan", "metro_city", "I'm right, ma'am."),  # "I am right" answers nothing
+    ("quickrupee-loan", "salaried", "Not sure, I'm in sales at a bank."),  # a hedge, then no answer word
+    ("quickrupee-loan", "salaried", "Difficult to say. My job is seasonal."),
+    ("quickrupee-loan", "monthly_salary", "Four lakhs altogether."),  # a lakh figure whose period was lost
+    ("quickrupee-loan", "monthly_salary", "Five lakh lucky."),
 ])
 def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key: str, text: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
@@ -125,6 +133,11 @@ def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key:
     ("home-renovation", "owns_home", "We don't rent, we own it.", "qualified"),
     ("home-renovation", "start_soon", "Not for another six months.", "rejected"),
     ("quickrupee-loan", "monthly_salary", "Not even 20,000.", "rejected"),
+    ("quickrupee-loan", "salaried", "Not sure, but yes, I'm on the payroll.", "qualified"),
+    ("home-renovation", "owns_home", "Hard to say. No, we rent it.", "rejected"),
+    ("home-renovation", "start_soon", "Now early next year.", "rejected"),  # "now": the recogniser's "no"
+    ("home-renovation", "start_soon", "Right now.", "qualified"),
+    ("quickrupee-loan", "monthly_salary", "Two lakh rupees a month.", "qualified"),
 ])
 def test_a_negation_that_says_something_still_decides(slug: str, key: str, text: str, outcome: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
