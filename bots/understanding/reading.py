@@ -16,8 +16,8 @@ from bots.understanding.evidence import DOUBT, FLIPPED, comma_lost
 from bots.understanding.money import read_money
 from bots.understanding.numbers import misheard_tens, scan
 from bots.understanding.phrases import compile_phrases, content_events
-from bots.understanding.places import unknown_place
-from bots.understanding.polarity import NO, REPEAT, YES, answered_after_hedge, find_events, is_weak_repeat, polarity
+from bots.understanding.places import sounds_like_other_place, unknown_place
+from bots.understanding.polarity import NO, REPEAT, YES, Event, answered_after_hedge, find_events, is_weak_repeat, polarity
 from bots.understanding.tokens import tokenise
 from bots.understanding.units import unit_kind
 
@@ -59,6 +59,10 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
         return Reading("repeat")
     content = content_events(toks, compile_phrases(tuple(yes_phrases) + tuple(accepted_places),
                                                    tuple(no_phrases) + tuple(other_places)))
+    if accepted_places and not any(e.tag in (YES, NO) for e in content):
+        near = sounds_like_other_place(toks, accepted_places, other_places)
+        if near is not None:  # a known place that does not qualify, misspelt: a "no"
+            content = [Event(near, near + 1, NO)]
     if accepted_places and unknown_place(toks, content):
         return Reading("unclear")
     doubts = [e for e in content if e.tag in (FLIPPED, DOUBT)]

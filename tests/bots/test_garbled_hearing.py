@@ -118,6 +118,8 @@ def shipped(slug: str, key: str) -> QuestionSpec:
     ("quickrupee-loan", "salaried", "Difficult to say. My job is seasonal."),
     ("quickrupee-loan", "monthly_salary", "Four lakhs altogether."),  # a lakh figure whose period was lost
     ("quickrupee-loan", "monthly_salary", "Five lakh lucky."),
+    ("quickrupee-loan", "metro_city", "I live in Bangalor."),  # a misspelt name is no evidence for a metro
+    ("quickrupee-loan", "metro_city", "Hyderbad."),
 ])
 def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key: str, text: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
@@ -138,6 +140,8 @@ def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key:
     ("home-renovation", "start_soon", "Now early next year.", "rejected"),  # "now": the recogniser's "no"
     ("home-renovation", "start_soon", "Right now.", "qualified"),
     ("quickrupee-loan", "monthly_salary", "Two lakh rupees a month.", "qualified"),
+    ("quickrupee-loan", "metro_city", "I live in Jabalpoor.", "rejected"),  # near a known town that is no metro
+    ("quickrupee-loan", "metro_city", "Vadodra.", "rejected"),
 ])
 def test_a_negation_that_says_something_still_decides(slug: str, key: str, text: str, outcome: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
