@@ -355,8 +355,10 @@ class Dialogue:
         self._value_heard = self._heard
         return self._say(self._confirm_text(q, amount), "confirm")
 
-    def _doubtful(self, q: QuestionSpec, qualifies: bool) -> bool:
-        """A low-confidence hearing that would reject the caller, or qualify them on a yes/no;
+    def _doubtful(self, q: QuestionSpec, qualifies: bool, value: object = None) -> bool:
+        """A low-confidence hearing that would reject the caller, or qualify them on a yes/no
+        (a yes/no question's, or a bare "yes" or "more than that" to an amount question: a
+        doubtful "Yup" was a caller's "No," before "it's around eighteen thousand", issue 27);
         an `unsure` one (see `handle`) that would qualify them at all."""
         if q.key in self.checked:
             return False
@@ -365,7 +367,7 @@ class Dialogue:
         c = self._heard
         if c is None or c >= self.script.confirm_below:
             return False
-        return not qualifies or q.kind == "yes_no"
+        return not qualifies or q.kind == "yes_no" or isinstance(value, bool)
 
     def _check_text(self, q: QuestionSpec) -> str:
         prompt = q.prompt.strip()
@@ -400,7 +402,7 @@ class Dialogue:
         return record
 
     def _decide(self, q: QuestionSpec, text: str, value, qualifies: bool, *, said_amount: bool = False) -> Decision:
-        if self._doubtful(q, qualifies):
+        if self._doubtful(q, qualifies, value):
             self.checked.add(q.key)
             if said_amount:
                 return self._confirm_amount(q, text, value)

@@ -159,3 +159,14 @@ def test_words_over_the_start_of_a_question_do_not_answer_it() -> None:
     assert again.act == "repeat" and again.say == SALARY.prompt and again.answer is None
     assert d.question is SALARY and d.attempts == 0 and "salary" not in d.answers
     assert d.handle("Twelve thousand.", confidence=HIGH).outcome == "rejected"
+
+
+@pytest.mark.parametrize("text", ["Yup.", "More than that."])
+def test_a_doubtful_bare_yes_to_an_amount_question_is_checked_before_it_qualifies(text: str) -> None:
+    """A "No," heard as a doubtful "Yup" answered the salary question with a yes (issue 27):
+    an answer without an amount qualifies the caller only when it was heard well."""
+    d = dialogue(SALARY)
+    check = d.handle(text, confidence=LOW)
+    assert check.act == "confirm" and not check.ended
+    assert d.handle("twelve thousand", confidence=HIGH).outcome == "rejected"
+    assert dialogue(SALARY).handle(text, confidence=HIGH).outcome == "qualified"
