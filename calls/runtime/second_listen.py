@@ -126,13 +126,16 @@ class SecondListener:
         self.enabled = enabled
         self.rate = rate
 
-    async def hear(self, dialogue: Dialogue, first: Transcript, pcm: bytes) -> Hearing:
-        """The hearing the dialogue decides on for the utterance `pcm`, first heard as `first`."""
+    async def hear(self, dialogue: Dialogue, first: Transcript, pcm: bytes,
+                   early: Awaitable[Transcript] | None = None) -> Hearing:
+        """The hearing the dialogue decides on for the utterance `pcm`, first heard as `first`;
+        `early`: the second listen already under way (started at the caller's pause)."""
         if not self.enabled or not pcm:
             return Hearing(first.text, first.confidence)
-        return await hear(dialogue, first, lambda: self._again(pcm))
+        return await hear(dialogue, first, (lambda: early) if early is not None else (lambda: self.again(pcm)))
 
-    async def _again(self, pcm: bytes) -> Transcript:
+    async def again(self, pcm: bytes) -> Transcript:
+        """The utterance `pcm` recognised a second time (an empty transcript if every engine failed)."""
         hint = self.hint(len(pcm) / 2 / self.rate)
         for engine in self.engines:
             try:

@@ -161,3 +161,53 @@ def test_a_failed_second_listen_falls_back_and_then_leaves_the_first_hearing() -
     assert dialogue().handle(chosen.text, chosen.confidence).act == "reask"
     off = SecondListener([local], language="en", hint=lambda s: "", enabled=False)
     assert asyncio.run(off.hear(dialogue(), heard(""), b"\0\0" * 800)).text == "" and local.asked == 1
+
+
+class _EarlyEngine(_Engine):
+    """A second listen that says when it started (the test awaits that, never the clock)."""
+
+    def __init__(self, answer: Transcript) -> None:
+        super().__init__("local", answer)
+        self.started = asyncio.Event()
+
+    async def listen_again(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
+        self.started.set()
+        return await super().listen_again(pcm, language=language, hint=hint)
+
+
+async def _early_then_turn(early_words: str, turn_words: str) -> tuple[int, str]:
+    """The listener's early recognition hears `early_words` at the caller's pause; the turn
+    then decides on `turn_words`. Returns how many second listens were made and what the
+    dialogue decided."""
+    from types import SimpleNamespace
+
+    from calls.runtime.answer_hearing import AnswerHearing
+    from calls.runtime.latency import TurnTiming
+    from calls.runtime.listener import Utterance
+    from calls.runtime.second_listen import SecondListener
+    from calls.runtime.tasks import CallTasks
+    from calls.runtime.turns import TurnQueue
+
+    d, engine, pcm = dialogue(), _EarlyEngine(heard("Yes.")), b"\1\0" * 1600
+    hearing = AnswerHearing(d, TurnQueue("c"), CallTasks("c"), mode="push_to_talk", caller_left=lambda: False)
+    listener = SimpleNamespace(in_speech=False, on_early_heard=None)
+    hearing.listen_with(listener, SecondListener([engine], language="en", hint=lambda s: ""))
+    listener.on_early_heard(heard(early_words), pcm)
+    if not early_words:
+        await engine.started.wait()  # under way before the turn ends
+    chosen = await hearing.hear_out(Utterance(turn=1, ended_at=0.0, pcm=pcm), heard(turn_words), TurnTiming())
+    return engine.asked, d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed, unsure=chosen.unsure).act
+
+
+def test_a_second_listen_started_at_the_pause_is_the_one_the_turn_takes() -> None:
+    """Nothing usable heard at the caller's pause: the second listen starts there, and the
+    turn (the same words at the same question) takes it instead of listening again."""
+    asked, act = asyncio.run(_early_then_turn("", ""))
+    assert asked == 1 and act == "confirm"  # heard only the second time: checked before it qualifies
+
+
+def test_an_early_second_listen_for_other_words_is_not_taken() -> None:
+    asked, act = asyncio.run(_early_then_turn("", "Second robot."))  # the caller's turn heard other words
+    assert asked == 2 and act == "confirm"
+    asked, act = asyncio.run(_early_then_turn("Yes.", "Yes."))  # a clear hearing needs no second listen at all
+    assert asked == 0 and act == "question"
