@@ -18,7 +18,7 @@ Prints p50 / p95 / max of that time for turns with a second listen and for the o
 per mode. Run it under the bench lock; `--clips` bounds it (each clip is one call of a
 few seconds in real time):
 
-    flock /work/wt/bench.lock .venv/bin/python bench/second_listen.py --clips 40
+    .venv/bin/python bench/second_listen.py --clips 40
 """
 from __future__ import annotations
 

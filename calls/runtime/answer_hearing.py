@@ -24,6 +24,7 @@ from dataclasses import replace
 from django.conf import settings
 
 from bots.dialogue import Dialogue
+from calls import metrics
 from calls.providers.base import Transcript
 from calls.runtime.latency import TurnTiming, ms_since
 from calls.runtime.listener import Listener, Utterance
@@ -127,6 +128,26 @@ class AnswerHearing:
             return None
         return replace(hearing, text=text, confidence=confidence)
 
+    async def _within_budget(self, again: asyncio.Task[Hearing], utt: Utterance, heard: Transcript) -> Hearing:
+        """The second listen's hearing, if it is done within ASR_SECOND_LISTEN_BUDGET_MS of the
+        end of speech; past that the first hearing stands (counted and logged): the caller
+        hears a re-ask or a check in time rather than a better decision late."""
+        budget = settings.ASR_SECOND_LISTEN_BUDGET_MS / 1000
+        if not budget or again.done():
+            hearing = await again
+        else:
+            done, _ = await asyncio.wait([again], timeout=max(0.0, utt.ended_at + budget - time.perf_counter()))
+            if not done:
+                again.cancel()
+                metrics.second_listen("late")
+                log.warning("turn %s: second listen not done %.0f ms after the end of speech; the first hearing stands",
+                            utt.turn, budget * 1000, extra={"event": "asr.second_listen_late"})
+                return Hearing(heard.text, heard.confidence)
+            hearing = again.result()
+        if hearing.relistened:
+            metrics.second_listen("used")
+        return hearing
+
     async def hear_out(self, utt: Utterance, heard: Transcript, timing: TurnTiming) -> Hearing:
         """The hearing to decide on: hands-free, waits for the rest of a paused answer; a
         hearing that would make the bot re-ask or check is heard again. Words held from
@@ -149,7 +170,7 @@ class AnswerHearing:
             if early is not None:
                 early.cancel()
             return Hearing(heard.text, heard.confidence)
-        hearing = await again
+        hearing = await self._within_budget(again, utt, heard)
         if early is not None:
             early.cancel()  # not needed after all (a no-op once it has been heard)
         if hearing.relistened:

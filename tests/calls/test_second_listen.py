@@ -175,7 +175,8 @@ class _EarlyEngine(_Engine):
         return await super().listen_again(pcm, language=language, hint=hint)
 
 
-async def _early_then_turn(early_words: str, turn_words: str) -> tuple[int, str]:
+async def _early_then_turn(early_words: str, turn_words: str, engine: _Engine | None = None,
+                           ended_at: float = 0.0) -> tuple[int, str]:
     """The listener's early recognition hears `early_words` at the caller's pause; the turn
     then decides on `turn_words`. Returns how many second listens were made and what the
     dialogue decided."""
@@ -188,14 +189,15 @@ async def _early_then_turn(early_words: str, turn_words: str) -> tuple[int, str]
     from calls.runtime.tasks import CallTasks
     from calls.runtime.turns import TurnQueue
 
-    d, engine, pcm = dialogue(), _EarlyEngine(heard("Yes.")), b"\1\0" * 1600
+    d, pcm = dialogue(), b"\1\0" * 1600
+    engine = engine or _EarlyEngine(heard("Yes."))
     hearing = AnswerHearing(d, TurnQueue("c"), CallTasks("c"), mode="push_to_talk", caller_left=lambda: False)
     listener = SimpleNamespace(in_speech=False, on_early_heard=None)
     hearing.listen_with(listener, SecondListener([engine], language="en", hint=lambda s: ""))
     listener.on_early_heard(heard(early_words), pcm)
-    if not early_words:
+    if not early_words and isinstance(engine, _EarlyEngine):
         await engine.started.wait()  # under way before the turn ends
-    chosen = await hearing.hear_out(Utterance(turn=1, ended_at=0.0, pcm=pcm), heard(turn_words), TurnTiming())
+    chosen = await hearing.hear_out(Utterance(turn=1, ended_at=ended_at, pcm=pcm), heard(turn_words), TurnTiming())
     return engine.asked, d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed, unsure=chosen.unsure).act
 
 
@@ -211,3 +213,22 @@ def test_an_early_second_listen_for_other_words_is_not_taken() -> None:
     assert asked == 2 and act == "confirm"
     asked, act = asyncio.run(_early_then_turn("Yes.", "Yes."))  # a clear hearing needs no second listen at all
     assert asked == 0 and act == "question"
+
+
+class _StuckEngine(_Engine):
+    """A second listen that never comes back (a worker with no CPU to spare)."""
+
+    async def listen_again(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
+        self.asked += 1
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_a_second_listen_past_its_budget_is_not_waited_for(settings) -> None:
+    """Past ASR_SECOND_LISTEN_BUDGET_MS after the end of speech the first hearing stands:
+    the bot re-asks in time instead of deciding better too late."""
+    import time
+
+    settings.ASR_SECOND_LISTEN_BUDGET_MS = 850
+    _, act = asyncio.run(_early_then_turn("x", "", _StuckEngine("local", None), ended_at=time.perf_counter() - 5))
+    assert act == "reask"
