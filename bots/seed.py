@@ -171,7 +171,10 @@ BOTS = [
                     "rent, renting, rented, renter, tenant, lease, leasing, leased, landlord, "
                     "landlady, landlord owns, landlord owns it, parents own, my parents own, parents own it, "
                     "my parents, live with my parents, "
-                    "sublet, subletting, housing association, council house"
+                    "sublet, subletting, housing association, council house, "
+                    # someone else's: "It belongs to my in-laws" (heard "... my own laws", issue 27)
+                    "belongs to my *, belongs to our *, belongs to his *, belongs to her *, "
+                    "belongs to the *, belongs to a *, in laws"
                 ),
             },
             {

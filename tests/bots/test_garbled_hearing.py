@@ -142,6 +142,9 @@ def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key:
     ("quickrupee-loan", "monthly_salary", "Two lakh rupees a month.", "qualified"),
     ("quickrupee-loan", "metro_city", "I live in Jabalpoor.", "rejected"),  # near a known town that is no metro
     ("quickrupee-loan", "metro_city", "Vadodra.", "rejected"),
+    ("home-renovation", "owns_home", "It belongs to my uncle.", "rejected"),
+    ("home-renovation", "owns_home", "The flat belongs to my own lords.", "rejected"),  # "... my in-laws": not "my own"
+    ("home-renovation", "owns_home", "It's my own house.", "qualified"),
 ])
 def test_a_negation_that_says_something_still_decides(slug: str, key: str, text: str, outcome: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
