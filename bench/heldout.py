@@ -180,6 +180,7 @@ class Ear:
         self.relistened: Counter = Counter()  # ... that took a second listen
         self.late: Counter = Counter()  # ... whose second listen was past the product's budget
         self.again_ms: dict[tuple, float] = {}
+        self.last_again: Transcript | None = None  # the latest second listen (for --misses)
 
     def _transcribe(self, pcm: bytes, hint: str) -> Heard:
         started = time.perf_counter()
@@ -243,7 +244,8 @@ class Ear:
 
     def _relisten(self, heard: Heard):
         async def again() -> Transcript:
-            return self.again(heard)
+            self.last_again = self.again(heard)
+            return self.last_again
         return again
 
     def hear(self, text: str, voice: str, mode: str, question: QuestionSpec, extra_hint: str | None = None) -> Heard:
@@ -457,7 +459,9 @@ def evaluate(items: list[dict], scripts: dict[str, Script], ear: Ear, mode: str,
         d = at_question(scripts[slug], key)
         heard = ear.hear(item["text"], voice, mode, d.question)
         split += heard.pieces > 1
+        ear.last_again = None
         decision = ear.decide(d, heard, use)
+        again = ear.last_again
         d0 = at_question(scripts[slug], key)
         without = ear.decide(d0, heard, False)
         tally.extra += extra_turn(item, d0, decision, without)
@@ -475,7 +479,8 @@ def evaluate(items: list[dict], scripts: dict[str, Script], ear: Ear, mode: str,
             confidences.append((heard.confidence, v, applies))
         if v != "right":
             misses.append(f"    {v:7s} [{item['cls']}] {item['text']!r} -> {heard.text!r} "
-                          f"({decision.act}{'' if heard.confidence is None else f', conf {heard.confidence:.2f}'})")
+                          f"({decision.act}{'' if heard.confidence is None else f', conf {heard.confidence:.2f}'})"
+                          + ("" if again is None else f" again {again.text!r} ({again.confidence or 0:.2f})"))
     calls = []
     for script in scripts.values():
         for answers in calls_for(script, items):
