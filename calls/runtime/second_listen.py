@@ -13,8 +13,9 @@ listen was, and the dialogue decides on the better evidence:
   second listen primed with the question's words can hear them in a garble, as
   "Coimbatore." came back "Kolkata." at 0.71; one that does not is decided as usual);
 - the first hearing is an answer that would be checked and the second one comes to the
-  same answer, neither of them very doubtful (AGREEMENT_FLOOR): the two agree, which is
-  better evidence than either confidence, and the answer stands without a check; if they
+  same answer, neither of them very doubtful (AGREEMENT_FLOOR) and the second sure enough
+  to pass the confidence rule on its own: the two agree, which is better evidence than
+  either confidence, and the answer stands without a check; if they
   differ, the check is made (a fast "Nah." missed by the first listen came back from a
   second as "Yeah." at 0.27: a hearing that doubtful is checked however often it recurs);
 - otherwise the first hearing, as it was.
@@ -99,7 +100,12 @@ def choose(dialogue: Dialogue, first: Transcript, second: Transcript) -> Hearing
         if again.act not in ("reask", "repeat"):
             return Hearing(second.text, second.confidence, unsure=True, relistened=True)
         return Hearing(first.text, first.confidence, relistened=True)
-    sure = all(t.confidence is None or t.confidence >= AGREEMENT_FLOOR for t in (first, second))
+    known = [t.confidence for t in (first, second) if t.confidence is not None]
+    # Neither very doubtful, and the second (Whisper's whole window) sure enough to stand on
+    # its own: two doubtful hearings of one model agree on a garble as readily as on the
+    # words ("..., right?" twice at 0.48 qualified a caller from Madurai, issue 27).
+    sure = all(c >= AGREEMENT_FLOOR for c in known) and (
+        second.confidence is None or second.confidence >= dialogue.script.confirm_below)
     if sure and _key(dialogue.preview(first.text)) == _key(dialogue.preview(second.text)):
         return Hearing(first.text, first.confidence, agreed=True, relistened=True)
     return Hearing(first.text, first.confidence, relistened=True)

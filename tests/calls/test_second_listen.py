@@ -80,9 +80,18 @@ def test_a_doubtful_second_hearing_is_still_checked() -> None:
 
 def test_two_listens_that_agree_need_no_check() -> None:
     d = dialogue()
-    chosen = choose(d, heard("Absolutely, yes.", -0.9), heard("Absolutely yes", -0.9))  # confidence 0.41 each
+    chosen = choose(d, heard("Absolutely, yes.", -0.9), heard("Absolutely yes", -0.4))  # confidence 0.41, then 0.67
     assert chosen.agreed
     assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "question"
+
+
+def test_two_doubtful_listens_that_agree_are_still_checked() -> None:
+    """The same model twice agrees on a garble as readily as on the words: agreement
+    counts only when the second listen is sure enough to stand on its own."""
+    d = dialogue()
+    chosen = choose(d, heard("Absolutely, yes.", -0.9), heard("Absolutely yes", -0.9))  # confidence 0.41 each
+    assert not chosen.agreed
+    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "confirm"
 
 
 def test_two_listens_that_differ_are_checked() -> None:
