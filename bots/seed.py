@@ -53,7 +53,8 @@ BOTS = [
                     "officer, executive, manager, team lead, supervisor, engineer, developer, "
                     "programmer, analyst, accountant, receptionist, office job, desk job, "
                     "nine to five, 9 to 5, mnc, it company, software company, private company, "
-                    "private firm, psu, factory worker, staff nurse, staff member"
+                    "private firm, psu, factory worker, staff nurse, staff member, "
+                    "government office, government college, government hospital, government department"
                 ),
                 # An occupation that is plainly not salaried is a no: owning or running
                 # something, trading, gig and daily-wage work, a trade done on one's own.
@@ -78,7 +79,8 @@ BOTS = [
                     "blogger, content creator, artist, photographer, tailor, electrician, plumber, "
                     "carpenter, mechanic, beautician, salon, parlour, private practice, clinic, "
                     "practising, advocate, chartered accountant, stay at home, retired *, "
-                    "former *, ex *, pension, not working, no job, looking for *, own account"
+                    "former *, ex *, pension, not working, no job, looking for *, own account, "
+                    "painter, dairy, farm"
                 ),
             },
             {

@@ -145,6 +145,8 @@ def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key:
     ("home-renovation", "owns_home", "It belongs to my uncle.", "rejected"),
     ("home-renovation", "owns_home", "The flat belongs to my own lords.", "rejected"),  # "... my in-laws": not "my own"
     ("home-renovation", "owns_home", "It's my own house.", "qualified"),
+    ("quickrupee-loan", "salaried", "I paint houses, I'm a painter.", "rejected"),
+    ("quickrupee-loan", "salaried", "I'm a driver in a government department.", "qualified"),
 ])
 def test_a_negation_that_says_something_still_decides(slug: str, key: str, text: str, outcome: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
