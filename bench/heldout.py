@@ -430,6 +430,7 @@ class Tally:
     wrong_qualified: int = 0  # answers that qualified a caller who does not qualify
     wrong_rejected: int = 0  # ... that rejected one who does
     extra: int = 0  # re-asks of clear answers and checks of doubtful hearings
+    extra_all: int = 0  # ... and every other check of a clear answer the typed words would not get
     calls: int = 0
     calls_qualified_wrongly: int = 0
     calls_rejected_wrongly: int = 0
@@ -465,6 +466,9 @@ def evaluate(items: list[dict], scripts: dict[str, Script], ear: Ear, mode: str,
         d0 = at_question(scripts[slug], key)
         without = ear.decide(d0, heard, False)
         tally.extra += extra_turn(item, d0, decision, without)
+        if not item.get("unclear") and (decision.act in ("reask", "repeat") or decision.act == "confirm" and (
+                at_question(scripts[slug], key).handle(item["text"]).act != "confirm")):
+            tally.extra_all += 1  # a check after a second listen alone heard the answer counts too
         v = verdict(item, d, decision)
         if v == "wrong" and decision.answer is not None:
             if decision.answer.qualifies:
@@ -497,7 +501,8 @@ def evaluate(items: list[dict], scripts: dict[str, Script], ear: Ear, mode: str,
     clear = sum(1 for i in items if not i.get("unclear"))
     print(f"{mode:5s} {voice:6s}{label}: answers right {a['right']}/{n} = {a['right'] / n:.1%} "
           f"(unclear {a['unclear']}, wrong {a['wrong']}: qualified {tally.wrong_qualified}, rejected "
-          f"{tally.wrong_rejected}); extra turns {10 * tally.extra / clear:.2f}/10; one-word "
+          f"{tally.wrong_rejected}); extra turns {10 * tally.extra / clear:.2f}/10 (all checks "
+          f"{10 * tally.extra_all / clear:.2f}); one-word "
           f"{one['right']}/{sum(one.values())}; calls wrong {len(wrong)}/{len(calls)} "
           f"(unqualified callers qualified {tally.calls_qualified_wrongly}, qualified callers rejected "
           f"{len(lost)}), incomplete {len(incomplete)}, turns {sum(c.turns for c in calls)}"
@@ -552,7 +557,8 @@ def main(argv: list[str]) -> int:
                   f"{r}/{n} = {r / n:.1%} (worst voice {min(t.right / t.answers for t in spoken):.1%}); answers "
                   f"wrong: qualified {sum(t.wrong_qualified for t in spoken)}, rejected "
                   f"{sum(t.wrong_rejected for t in spoken)}; extra turns "
-                  f"{10 * sum(t.extra for t in spoken) / clear:.2f}/10; calls wrong {wq + wr}/{c}: unqualified "
+                  f"{10 * sum(t.extra for t in spoken) / clear:.2f}/10 (all checks "
+                  f"{10 * sum(t.extra_all for t in spoken) / clear:.2f}); calls wrong {wq + wr}/{c}: unqualified "
                   f"callers qualified {wq}, qualified callers rejected {wr}")
     for mode, ms in sorted(ear.ms.items()):
         ms = sorted(ms)
