@@ -77,7 +77,10 @@ def lost_period(toks: list[str], q: Qty, wanted: str, stated: str) -> bool:
     period may be what was lost."""
     if wanted != "month" or stated or q.scale < LAKH:
         return False
-    return q.end < len(toks) and toks[q.end] not in _AFTER_AMOUNT
+    k = q.end
+    if k + 1 < len(toks) and toks[k] in ("or", "to") and not toks[k + 1][0].isdigit():
+        k += 1  # "2.5 lakh or your...": no range follows, so what does "your" stand for?
+    return k < len(toks) and toks[k] not in _AFTER_AMOUNT
 
 
 def lost_scale(toks: list[str], q: Qty) -> bool:

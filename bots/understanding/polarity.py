@@ -197,8 +197,20 @@ _DISCLOSE = {"share", "sharing", "say", "saying", "disclose", "disclosing", "tel
              "answer", "answering", "discuss", "discussing", "reveal"}
 
 
+_BEFORE_AUX = _FILLERS | {"yes", "yeah", "yep", "yup", "no", "nope", "nah", "haan", "nahi", "but", "actually",
+                          "of", "course", "sure", "definitely", "absolutely", "certainly", "really", "think",
+                          "guess", "believe", "suppose"}
+
+
 def _aux_answer(toks: list[str], i: int) -> Event | None:
-    """ "I do" / "we are" -> yes; "I don't ..." / "I'm not ..." -> no; "I am an engineer" -> nothing."""
+    """ "I do" / "we are" -> yes; "I don't ..." / "I'm not ..." -> no; "I am an engineer" -> nothing.
+    Only where a clause begins ("Yes, I am", "Well, I do"): "Any time I am." (a recogniser's
+    "I'm not really sure ...") answers nothing (issue 27)."""
+    k = i - 1
+    while k >= 0 and toks[k] not in BOUNDARY:
+        if toks[k] not in _BEFORE_AUX:
+            return None
+        k -= 1
     n = len(toks)
     j = skip(toks, i + 1, _AUX_ADVERBS - {"do"}, 2)
     if j >= n or toks[j] not in _AUX:

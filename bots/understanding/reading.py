@@ -18,8 +18,12 @@ from bots.understanding.numbers import misheard_tens, scan
 from bots.understanding.phrases import compile_phrases, content_events
 from bots.understanding.places import sounds_like_other_place, unknown_place
 from bots.understanding.polarity import NO, REPEAT, YES, Event, answered_after_hedge, find_events, is_weak_repeat, polarity
-from bots.understanding.tokens import tokenise
+from bots.understanding.tokens import clause_ids, tokenise
 from bots.understanding.units import unit_kind
+
+
+# Words that make a place in their clause somewhere the caller does not live now.
+_NOT_HOME = {"originally", "born", "grew", "native", "hometown", "previously", "formerly", "used"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,10 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
             content = [Event(near, near + 1, NO)]
     if accepted_places and unknown_place(toks, content):
         return Reading("unclear")
+    if accepted_places:  # "I'm from Madras originally": where the caller was, not where they live
+        clause = clause_ids(toks)
+        past = {clause[k] for k, t in enumerate(toks) if t in _NOT_HOME}
+        content = [e for e in content if clause[e.pos] not in past]
     doubts = [e for e in content if e.tag in (FLIPPED, DOUBT)]
     content = [e for e in content if e.tag in (YES, NO)]
     if content:  # merged in order; their strength equals an explicit "yes" / "no"
