@@ -18,6 +18,8 @@ readers mark what only looks like some:
 - a lakh figure to a monthly question followed by a word that is nothing an amount is
   followed by ("3 lakhs together." for "Three lakh a year."): the period may be what was
   lost (`lost_period`);
+- a bare number, a comma, then the amount ("Around 40, 5k." for "Around 45k."): one number
+  cut in two (`split_number`);
 - "no" right before a comparative ("No less than that."): the recogniser drops the comma
   of "No, less than that." as often as a caller says "no less than", which means the
   opposite; such an answer is open (`comma_lost`).
@@ -81,6 +83,12 @@ def lost_period(toks: list[str], q: Qty, wanted: str, stated: str) -> bool:
     if k + 1 < len(toks) and toks[k] in ("or", "to") and not toks[k + 1][0].isdigit():
         k += 1  # "2.5 lakh or your...": no range follows, so what does "your" stand for?
     return k < len(toks) and toks[k] not in _AFTER_AMOUNT
+
+
+def split_number(toks: list[str], qtys: list[Qty], q: Qty) -> bool:
+    """A bare number, a comma, then the amount: "Around 40, 5k." was a recogniser's "Around
+    45k." (one number cut in two), so which amount was said is not known."""
+    return any(p.end < q.start and p.scale == 1 and toks[p.end:q.start] == [","] for p in qtys)
 
 
 def lost_scale(toks: list[str], q: Qty) -> bool:

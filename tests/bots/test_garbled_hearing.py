@@ -122,7 +122,8 @@ def shipped(slug: str, key: str) -> QuestionSpec:
     ("quickrupee-loan", "metro_city", "Hyderbad."),
     ("quickrupee-loan", "metro_city", "I'm from Kolkata originally."),  # where the caller was, not lives
     ("quickrupee-loan", "salaried", "Every time I am."),  # "I am" mid-clause answers nothing
-    ("quickrupee-loan", "monthly_salary", "4 lakh or your..."),  # "or" and no range: the period lost
+    ("quickrupee-loan", "monthly_salary", "4 lakh or your..."),
+    ("quickrupee-loan", "monthly_salary", "Around 30, 2k."),  # one number cut in two ("32k")  # "or" and no range: the period lost
 ])
 def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key: str, text: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
