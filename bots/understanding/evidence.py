@@ -18,8 +18,9 @@ readers mark what only looks like some:
 - a lakh figure to a monthly question followed by a word that is nothing an amount is
   followed by ("3 lakhs together." for "Three lakh a year."): the period may be what was
   lost (`lost_period`);
-- a bare number, a comma, then the amount ("Around 40, 5k." for "Around 45k."): one number
-  cut in two (`split_number`);
+- a number beside the amount with only a comma between ("Around 40, 5k." for "Around
+  45k."), or an answer that starts "For 2000" ("Forty thousand"): one number cut in two
+  (`split_number`, `cut_number`);
 - "no" right before a comparative ("No less than that."): the recogniser drops the comma
   of "No, less than that." as often as a caller says "no less than", which means the
   opposite; such an answer is open (`comma_lost`).
@@ -86,9 +87,23 @@ def lost_period(toks: list[str], q: Qty, wanted: str, stated: str) -> bool:
 
 
 def split_number(toks: list[str], qtys: list[Qty], q: Qty) -> bool:
-    """A bare number, a comma, then the amount: "Around 40, 5k." was a recogniser's "Around
-    45k." (one number cut in two), so which amount was said is not known."""
-    return any(p.end < q.start and p.scale == 1 and toks[p.end:q.start] == [","] for p in qtys)
+    """Another number right beside the amount, only a comma between, one of them bare:
+    "Around 40, 5k." was a recogniser's "Around 45k." and "If 33,300, 33 rupees" its
+    "Eighty-three thousand three hundred thirty-three rupees" (one number cut in two), so
+    which amount was said is not known."""
+    def beside(a: Qty, b: Qty) -> bool:
+        return a.end < b.start and toks[a.end:b.start] == [","]
+    return any(p != q and (beside(p, q) or beside(q, p)) and 1 in (p.scale, q.scale) for p in qtys)
+
+
+# Words a recogniser writes for the start of a number it cut ("For 2000" for "Forty thousand").
+_CUT_NUMBER_LEADS = {"for", "if", "of", "to", "too", "ate"}
+
+
+def cut_number(toks: list[str], q: Qty) -> bool:
+    """The answer starts with "for" / "if" / "of" right before the amount: "For 2000 rupees a
+    month." was a caller's "Forty thousand rupees a month."; "I work for 20,000" is not this."""
+    return q.start == 1 and toks[0] in _CUT_NUMBER_LEADS
 
 
 def lost_scale(toks: list[str], q: Qty) -> bool:

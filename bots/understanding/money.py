@@ -8,7 +8,7 @@ question's. Numbers come from `numbers`; this module only decides what they mean
 """
 from __future__ import annotations
 
-from bots.understanding.evidence import Said, lost_period, lost_scale, negated_at, split_number
+from bots.understanding.evidence import Said, cut_number, lost_period, lost_scale, negated_at, split_number
 from bots.understanding.numbers import Qty
 from bots.understanding.units import CURRENCY
 
@@ -126,5 +126,5 @@ def read_money(toks: list[str], qtys: list[Qty], period: str) -> Said | None:
     elif any(t in _YEAR_HINTS for t in toks):
         said = "year"
     sure = not (negated_at(toks, q.start) or lost_scale(toks, q) or lost_period(toks, q, period, said)
-                or split_number(toks, qtys, q))
+                or split_number(toks, qtys, q) or cut_number(toks, q))
     return Said(_convert_period(q.value, said, period), q.start, sure)

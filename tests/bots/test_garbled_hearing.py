@@ -123,7 +123,9 @@ def shipped(slug: str, key: str) -> QuestionSpec:
     ("quickrupee-loan", "metro_city", "I'm from Kolkata originally."),  # where the caller was, not lives
     ("quickrupee-loan", "salaried", "Every time I am."),  # "I am" mid-clause answers nothing
     ("quickrupee-loan", "monthly_salary", "4 lakh or your..."),
-    ("quickrupee-loan", "monthly_salary", "Around 30, 2k."),  # one number cut in two ("32k")  # "or" and no range: the period lost
+    ("quickrupee-loan", "monthly_salary", "Around 30, 2k."),  # one number cut in two ("32k")
+    ("quickrupee-loan", "monthly_salary", "If 21,500, 21 rupees a month."),
+    ("home-renovation", "budget", "For 3000 dollars."),  # "Forty-three thousand dollars"  # "or" and no range: the period lost
 ])
 def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key: str, text: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
@@ -151,6 +153,7 @@ def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key:
     ("home-renovation", "owns_home", "It's my own house.", "qualified"),
     ("quickrupee-loan", "salaried", "I paint houses, I'm a painter.", "rejected"),
     ("quickrupee-loan", "salaried", "I'm a driver in a government department.", "qualified"),
+    ("quickrupee-loan", "monthly_salary", "I work for 18,000 a month.", "rejected"),
 ])
 def test_a_negation_that_says_something_still_decides(slug: str, key: str, text: str, outcome: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
