@@ -70,19 +70,28 @@ async def one_call(network: Network, item: dict, pcm: bytes, mode: str, release_
             await client.send(type="text", text=answer)
             await client.until("bot.speech.ended", timeout=60)
         seen = len(client.of("bot.speech.started"))
+        replied = asyncio.Event()
+
+        async def read() -> None:  # events as they come (bot audio taken in on the way)
+            while await client.next_event(timeout=60) is not None:
+                if len(client.of("bot.speech.started")) > seen or client.of("call.ended"):
+                    replied.set()
+            replied.set()
+
+        reader = asyncio.create_task(read())
         await client.send_audio(silence(200) + pcm + silence(release_ms if mode == "push_to_talk" else 0), pace=1.0)
         if mode == "push_to_talk":
             await client.send(type="end_of_speech")
         deadline = time.perf_counter() + 30
-        while len(client.of("bot.speech.started")) == seen and time.perf_counter() < deadline:
+        while not replied.is_set() and time.perf_counter() < deadline:
             if mode == "vad":  # a microphone keeps sending
                 await client.send_audio(silence(20), pace=1.0)
             else:
-                await client.next_event(timeout=0.5)
-            if client.of("call.ended"):
-                break
-        await client.send(type="hangup")
-        await client.until("call.ended", timeout=30)
+                await asyncio.wait([reader], timeout=0.2)
+        if not client.of("call.ended"):
+            await client.send(type="hangup")
+        await asyncio.wait([reader], timeout=30)
+        reader.cancel()
     finally:
         await client.close()
 
@@ -96,6 +105,7 @@ def summary(label: str, values: list[float]) -> str:
 
 async def measure(args: argparse.Namespace) -> None:
     answers = clips(args.clips, args.voices.split(","))
+    failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="voicebot-second-listen-") as tmp:
         worker = Worker(Path(tmp), SPEECH_WARMUP="1", TTS_PROVIDER="piper", SILENCE_TIMEOUT_S="0",
                         ASR_SECOND_LISTEN="1", CALL_RATE_LIMIT="100000", **dict(kv.split("=", 1) for kv in args.env))
@@ -107,7 +117,10 @@ async def measure(args: argparse.Namespace) -> None:
             network = Network(worker.url)
             for mode in args.modes.split(","):
                 for item, voice, pcm in answers:
-                    await one_call(network, item, pcm, mode, args.release_ms)
+                    try:
+                        await one_call(network, item, pcm, mode, args.release_ms)
+                    except Exception as exc:  # one call's socket trouble must not lose the run
+                        failed.append(f"{mode} {item['text']!r}: {exc!r}")
         finally:
             worker.terminate()
             await worker.exited()
@@ -116,6 +129,8 @@ async def measure(args: argparse.Namespace) -> None:
             "WHERE s.stage = 'response' AND s.provider LIKE 'whisper%'")
     print(f"held-out set 2 answers: {len(answers)} per mode, voices {args.voices}; release {args.release_ms} ms; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for line in failed:
+        print(f"FAILED call: {line}")
     for mode in sorted({r[0] for r in rows}):
         again = [r[1] for r in rows if r[0] == mode and "+again" in r[2]]
         once = [r[1] for r in rows if r[0] == mode and "+again" not in r[2]]
