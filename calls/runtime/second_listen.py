@@ -13,8 +13,9 @@ listen was, and the dialogue decides on the better evidence:
   second listen primed with the question's words can hear them in a garble, as
   "Coimbatore." came back "Kolkata." at 0.71; one that does not is decided as usual);
 - the first hearing is an answer that would be checked and the second one comes to the
-  same answer, neither of them very doubtful (AGREEMENT_FLOOR) and the second sure enough
-  to pass the confidence rule on its own: the two agree, which is better evidence than
+  same answer, neither of them very doubtful (AGREEMENT_FLOOR), the second sure enough
+  to pass the confidence rule on its own and not just the prompt's short answers said
+  back (`echoes_prompt`): the two agree, which is better evidence than
   either confidence, and the answer stands without a check; if they
   differ, the check is made (a fast "Nah." missed by the first listen came back from a
   second as "Yeah." at 0.27: a hearing that doubtful is checked however often it recurs);
@@ -36,7 +37,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bots.dialogue import Decision, Dialogue
+import re
+
+from bots.dialogue import YES_NO_HINT, Decision, Dialogue
 from calls.providers.base import ASRProvider, ProviderError, Transcript
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,17 @@ def waits_for_more(dialogue: Dialogue, first: Transcript) -> bool:
     return bool(first.text) and (sounds_unfinished(first.text) or needs_second_listen(dialogue, first))
 
 
+_HINT_WORDS = frozenset(re.findall(r"[a-z']+", YES_NO_HINT.lower()))
+
+
+def echoes_prompt(text: str) -> bool:
+    """Is `text` made only of the short answers a short utterance is primed with ("Yes,
+    haan ji.")? Held-out set 3 showed the whole-window decode saying them back for words it
+    could not make out ("Visakhapatnam." heard "Yes, haan ji."): no evidence of a yes."""
+    words = re.findall(r"[a-z']+", text.lower())
+    return bool(words) and all(w in _HINT_WORDS for w in words)
+
+
 def choose(dialogue: Dialogue, first: Transcript, second: Transcript) -> Hearing:
     """The hearing the dialogue decides on, from the first and the second listen."""
     then = dialogue.preview(first.text, first.confidence)
@@ -105,7 +119,7 @@ def choose(dialogue: Dialogue, first: Transcript, second: Transcript) -> Hearing
     # its own: two doubtful hearings of one model agree on a garble as readily as on the
     # words ("..., right?" twice at 0.48 qualified a caller from Madurai, issue 27).
     sure = all(c >= AGREEMENT_FLOOR for c in known) and (
-        second.confidence is None or second.confidence >= dialogue.script.confirm_below)
+        second.confidence is None or second.confidence >= dialogue.script.confirm_below) and not echoes_prompt(second.text)
     if sure and _key(dialogue.preview(first.text)) == _key(dialogue.preview(second.text)):
         return Hearing(first.text, first.confidence, agreed=True, relistened=True)
     return Hearing(first.text, first.confidence, relistened=True)

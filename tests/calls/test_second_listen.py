@@ -241,3 +241,15 @@ def test_a_second_listen_past_its_budget_is_not_waited_for(settings) -> None:
     settings.ASR_SECOND_LISTEN_BUDGET_MS = 850
     _, act = asyncio.run(_early_then_turn("x", "", _StuckEngine("local", None), ended_at=time.perf_counter() - 5))
     assert act == "reask"
+
+
+def test_a_second_listen_that_only_says_the_prompt_back_is_no_agreement() -> None:
+    """A short utterance is primed with short answers ("Yes, I am. ... Haan ji."); a whole
+    window decode that says just those back for a place it could not make out is no
+    evidence that the doubtful yes before it was right: the yes is checked."""
+    d = dialogue()
+    chosen = choose(d, heard("Yes, I got him.", -0.9), heard("Yes, haan ji.", -0.3))  # 0.41, then 0.74
+    assert not chosen.agreed
+    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "confirm"
+    chosen = choose(dialogue(), heard("Yes, I work there.", -0.9), heard("Yes, I work there.", -0.3))
+    assert chosen.agreed  # words of its own: agreement stands
