@@ -14,7 +14,7 @@ from bots.dialogue.decisions import (REASON_HANGUP, REASON_QUALIFIED, REASON_SIL
                                      AnswerRecord, Decision, StoredAnswer)
 from bots.dialogue.hints import example_answer, period_words
 from bots.dialogue.script import QuestionSpec, Script
-from bots.dialogue.thresholds import bound_meets, meets, relation_meets, teen_for_ty
+from bots.dialogue.thresholds import bound_meets, meets, relation_meets, teen_for_ty, ty_for_teen
 
 # Phone keypad answers to yes/no questions (and to "Just to confirm ...?", and to recording).
 KEYPAD_ANSWERS = {"1": True, "2": False}
@@ -348,6 +348,9 @@ class Dialogue:
             return True
         if teen_for_ty(amount, q.threshold, q.comparison):
             return True
+        doubtful = self._heard is not None and self._heard < self.script.confirm_below
+        if doubtful and ty_for_teen(amount, q.threshold, q.comparison):
+            return True  # a doubtful "40,000" that qualifies where "14,000" would not: said back
         return abs(amount - q.threshold) <= q.confirm_margin * q.threshold
 
     def _confirm_amount(self, q: QuestionSpec, text: str, amount: float) -> Decision:

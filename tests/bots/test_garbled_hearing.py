@@ -182,3 +182,14 @@ def test_a_doubtful_bare_yes_to_an_amount_question_is_checked_before_it_qualifie
     assert check.act == "confirm" and not check.ended
     assert d.handle("twelve thousand", confidence=HIGH).outcome == "rejected"
     assert dialogue(SALARY).handle(text, confidence=HIGH).outcome == "qualified"
+
+
+def test_a_doubtful_ty_amount_that_qualifies_where_its_teen_would_not_is_said_back() -> None:
+    """ "Fourteen thousand rupees." was heard "40,000 rupees." (held-out set 3): heard with
+    doubt, such an amount is said back before it qualifies the caller; heard well, it decides."""
+    d = dialogue(SALARY)
+    said_back = d.handle("40,000 rupees.", confidence=LOW)
+    assert said_back.act == "confirm" and not said_back.ended
+    assert d.handle("no", confidence=HIGH).act == "reask"
+    assert dialogue(SALARY).handle("40,000 rupees.", confidence=HIGH).outcome == "qualified"
+    assert dialogue(SALARY).handle("45,000 rupees.", confidence=LOW).outcome == "qualified"  # no teen twin
