@@ -96,6 +96,12 @@ def split_number(toks: list[str], qtys: list[Qty], q: Qty) -> bool:
     return any(p != q and (beside(p, q) or beside(q, p)) and 1 in (p.scale, q.scale) for p in qtys)
 
 
+def two_amounts(qtys: list[Qty]) -> bool:
+    """Two different sums of a thousand or more in one answer, neither corrected: "50,000
+    rupees, 20,000." was a recogniser's "It's below twenty thousand." Which is the answer?"""
+    return len({q.value for q in qtys if q.value >= 1000}) > 1
+
+
 # Words a recogniser writes for the start of a number it cut ("For 2000" for "Forty thousand").
 _CUT_NUMBER_LEADS = {"for", "if", "of", "to", "too", "ate"}
 

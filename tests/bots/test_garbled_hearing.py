@@ -125,7 +125,8 @@ def shipped(slug: str, key: str) -> QuestionSpec:
     ("quickrupee-loan", "monthly_salary", "4 lakh or your..."),
     ("quickrupee-loan", "monthly_salary", "Around 30, 2k."),  # one number cut in two ("32k")
     ("quickrupee-loan", "monthly_salary", "If 21,500, 21 rupees a month."),
-    ("home-renovation", "budget", "For 3000 dollars."),  # "Forty-three thousand dollars"  # "or" and no range: the period lost
+    ("home-renovation", "budget", "For 3000 dollars."),  # "Forty-three thousand dollars"
+    ("quickrupee-loan", "monthly_salary", "30,000 rupees, 15,000."),  # two sums: which one?  # "or" and no range: the period lost
 ])
 def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key: str, text: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
