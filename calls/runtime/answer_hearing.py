@@ -10,7 +10,8 @@ them, because they are about hearing and not about running a call:
   when the caller's pause already gave such a hearing (the listener's early recognition),
   the second listen starts there, before the turn ends (push-to-talk: while the caller
   still holds the button), and the turn takes it if it heard the same words at the same
-  point of the dialogue.
+  point of the dialogue; it is not waited for past ASR_SECOND_LISTEN_BUDGET_MS after the
+  end of speech (the first hearing then stands), so such a turn still answers in time.
 Imported by calls.runtime.pipeline only; plain asyncio, no ORM.
 """
 from __future__ import annotations
