@@ -53,7 +53,8 @@ BOTS = [
                     "officer, executive, manager, team lead, supervisor, engineer, developer, "
                     "programmer, analyst, accountant, receptionist, office job, desk job, "
                     "nine to five, 9 to 5, mnc, it company, software company, private company, "
-                    "private firm, psu, factory worker, staff nurse, staff member"
+                    "private firm, psu, factory worker, staff nurse, staff member, "
+                    "government office, government college, government hospital, government department"
                 ),
                 # An occupation that is plainly not salaried is a no: owning or running
                 # something, trading, gig and daily-wage work, a trade done on one's own.
@@ -78,7 +79,8 @@ BOTS = [
                     "blogger, content creator, artist, photographer, tailor, electrician, plumber, "
                     "carpenter, mechanic, beautician, salon, parlour, private practice, clinic, "
                     "practising, advocate, chartered accountant, stay at home, retired *, "
-                    "former *, ex *, pension, not working, no job, looking for *, own account"
+                    "former *, ex *, pension, not working, no job, looking for *, own account, "
+                    "painter, dairy, farm"
                 ),
             },
             {
@@ -171,7 +173,10 @@ BOTS = [
                     "rent, renting, rented, renter, tenant, lease, leasing, leased, landlord, "
                     "landlady, landlord owns, landlord owns it, parents own, my parents own, parents own it, "
                     "my parents, live with my parents, "
-                    "sublet, subletting, housing association, council house"
+                    "sublet, subletting, housing association, council house, "
+                    # someone else's: "It belongs to my in-laws" (heard "... my own laws", issue 27)
+                    "belongs to my *, belongs to our *, belongs to his *, belongs to her *, "
+                    "belongs to the *, belongs to a *, in laws"
                 ),
             },
             {

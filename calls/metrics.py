@@ -96,6 +96,11 @@ RECORDS_LOST = Counter(
     "voicebot_records_lost", "Caller turns and call rows dropped (see the log, event records.lost, for the call).", ["what"]
 )
 
+SECOND_LISTENS = Counter(
+    "voicebot_second_listens", "Second listens before a re-ask or a check, by whether the turn waited for them.",
+    ["result"],
+)
+
 WEBHOOK_RESULTS = ("delivered", "retried", "failed", "gone", "refused")
 WEBHOOK_DELIVERIES = Counter(
     "voicebot_webhook_deliveries",
@@ -193,6 +198,11 @@ def provider_failed(provider: str, kind: str, fallback: str | None = None) -> No
 
 def breaker_state(vendor: str, is_open: bool) -> None:
     BREAKER_OPEN.labels(vendor).set(1 if is_open else 0)
+
+
+def second_listen(result: str) -> None:
+    """A turn took a second listen (`used`) or did not wait for it past its budget (`late`)."""
+    SECOND_LISTENS.labels(result).inc()
 
 
 def records_lost(what: str, count: int = 1) -> None:

@@ -357,6 +357,10 @@ if not 5 <= ASR_WINDOW_S <= 30:
 # Before the bot re-asks an answer or checks a doubtful one, the same audio is recognised a
 # second time (a local Whisper with its whole 30 s window; calls/runtime/second_listen.py).
 ASR_SECOND_LISTEN = env_bool("ASR_SECOND_LISTEN", True)
+# ... and bounded: a second listen not done this long after the caller's end of speech is
+# not waited for (the first hearing stands: the bot re-asks or checks), so a turn that takes
+# one still answers within the latency target on a busy worker (0: no bound).
+ASR_SECOND_LISTEN_BUDGET_MS = env_int("ASR_SECOND_LISTEN_BUDGET_MS", 850, minimum=0)
 # A hearing the recogniser is less sure of than this (0-1) is checked with the caller
 # before it rejects them, or before a yes qualifies them (bench/heldout.py measures it).
 ASR_CONFIRM_BELOW = env_float("ASR_CONFIRM_BELOW", 0.5)

@@ -14,7 +14,7 @@ from bots.dialogue.decisions import (REASON_DO_NOT_CALL, REASON_HANGUP, REASON_Q
                                      REASON_TOO_MANY_TURNS, AnswerRecord, Decision, StoredAnswer)
 from bots.dialogue.hints import example_answer, period_words
 from bots.dialogue.script import QuestionSpec, Script
-from bots.dialogue.thresholds import bound_meets, meets, relation_meets, teen_for_ty
+from bots.dialogue.thresholds import bound_meets, meets, relation_meets, teen_for_ty, ty_for_teen
 
 # Phone keypad answers to yes/no questions (and to "Just to confirm ...?", and to recording).
 KEYPAD_ANSWERS = {"1": True, "2": False}
@@ -363,6 +363,9 @@ class Dialogue:
             return True
         if teen_for_ty(amount, q.threshold, q.comparison):
             return True
+        doubtful = self._heard is not None and self._heard < self.script.confirm_below
+        if doubtful and ty_for_teen(amount, q.threshold, q.comparison):
+            return True  # a doubtful "40,000" that qualifies where "14,000" would not: said back
         return abs(amount - q.threshold) <= q.confirm_margin * q.threshold
 
     def _confirm_amount(self, q: QuestionSpec, text: str, amount: float) -> Decision:
@@ -370,8 +373,10 @@ class Dialogue:
         self._value_heard = self._heard
         return self._say(self._confirm_text(q, amount), "confirm")
 
-    def _doubtful(self, q: QuestionSpec, qualifies: bool) -> bool:
-        """A low-confidence hearing that would reject the caller, or qualify them on a yes/no;
+    def _doubtful(self, q: QuestionSpec, qualifies: bool, value: object = None) -> bool:
+        """A low-confidence hearing that would reject the caller, or qualify them on a yes/no
+        (a yes/no question's, or a bare "yes" or "more than that" to an amount question: a
+        doubtful "Yup" was a caller's "No," before "it's around eighteen thousand", issue 27);
         an `unsure` one (see `handle`) that would qualify them at all."""
         if q.key in self.checked:
             return False
@@ -380,7 +385,7 @@ class Dialogue:
         c = self._heard
         if c is None or c >= self.script.confirm_below:
             return False
-        return not qualifies or q.kind == "yes_no"
+        return not qualifies or q.kind == "yes_no" or isinstance(value, bool)
 
     def _check_text(self, q: QuestionSpec) -> str:
         prompt = q.prompt.strip()
@@ -415,7 +420,7 @@ class Dialogue:
         return record
 
     def _decide(self, q: QuestionSpec, text: str, value, qualifies: bool, *, said_amount: bool = False) -> Decision:
-        if self._doubtful(q, qualifies):
+        if self._doubtful(q, qualifies, value):
             self.checked.add(q.key)
             if said_amount:
                 return self._confirm_amount(q, text, value)

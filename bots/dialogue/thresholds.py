@@ -26,6 +26,19 @@ def teen_for_ty(amount: float, threshold: float, comparison: str) -> bool:
     return False
 
 
+def ty_for_teen(amount: float, threshold: float, comparison: str) -> bool:
+    """Would this amount qualify the caller where its "-teen" twin rejects them ("fourteen
+    thousand" heard as "40,000", held-out set 3)? The other direction of `teen_for_ty`."""
+    scale = 1.0
+    while scale <= amount:
+        n = amount / scale
+        if n == int(n) and n in (30, 40, 50, 60, 70, 80, 90):
+            twin = (n // 10 + 10) * scale
+            return meets(amount, threshold, comparison) and not meets(twin, threshold, comparison)
+        scale *= 10
+    return False
+
+
 def relation_meets(relation: str, comparison: str) -> bool:
     """'More than that' satisfies a more-than question, 'less than that' a less-than one."""
     return (relation == "above") == (comparison in ("gt", "gte"))

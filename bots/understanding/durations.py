@@ -64,6 +64,8 @@ def read_duration(toks: list[str], qtys: list[Qty], unit: str) -> Said | None:
             continue
         elif after not in ("percent", "people", "times", "oclock"):
             cands.append((1, q.start, q.value * target))
+    if len(cands) > 1:  # a bare "now" beside another time is the recogniser's "no": "Now sometime next year."
+        cands = [c for c in cands if not (c[2] == 0 and toks[c[1]] == "now" and (c[1] == 0 or toks[c[1] - 1] != "right"))]
     if not cands:
         return None
     cands.sort(key=lambda c: (-c[0], c[1]))

@@ -8,7 +8,9 @@ question's. Numbers come from `numbers`; this module only decides what they mean
 """
 from __future__ import annotations
 
-from bots.understanding.evidence import Said, lost_scale, negated_at
+from bots.understanding.evidence import (
+    Said, cut_number, lost_period, lost_scale, negated_at, split_number, two_amounts,
+)
 from bots.understanding.numbers import Qty
 from bots.understanding.units import CURRENCY
 
@@ -114,7 +116,8 @@ def _corrected(toks: list[str], qtys: list[Qty]) -> list[Qty]:
 def read_money(toks: list[str], qtys: list[Qty], period: str) -> Said | None:
     """The amount of money the answer states, per `period` ("month", "year" or "" for as said);
     not `sure` when it is negated or its scale word was lost (bots.understanding.evidence)."""
-    q = _pick_money(toks, _corrected(toks, qtys))
+    kept = _corrected(toks, qtys)
+    q = _pick_money(toks, kept)
     if q is None:
         return None
     periods = _periods(toks)
@@ -125,5 +128,6 @@ def read_money(toks: list[str], qtys: list[Qty], period: str) -> Said | None:
         said = (after[0] if after else min(periods, key=lambda p: abs(p[0] - q.start)))[1]
     elif any(t in _YEAR_HINTS for t in toks):
         said = "year"
-    sure = not negated_at(toks, q.start) and not lost_scale(toks, q)
+    sure = not (negated_at(toks, q.start) or lost_scale(toks, q) or lost_period(toks, q, period, said)
+                or split_number(toks, qtys, q) or cut_number(toks, q) or two_amounts(kept))
     return Said(_convert_period(q.value, said, period), q.start, sure)

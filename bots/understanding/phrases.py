@@ -119,6 +119,12 @@ def content_events(toks: list[str], phrases: CompiledPhrases) -> list[Event]:
             if end is not None:
                 hits.append((i, end, value))
                 break
+        # A one-word phrase the recogniser wrote as two ("home maker", "free lancer").
+        joined = tok + toks[i + 1] if i + 1 < n and len(tok) > 2 and len(toks[i + 1]) > 2 else ""
+        for words, value in phrases.get(joined, ()):
+            if len(words) == 1:
+                hits.append((i, i + 2, value))
+                break
     # Overlapping phrases: the longer wins; at equal length the "no" phrase, which
     # is usually the exception carved out of a "yes" ("work for myself" in
     # "I work for myself", "landlord owns" in "my landlord owns it").

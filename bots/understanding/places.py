@@ -54,3 +54,47 @@ def unknown_place(toks: list[str], content: list[Event]) -> bool:
         if not any(e.pos >= j and clause[e.pos] == clause[j] for e in content):
             return True
     return False
+
+
+# Words that may stand beside a place said alone ("Nope, Jhansi." / "Near Jhansi, sir.").
+_AROUND_A_PLACE = {"yes", "yeah", "no", "nope", "nah", "sir", "madam", "maam", "ji", "near", "in", "at", "from",
+                   "city", "the", "um", "uh", "well", "oh", "okay", "ok", ",", "?"}
+NEAR_NAME = 0.8  # difflib ratio a heard word needs to a known place's name
+NEAR_MARGIN = 0.15  # ... and its lead over the nearest name of a place that qualifies
+
+
+def sounds_like_other_place(toks: list[str], accepted: tuple[str, ...], other: tuple[str, ...]) -> int | None:
+    """Where the caller names, as a recogniser misspells it, a known place that does not
+    qualify ("I live in Paranasi." for Varanasi, "Nashuk." for Nashik), or None.
+
+    Only a word said where a place is said (after "live in", "from", ...; or alone but
+    for words like "no", "sir") counts, and only when it is much nearer to a place that
+    does not qualify than to any that does: a misspelt name is no evidence for a place
+    that qualifies the caller (those need the name itself), and one that might be either
+    stays open."""
+    import difflib
+
+    n = len(toks)
+    spots = []
+    for i, t in enumerate(toks):
+        if t in _LOCATION_VERBS:
+            j = skip(toks, i + 1, _LOCATION_PREPS, 4)
+            if j < n and toks[j] not in BOUNDARY:
+                spots.append(j)
+    if not spots and all(t in _AROUND_A_PLACE or len(t) >= 4 for t in toks):
+        spots = [i for i, t in enumerate(toks) if t not in _AROUND_A_PLACE]
+        if len(spots) > 2:
+            return None
+    for j in spots:
+        heard = toks[j] if j + 1 >= n or toks[j + 1] in BOUNDARY else toks[j] + toks[j + 1]
+        if len(heard) < 5:
+            continue
+
+        def nearest(names: tuple[str, ...]) -> float:
+            return max((difflib.SequenceMatcher(None, heard, n.lower().replace(" ", "")).ratio() for n in names),
+                       default=0.0)
+
+        best_other = nearest(other)
+        if best_other >= NEAR_NAME and best_other - nearest(accepted) >= NEAR_MARGIN:
+            return j
+    return None

@@ -83,9 +83,10 @@ _AUX = {"am", "are", "is", "do", "does", "did", "have", "has", "had", "will", "w
 _AUX_ADVERBS = {"really", "actually", "definitely", "certainly", "sure", "surely", "just",
                 "also", "still", "currently", "already", "totally", "absolutely", "do"}
 # Words that may follow a bare auxiliary answer without making it a statement.
+# Not "right": "I'm right, sir." was a recogniser's "Amritsar." (issue 27).
 _AUX_TAIL = {",", "?", "yes", "yeah", "yep", "indeed", "too", "actually", "really", "sir",
              "madam", "maam", "ji", "though", "definitely", "certainly", "absolutely", "sure",
-             "of", "so", "but", "and", "thank", "thanks", "now", "right"}
+             "of", "so", "but", "and", "thank", "thanks", "now"}
 _NEGATORS = {"not", "never", "nahi", "nahin", "no"}
 # Negating these says "I don't know", not "no": "I'm not sure", "we haven't worked it out".
 _HEDGE_OBJECTS = {"sure", "certain", "positive", "know", "remember", "recall", "decided",
@@ -159,12 +160,16 @@ def find_events(toks: list[str]) -> list[Event]:
                 out.append(Event(i, nm[0], NO))  # "not true", "not correct", "not definitely"
                 i = nm[0]
                 continue
-            if i + 1 >= n or toks[i + 1] in (",", "?"):
-                out.append(Event(i, i + 1, NO))  # clause-final "not": "hopefully not"
+            if (i + 1 >= n or toks[i + 1] in (",", "?")) and _alone_in_clause(toks, i):
+                # "Not." / "Well, not." ("hopefully not" is a phrase); not after words the
+                # bot does not know: "Try not." and "Do not." were a recogniser's "Chennai."
+                # and "Pune." (issue 27)
+                out.append(Event(i, i + 1, NO))
                 i += 1
                 continue
-        if t == "right" and _alone_in_clause(toks, i):
-            out.append(Event(i, i + 1, YES))  # "Right." / "Yes, right." but not "right away"
+        if t == "right" and _alone_in_clause(toks, i) and not (i + 1 < n and toks[i + 1] == "?"):
+            # "Right." / "Yes, right." but not "right away", nor a tag question ("..., right?")
+            out.append(Event(i, i + 1, YES))
             i += 1
             continue
         if t in _PRONOUNS:
@@ -192,8 +197,20 @@ _DISCLOSE = {"share", "sharing", "say", "saying", "disclose", "disclosing", "tel
              "answer", "answering", "discuss", "discussing", "reveal"}
 
 
+_BEFORE_AUX = _FILLERS | {"yes", "yeah", "yep", "yup", "no", "nope", "nah", "haan", "nahi", "but", "actually",
+                          "of", "course", "sure", "definitely", "absolutely", "certainly", "really", "think",
+                          "guess", "believe", "suppose"}
+
+
 def _aux_answer(toks: list[str], i: int) -> Event | None:
-    """ "I do" / "we are" -> yes; "I don't ..." / "I'm not ..." -> no; "I am an engineer" -> nothing."""
+    """ "I do" / "we are" -> yes; "I don't ..." / "I'm not ..." -> no; "I am an engineer" -> nothing.
+    Only where a clause begins ("Yes, I am", "Well, I do"): "Any time I am." (a recogniser's
+    "I'm not really sure ...") answers nothing (issue 27)."""
+    k = i - 1
+    while k >= 0 and toks[k] not in BOUNDARY:
+        if toks[k] not in _BEFORE_AUX:
+            return None
+        k -= 1
     n = len(toks)
     j = skip(toks, i + 1, _AUX_ADVERBS - {"do"}, 2)
     if j >= n or toks[j] not in _AUX:
@@ -227,7 +244,7 @@ _MODIFIER_HEDGES = {"maybe", "may", "perhaps", "possibly", "hopefully", "shayad"
 _NOT_CONTENT = {",", "?", "yes", "yeah", "no", "not", "nope", "so", "haan", "nahi"}
 
 
-def _blocking(toks: list[str], e: Event) -> bool:
+def blocking(toks: list[str], e: Event) -> bool:
     """A hedge blocks the answer unless it only qualifies what follows it.
 
     "Maybe." / "Maybe not." / "I'm not sure" leave the answer open, but in
@@ -239,10 +256,22 @@ def _blocking(toks: list[str], e: Event) -> bool:
     return e.end >= len(toks) or toks[e.end] in _NOT_CONTENT
 
 
+def answered_after_hedge(toks: list[str], events: list[Event]) -> bool:
+    """Is there an answer word ("yes", "no", "I am", "of course") after the last hedge that
+    leaves the answer open? Without one, what follows a hedge is no answer: "It's hard to
+    say, I do two jobs." (the question's own words after it) stays open (issue 27)."""
+    hedges = [e for e in events if e.tag == HEDGE and blocking(toks, e)]
+    if not hedges:
+        return True
+    clause = clause_ids(toks)
+    cutoff = clause[min(hedges[-1].pos, len(toks) - 1)]
+    return any(e.tag in (YES, NO, INT, YES_WEAK, NO_WEAK) and clause[e.pos] > cutoff for e in events)
+
+
 def polarity(toks: list[str], events: list[Event]) -> bool | None:
     """Resolve polarity events into one yes/no, or None (absent, hedged or contradictory)."""
     clause = clause_ids(toks)
-    hedges = [e for e in events if e.tag == HEDGE and _blocking(toks, e)]
+    hedges = [e for e in events if e.tag == HEDGE and blocking(toks, e)]
     cutoff = -1
     if hedges:
         last = hedges[-1]

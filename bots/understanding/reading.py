@@ -16,10 +16,14 @@ from bots.understanding.evidence import DOUBT, FLIPPED, comma_lost
 from bots.understanding.money import read_money
 from bots.understanding.numbers import misheard_tens, scan
 from bots.understanding.phrases import compile_phrases, content_events
-from bots.understanding.places import unknown_place
-from bots.understanding.polarity import NO, REPEAT, YES, find_events, is_weak_repeat, polarity
-from bots.understanding.tokens import tokenise
+from bots.understanding.places import sounds_like_other_place, unknown_place
+from bots.understanding.polarity import NO, REPEAT, YES, Event, answered_after_hedge, find_events, is_weak_repeat, polarity
+from bots.understanding.tokens import clause_ids, tokenise
 from bots.understanding.units import unit_kind
+
+
+# Words that make a place in their clause somewhere the caller does not live now.
+_NOT_HOME = {"originally", "born", "grew", "native", "hometown", "previously", "formerly", "used"}
 
 
 @dataclass(frozen=True)
@@ -54,17 +58,26 @@ def understand(text: str, *, kind: str = "yes_no", period: str = "", unit: str =
     if kind == "amount":
         toks = misheard_tens(toks)
     events = find_events(toks)
+    answered = answered_after_hedge(toks, events)
     if any(e.tag == REPEAT for e in events):
         return Reading("repeat")
     content = content_events(toks, compile_phrases(tuple(yes_phrases) + tuple(accepted_places),
                                                    tuple(no_phrases) + tuple(other_places)))
+    if accepted_places and not any(e.tag in (YES, NO) for e in content):
+        near = sounds_like_other_place(toks, accepted_places, other_places)
+        if near is not None:  # a known place that does not qualify, misspelt: a "no"
+            content = [Event(near, near + 1, NO)]
     if accepted_places and unknown_place(toks, content):
         return Reading("unclear")
+    if accepted_places:  # "I'm from Madras originally": where the caller was, not where they live
+        clause = clause_ids(toks)
+        past = {clause[k] for k, t in enumerate(toks) if t in _NOT_HOME}
+        content = [e for e in content if clause[e.pos] not in past]
     doubts = [e for e in content if e.tag in (FLIPPED, DOUBT)]
     content = [e for e in content if e.tag in (YES, NO)]
     if content:  # merged in order; their strength equals an explicit "yes" / "no"
         events = sorted(events + content, key=lambda e: e.pos)
-    yes_no = polarity(toks, events)
+    yes_no = polarity(toks, events) if answered else None
     if doubts and (yes_no is not True or any(e.tag == DOUBT for e in doubts)):
         yes_no = None  # only a phrase said for itself (not a negated "no") makes a yes
     if kind == "amount" and yes_no is None and {e.tag for e in events} >= {YES, NO}:

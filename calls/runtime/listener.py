@@ -110,6 +110,9 @@ class Listener:
         self._early: asyncio.Task[Recognised] | None = None
         self._heard_speech = False  # push-to-talk: the VAD heard speech since the last release
         self.hint = hint  # the question being answered, as a decoding prompt
+        # Told of each early recognition as it comes back (what was heard, the audio heard),
+        # so that a second listen can start before the caller's turn ends (answer_hearing).
+        self.on_early_heard: Callable[[Transcript, bytes], None] | None = None
 
     @property
     def in_speech(self) -> bool:
@@ -312,7 +315,7 @@ class Listener:
             start, end = (self._buffer_origin, self._endpointer.position) if ptt else (self._speech_started_at, event.sample)
             pcm = self._slice(start, end)
             self._discard_early()
-            self._early = self.spawn(self.recognise(pcm), "early-asr")
+            self._early = self.spawn(self._recognise_early(pcm), "early-asr")
         elif event.kind == "resume":
             self._discard_early()
         elif event.kind == "end" and not ptt:
@@ -370,6 +373,13 @@ class Listener:
                 if current is not None and current.cancelling():
                     raise
         return await self.recognise(utt.pcm)
+
+    async def _recognise_early(self, pcm: bytes) -> Recognised:
+        """Recognition started at the caller's pause; `on_early_heard` is told what it heard."""
+        recognised = await self.recognise(pcm)
+        if self.on_early_heard is not None:
+            self.on_early_heard(recognised[0], pcm)
+        return recognised
 
     async def recognise(self, pcm: bytes) -> Recognised:
         """Transcript, provider name and ASR milliseconds; falls back on provider failure."""

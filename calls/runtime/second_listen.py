@@ -13,8 +13,10 @@ listen was, and the dialogue decides on the better evidence:
   second listen primed with the question's words can hear them in a garble, as
   "Coimbatore." came back "Kolkata." at 0.71; one that does not is decided as usual);
 - the first hearing is an answer that would be checked and the second one comes to the
-  same answer, neither of them very doubtful (AGREEMENT_FLOOR): the two agree, which is
-  better evidence than either confidence, and the answer stands without a check; if they
+  same answer, neither of them very doubtful (AGREEMENT_FLOOR), the second sure enough
+  to pass the confidence rule on its own and not just the prompt's short answers said
+  back (`echoes_prompt`): the two agree, which is better evidence than
+  either confidence, and the answer stands without a check; if they
   differ, the check is made (a fast "Nah." missed by the first listen came back from a
   second as "Yeah." at 0.27: a hearing that doubtful is checked however often it recurs);
 - otherwise the first hearing, as it was.
@@ -35,7 +37,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bots.dialogue import Decision, Dialogue
+import re
+
+from bots.dialogue import YES_NO_HINT, Decision, Dialogue
 from calls.providers.base import ASRProvider, ProviderError, Transcript
 
 log = logging.getLogger(__name__)
@@ -91,6 +95,17 @@ def waits_for_more(dialogue: Dialogue, first: Transcript) -> bool:
     return bool(first.text) and (sounds_unfinished(first.text) or needs_second_listen(dialogue, first))
 
 
+_HINT_WORDS = frozenset(re.findall(r"[a-z']+", YES_NO_HINT.lower()))
+
+
+def echoes_prompt(text: str) -> bool:
+    """Is `text` made only of the short answers a short utterance is primed with ("Yes,
+    haan ji.")? Held-out set 3 showed the whole-window decode saying them back for words it
+    could not make out ("Visakhapatnam." heard "Yes, haan ji."): no evidence of a yes."""
+    words = re.findall(r"[a-z']+", text.lower())
+    return bool(words) and all(w in _HINT_WORDS for w in words)
+
+
 def choose(dialogue: Dialogue, first: Transcript, second: Transcript) -> Hearing:
     """The hearing the dialogue decides on, from the first and the second listen."""
     then = dialogue.preview(first.text, first.confidence)
@@ -99,7 +114,12 @@ def choose(dialogue: Dialogue, first: Transcript, second: Transcript) -> Hearing
         if again.act not in ("reask", "repeat"):
             return Hearing(second.text, second.confidence, unsure=True, relistened=True)
         return Hearing(first.text, first.confidence, relistened=True)
-    sure = all(t.confidence is None or t.confidence >= AGREEMENT_FLOOR for t in (first, second))
+    known = [t.confidence for t in (first, second) if t.confidence is not None]
+    # Neither very doubtful, and the second (Whisper's whole window) sure enough to stand on
+    # its own: two doubtful hearings of one model agree on a garble as readily as on the
+    # words ("..., right?" twice at 0.48 qualified a caller from Madurai, issue 27).
+    sure = all(c >= AGREEMENT_FLOOR for c in known) and (
+        second.confidence is None or second.confidence >= dialogue.script.confirm_below) and not echoes_prompt(second.text)
     if sure and _key(dialogue.preview(first.text)) == _key(dialogue.preview(second.text)):
         return Hearing(first.text, first.confidence, agreed=True, relistened=True)
     return Hearing(first.text, first.confidence, relistened=True)
@@ -126,13 +146,16 @@ class SecondListener:
         self.enabled = enabled
         self.rate = rate
 
-    async def hear(self, dialogue: Dialogue, first: Transcript, pcm: bytes) -> Hearing:
-        """The hearing the dialogue decides on for the utterance `pcm`, first heard as `first`."""
+    async def hear(self, dialogue: Dialogue, first: Transcript, pcm: bytes,
+                   early: Awaitable[Transcript] | None = None) -> Hearing:
+        """The hearing the dialogue decides on for the utterance `pcm`, first heard as `first`;
+        `early`: the second listen already under way (started at the caller's pause)."""
         if not self.enabled or not pcm:
             return Hearing(first.text, first.confidence)
-        return await hear(dialogue, first, lambda: self._again(pcm))
+        return await hear(dialogue, first, (lambda: early) if early is not None else (lambda: self.again(pcm)))
 
-    async def _again(self, pcm: bytes) -> Transcript:
+    async def again(self, pcm: bytes) -> Transcript:
+        """The utterance `pcm` recognised a second time (an empty transcript if every engine failed)."""
         hint = self.hint(len(pcm) / 2 / self.rate)
         for engine in self.engines:
             try:

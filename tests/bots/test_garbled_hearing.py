@@ -110,6 +110,23 @@ def shipped(slug: str, key: str) -> QuestionSpec:
     ("home-renovation", "start_soon", "Not right away."),
     ("home-renovation", "start_soon", "Not next month."),
     ("home-renovation", "start_soon", "No, next month."),
+    ("quickrupee-loan", "salaried", "Seen not."),  # a "not" after words the bot does not know
+    ("quickrupee-loan", "metro_city", "Go not."),
+    ("quickrupee-loan", "metro_city", "It's just by the river, right?"),  # a tag question is no yes
+    ("quickrupee-loan", "metro_city", "I'm right, ma'am."),  # "I am right" answers nothing
+    ("quickrupee-loan", "salaried", "Not sure, I'm in sales at a bank."),  # a hedge, then no answer word
+    ("quickrupee-loan", "salaried", "Difficult to say. My job is seasonal."),
+    ("quickrupee-loan", "monthly_salary", "Four lakhs altogether."),  # a lakh figure whose period was lost
+    ("quickrupee-loan", "monthly_salary", "Five lakh lucky."),
+    ("quickrupee-loan", "metro_city", "I live in Bangalor."),  # a misspelt name is no evidence for a metro
+    ("quickrupee-loan", "metro_city", "Hyderbad."),
+    ("quickrupee-loan", "metro_city", "I'm from Kolkata originally."),  # where the caller was, not lives
+    ("quickrupee-loan", "salaried", "Every time I am."),  # "I am" mid-clause answers nothing
+    ("quickrupee-loan", "monthly_salary", "4 lakh or your..."),
+    ("quickrupee-loan", "monthly_salary", "Around 30, 2k."),  # one number cut in two ("32k")
+    ("quickrupee-loan", "monthly_salary", "If 21,500, 21 rupees a month."),
+    ("home-renovation", "budget", "For 3000 dollars."),  # "Forty-three thousand dollars"
+    ("quickrupee-loan", "monthly_salary", "30,000 rupees, 15,000."),  # two sums: which one?  # "or" and no range: the period lost
 ])
 def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key: str, text: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
@@ -125,6 +142,19 @@ def test_a_garbled_hearing_is_asked_again_never_taken_as_a_value(slug: str, key:
     ("home-renovation", "owns_home", "We don't rent, we own it.", "qualified"),
     ("home-renovation", "start_soon", "Not for another six months.", "rejected"),
     ("quickrupee-loan", "monthly_salary", "Not even 20,000.", "rejected"),
+    ("quickrupee-loan", "salaried", "Not sure, but yes, I'm on the payroll.", "qualified"),
+    ("home-renovation", "owns_home", "Hard to say. No, we rent it.", "rejected"),
+    ("home-renovation", "start_soon", "Now early next year.", "rejected"),  # "now": the recogniser's "no"
+    ("home-renovation", "start_soon", "Right now.", "qualified"),
+    ("quickrupee-loan", "monthly_salary", "Two lakh rupees a month.", "qualified"),
+    ("quickrupee-loan", "metro_city", "I live in Jabalpoor.", "rejected"),  # near a known town that is no metro
+    ("quickrupee-loan", "metro_city", "Vadodra.", "rejected"),
+    ("home-renovation", "owns_home", "It belongs to my uncle.", "rejected"),
+    ("home-renovation", "owns_home", "The flat belongs to my own lords.", "rejected"),  # "... my in-laws": not "my own"
+    ("home-renovation", "owns_home", "It's my own house.", "qualified"),
+    ("quickrupee-loan", "salaried", "I paint houses, I'm a painter.", "rejected"),
+    ("quickrupee-loan", "salaried", "I'm a driver in a government department.", "qualified"),
+    ("quickrupee-loan", "monthly_salary", "I work for 12,000 a month.", "rejected"),
 ])
 def test_a_negation_that_says_something_still_decides(slug: str, key: str, text: str, outcome: str) -> None:
     d = Dialogue(Script(slug=slug, name="T", greeting="Hi.", qualified_message="Eligible!", rejected_message="Bye.",
@@ -142,3 +172,25 @@ def test_words_over_the_start_of_a_question_do_not_answer_it() -> None:
     assert again.act == "repeat" and again.say == SALARY.prompt and again.answer is None
     assert d.question is SALARY and d.attempts == 0 and "salary" not in d.answers
     assert d.handle("Twelve thousand.", confidence=HIGH).outcome == "rejected"
+
+
+@pytest.mark.parametrize("text", ["Yup.", "More than that."])
+def test_a_doubtful_bare_yes_to_an_amount_question_is_checked_before_it_qualifies(text: str) -> None:
+    """A "No," heard as a doubtful "Yup" answered the salary question with a yes (issue 27):
+    an answer without an amount qualifies the caller only when it was heard well."""
+    d = dialogue(SALARY)
+    check = d.handle(text, confidence=LOW)
+    assert check.act == "confirm" and not check.ended
+    assert d.handle("twelve thousand", confidence=HIGH).outcome == "rejected"
+    assert dialogue(SALARY).handle(text, confidence=HIGH).outcome == "qualified"
+
+
+def test_a_doubtful_ty_amount_that_qualifies_where_its_teen_would_not_is_said_back() -> None:
+    """ "Fourteen thousand rupees." was heard "40,000 rupees." (held-out set 3): heard with
+    doubt, such an amount is said back before it qualifies the caller; heard well, it decides."""
+    d = dialogue(SALARY)
+    said_back = d.handle("40,000 rupees.", confidence=LOW)
+    assert said_back.act == "confirm" and not said_back.ended
+    assert d.handle("no", confidence=HIGH).act == "reask"
+    assert dialogue(SALARY).handle("40,000 rupees.", confidence=HIGH).outcome == "qualified"
+    assert dialogue(SALARY).handle("45,000 rupees.", confidence=LOW).outcome == "qualified"  # no teen twin

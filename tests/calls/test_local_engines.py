@@ -625,4 +625,6 @@ async def test_a_negation_before_a_no_phrase_never_qualifies(asr, spoken) -> Non
     again, or heard again as the "no" it stands for)."""
     d = _salaried_call()
     decision = await _decide_spoken(asr, d, say(spoken, voice="en-us"))
-    assert decision.answer is not None and decision.answer.value is not True, decision
+    assert not (decision.answer is not None and decision.answer.value is True), decision
+    # or a doubtful "no" checked first ("Just to be sure ..."), never a yes being checked
+    assert d.rechecking is None or d.rechecking[0] is not True, (decision, d.rechecking)

@@ -80,9 +80,18 @@ def test_a_doubtful_second_hearing_is_still_checked() -> None:
 
 def test_two_listens_that_agree_need_no_check() -> None:
     d = dialogue()
-    chosen = choose(d, heard("Absolutely, yes.", -0.9), heard("Absolutely yes", -0.9))  # confidence 0.41 each
+    chosen = choose(d, heard("Absolutely, yes.", -0.9), heard("Absolutely yes", -0.4))  # confidence 0.41, then 0.67
     assert chosen.agreed
     assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "question"
+
+
+def test_two_doubtful_listens_that_agree_are_still_checked() -> None:
+    """The same model twice agrees on a garble as readily as on the words: agreement
+    counts only when the second listen is sure enough to stand on its own."""
+    d = dialogue()
+    chosen = choose(d, heard("Absolutely, yes.", -0.9), heard("Absolutely yes", -0.9))  # confidence 0.41 each
+    assert not chosen.agreed
+    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "confirm"
 
 
 def test_two_listens_that_differ_are_checked() -> None:
@@ -161,3 +170,86 @@ def test_a_failed_second_listen_falls_back_and_then_leaves_the_first_hearing() -
     assert dialogue().handle(chosen.text, chosen.confidence).act == "reask"
     off = SecondListener([local], language="en", hint=lambda s: "", enabled=False)
     assert asyncio.run(off.hear(dialogue(), heard(""), b"\0\0" * 800)).text == "" and local.asked == 1
+
+
+class _EarlyEngine(_Engine):
+    """A second listen that says when it started (the test awaits that, never the clock)."""
+
+    def __init__(self, answer: Transcript) -> None:
+        super().__init__("local", answer)
+        self.started = asyncio.Event()
+
+    async def listen_again(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
+        self.started.set()
+        return await super().listen_again(pcm, language=language, hint=hint)
+
+
+async def _early_then_turn(early_words: str, turn_words: str, engine: _Engine | None = None,
+                           ended_at: float = 0.0) -> tuple[int, str]:
+    """The listener's early recognition hears `early_words` at the caller's pause; the turn
+    then decides on `turn_words`. Returns how many second listens were made and what the
+    dialogue decided."""
+    from types import SimpleNamespace
+
+    from calls.runtime.answer_hearing import AnswerHearing
+    from calls.runtime.latency import TurnTiming
+    from calls.runtime.listener import Utterance
+    from calls.runtime.second_listen import SecondListener
+    from calls.runtime.tasks import CallTasks
+    from calls.runtime.turns import TurnQueue
+
+    d, pcm = dialogue(), b"\1\0" * 1600
+    engine = engine or _EarlyEngine(heard("Yes."))
+    hearing = AnswerHearing(d, TurnQueue("c"), CallTasks("c"), mode="push_to_talk", caller_left=lambda: False)
+    listener = SimpleNamespace(in_speech=False, on_early_heard=None)
+    hearing.listen_with(listener, SecondListener([engine], language="en", hint=lambda s: ""))
+    listener.on_early_heard(heard(early_words), pcm)
+    if not early_words and isinstance(engine, _EarlyEngine):
+        await engine.started.wait()  # under way before the turn ends
+    chosen = await hearing.hear_out(Utterance(turn=1, ended_at=ended_at, pcm=pcm), heard(turn_words), TurnTiming())
+    return engine.asked, d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed, unsure=chosen.unsure).act
+
+
+def test_a_second_listen_started_at_the_pause_is_the_one_the_turn_takes() -> None:
+    """Nothing usable heard at the caller's pause: the second listen starts there, and the
+    turn (the same words at the same question) takes it instead of listening again."""
+    asked, act = asyncio.run(_early_then_turn("", ""))
+    assert asked == 1 and act == "confirm"  # heard only the second time: checked before it qualifies
+
+
+def test_an_early_second_listen_for_other_words_is_not_taken() -> None:
+    asked, act = asyncio.run(_early_then_turn("", "Second robot."))  # the caller's turn heard other words
+    assert asked == 2 and act == "confirm"
+    asked, act = asyncio.run(_early_then_turn("Yes.", "Yes."))  # a clear hearing needs no second listen at all
+    assert asked == 0 and act == "question"
+
+
+class _StuckEngine(_Engine):
+    """A second listen that never comes back (a worker with no CPU to spare)."""
+
+    async def listen_again(self, pcm: bytes, *, language: str = "en", hint: str = "") -> Transcript:
+        self.asked += 1
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_a_second_listen_past_its_budget_is_not_waited_for(settings) -> None:
+    """Past ASR_SECOND_LISTEN_BUDGET_MS after the end of speech the first hearing stands:
+    the bot re-asks in time instead of deciding better too late."""
+    import time
+
+    settings.ASR_SECOND_LISTEN_BUDGET_MS = 850
+    _, act = asyncio.run(_early_then_turn("x", "", _StuckEngine("local", None), ended_at=time.perf_counter() - 5))
+    assert act == "reask"
+
+
+def test_a_second_listen_that_only_says_the_prompt_back_is_no_agreement() -> None:
+    """A short utterance is primed with short answers ("Yes, I am. ... Haan ji."); a whole
+    window decode that says just those back for a place it could not make out is no
+    evidence that the doubtful yes before it was right: the yes is checked."""
+    d = dialogue()
+    chosen = choose(d, heard("Yes, I got him.", -0.9), heard("Yes, haan ji.", -0.3))  # 0.41, then 0.74
+    assert not chosen.agreed
+    assert d.handle(chosen.text, chosen.confidence, agreed=chosen.agreed).act == "confirm"
+    chosen = choose(dialogue(), heard("Yes, I work there.", -0.9), heard("Yes, I work there.", -0.3))
+    assert chosen.agreed  # words of its own: agreement stands
