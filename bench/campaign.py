@@ -86,6 +86,10 @@ def main() -> None:
     numbers = [f"+9198{i:08d}" for i in range(args.leads)]
     (var_dir / "leads.csv").write_text("phone,name,source\n" + "".join(f"{n},Lead {i},bench\n" for i, n in enumerate(numbers)))
     manage(env, "campaign", "add-leads", str(bulk), str(var_dir / "leads.csv"))
+    # The web campaign starts with one lead (nobody answers); once it is final the campaign is
+    # finished, and each web lead makes it run again (campaigns.leads_in.reopen).
+    (var_dir / "seed.csv").write_text("phone,name\n+919600000000,Seed\n")
+    manage(env, "campaign", "add-leads", str(web), str(var_dir / "seed.csv"))
 
     server = Worker(var_dir, **settings)
     callees = Callees(fake, http_sender(server.url), ring_s=args.ring_s, amd_s=1.0)
@@ -99,7 +103,7 @@ def main() -> None:
     arrivals: dict[str, float] = {}
     try:
         asyncio.run(server.ready())
-        manage(env, "campaign", "start", str(web))  # empty now: fed by the API below
+        manage(env, "campaign", "start", str(web))  # fed by the API below
         cpu0, t0 = cpu_seconds(server.process.pid), time.monotonic()
         manage(env, "campaign", "start", str(bulk))
 
@@ -115,7 +119,7 @@ def main() -> None:
 
         poster = threading.Thread(target=post_web_leads, daemon=True)
         poster.start()
-        total = args.leads + args.web_leads
+        total = args.leads + args.web_leads + 1
         deadline = t0 + args.timeout_s
         while time.monotonic() < deadline:
             done = server.query("select count(*) from campaigns_lead where state not in ('queued', 'dialling', 'in_call')")

@@ -1,9 +1,9 @@
 """What staff and operators do to a campaign: start, pause, resume, finish. One place for
 the rules, so the admin, the dashboard's buttons and `manage.py campaign` behave alike.
 
-- start: a draft, paused or finished campaign runs; the dialer is woken when the change
-  commits, so due leads are dialled within seconds (one with no lead left to call finishes
-  at the dialer's next round, and runs again when a lead arrives: a web form's campaign);
+- start: a draft, paused or finished campaign with leads still to call runs; the dialer is
+  woken when the change commits, so due leads are dialled within seconds (a finished
+  campaign also runs again by itself when a new lead arrives: a web form's campaign);
 - pause: no new dial starts; calls in progress finish (their outcomes still count);
 - resume: the same as start for a paused campaign;
 - finish: nobody more is called; waiting leads stay as they are (start again to go on).
@@ -15,7 +15,7 @@ from django.db import transaction
 
 from calls.outbox.runner import wake_on_commit
 from campaigns import clock
-from campaigns.models import Campaign
+from campaigns.models import FINAL_STATES, Campaign
 
 
 class CampaignActionError(Exception):
@@ -34,6 +34,8 @@ def start(campaign_id: int) -> Campaign:
         campaign = _locked(campaign_id)
         if campaign.state == Campaign.State.RUNNING:
             return campaign
+        if not campaign.leads.exclude(state__in=FINAL_STATES).exists():
+            raise CampaignActionError(f"campaign {campaign_id} has no lead left to call: add leads first")
         if not campaign.bot.active:
             raise CampaignActionError(f"the bot {campaign.bot.slug!r} is not active")
         campaign.state, campaign.finished_at = Campaign.State.RUNNING, None

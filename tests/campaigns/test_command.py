@@ -53,6 +53,8 @@ def test_bad_input_is_a_clear_error(brief_bots, tmp_path):
     made = json.loads(run("create", "--bot", "quickrupee-loan", "--name", "Empty", "--json"))
     with pytest.raises(CommandError, match="only a running campaign pauses"):
         run("pause", str(made["id"]))
+    with pytest.raises(CommandError, match="no lead left to call"):
+        run("start", str(made["id"]))
     with pytest.raises(CommandError, match="cannot read"):
         run("add-leads", str(made["id"]), str(tmp_path / "missing.csv"))
 
@@ -65,5 +67,6 @@ def test_admin_normalises_numbers_and_starts_campaigns(admin_client, brief_bots)
     answer = admin_client.post("/admin/campaigns/donotcall/add/", {"phone": "12345", "source": "admin", "note": ""})
     assert answer.status_code == 200 and b"country code" in answer.content
     made = json.loads(run("create", "--bot", "quickrupee-loan", "--name", "Admin", "--json"))
+    Lead.objects.create(campaign_id=made["id"], phone="+12125550100")
     admin_client.post("/admin/campaigns/campaign/", {"action": "start", "_selected_action": [made["id"]]})
     assert Campaign.objects.get(pk=made["id"]).state == "running"
