@@ -8,7 +8,6 @@ inside its calling hours, is dialled within seconds: the dialer is woken on comm
 from __future__ import annotations
 
 import hmac
-import json
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -16,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from calls.http.auth import bearer_token
-from calls.http.errors import error
+from calls.http.errors import error, json_object
 from campaigns import clock
 from campaigns.leads_in import BadLead, LeadIn, add_lead, checked
 from campaigns.models import Campaign
@@ -34,12 +33,9 @@ def add_lead_view(request: HttpRequest, campaign_id: int) -> JsonResponse:
         return error(401, "unauthorized", "Send 'Authorization: Bearer <OUTBOUND_API_KEY>'.")
     if len(request.body) > BODY_MAX:
         return error(413, "too_large", f"A lead is at most {BODY_MAX} bytes of JSON.")
-    try:
-        data = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "bad_json", "The request body must be a JSON object.")
-    if not isinstance(data, dict):
-        return error(400, "bad_request", "The request body must be a JSON object.")
+    data = json_object(request)
+    if isinstance(data, JsonResponse):
+        return data
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None:
         return error(404, "unknown_campaign", f"No campaign {campaign_id}.")

@@ -6,6 +6,7 @@ JSON 500 with an error id (the detail goes to the log, `calls.runtime.failures`)
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,6 +19,17 @@ def error(status: int, code: str, message: str, **headers: str) -> JsonResponse:
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
+
+
+def json_object(request: HttpRequest) -> dict | JsonResponse:
+    """The request's body as a JSON object, or the 400 that says why it is not one."""
+    try:
+        data = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "bad_json", "The request body must be a JSON object.")
+    if not isinstance(data, dict):
+        return error(400, "bad_request", "The request body must be a JSON object.")
+    return data
 
 
 class ApiErrorMiddleware:

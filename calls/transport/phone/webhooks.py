@@ -9,7 +9,6 @@ is rejected with a busy tone. The API answers JSON in calls.http.api's error sty
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable
 from functools import wraps
 
@@ -22,7 +21,7 @@ from django.views.decorators.http import require_POST
 from bots.models import Bot
 from calls.http.auth import bearer_token
 from calls.http.clientip import client_ip
-from calls.http.errors import error
+from calls.http.errors import error, json_object
 from calls.http.tokens import make_token
 from calls.persistence import lifecycle
 from calls.transport.phone import limits, twilio_rest
@@ -115,12 +114,9 @@ def outbound_call(request: HttpRequest) -> JsonResponse:
     caller, problem = _outbound_caller(request)
     if problem is not None:
         return problem
-    try:
-        data = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "bad_json", "The request body must be a JSON object.")
-    if not isinstance(data, dict):
-        return error(400, "bad_request", "The request body must be a JSON object.")
+    data = json_object(request)
+    if isinstance(data, JsonResponse):
+        return data
     slug, to = data.get("bot"), data.get("to")
     name = data.get("caller") or {}
     name = name.get("name", "") if isinstance(name, dict) else None
