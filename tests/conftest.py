@@ -33,6 +33,12 @@ Redis some other way (its own connection, `django_db_blocker.unblock()`, a serve
 subprocess) asks for `channel_layer` or carries `@pytest.mark.backend` itself.
 `pytest --collect-only -q --backend-only` lists what the second pass runs.
 
+Slow tests run their real engines once (`--heavy-once`, which scripts/test.sh gives the
+first pass): a `speech` or `browser` test that the second pass runs anyway is left out of
+the first, so it runs on PostgreSQL + Redis, the production backend, and not twice. A
+test marked `both_passes` (the demo page's spoken call: the embedded default end to end)
+runs in both. Without the flag (a developer's `pytest tests/...`) nothing is left out.
+
 Skips under CI (CI=true): a skipped test is turned into a failure — CI must run every
 test on a fresh clone, so what a test needs belongs in scripts/setup.sh. A test that
 may skip on purpose carries `@pytest.mark.allow_skip("why")`; its skips are counted
@@ -65,6 +71,10 @@ def uses_backend(item: pytest.Item) -> bool:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
+        "--heavy-once", action="store_true",
+        help="leave out `speech`/`browser` tests that the PostgreSQL + Redis pass runs (unless marked both_passes)",
+    )
+    parser.addoption(
         "--backend-only", action="store_true",
         help="run only tests marked `backend` (ANDed with any -m expression): the PostgreSQL + Redis pass",
     )
@@ -81,6 +91,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if uses_backend(item):
             item.add_marker(pytest.mark.backend)
+    if config.getoption("heavy_once"):
+        heavy = [item for item in items if item.get_closest_marker("backend") and not item.get_closest_marker("both_passes")
+                 and (item.get_closest_marker("speech") or item.get_closest_marker("browser"))]
+        if heavy:
+            config.hook.pytest_deselected(items=heavy)
+            left = set(heavy)
+            items[:] = [item for item in items if item not in left]
 
 
 def in_ci() -> bool:

@@ -199,6 +199,7 @@ def spoken_answers_wav(tmp_path_factory):
     return path
 
 
+@pytest.mark.both_passes  # the embedded default (SQLite, in-memory layer) end to end, as `make run` serves it
 @pytest.mark.speech
 def test_spoken_call_through_fake_microphone_qualifies(launch_browser, new_page, spoken_answers_wav, daphne_server):
     page = new_page(launch_browser(mic_wav=spoken_answers_wav))
