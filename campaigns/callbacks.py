@@ -9,12 +9,10 @@ up) is made after the verdict is committed, before answering Twilio.
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from calls.persistence import lifecycle
 from calls.transport.phone import twilio_rest
-from calls.transport.phone.webhooks import twilio_only
+from calls.transport.phone.webhooks import twilio_webhook
 from campaigns import clock, outcomes
 
 
@@ -23,16 +21,8 @@ def _attempt_id(request: HttpRequest) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _forbidden() -> HttpResponse:
-    return HttpResponse("Invalid X-Twilio-Signature.", status=403, content_type="text/plain")
-
-
-@twilio_only
-@csrf_exempt
-@require_POST
+@twilio_webhook
 def dial_status(request: HttpRequest) -> HttpResponse:
-    if not twilio_rest.signature_ok(request):
-        return _forbidden()
     attempt, sid, status = _attempt_id(request), request.POST.get("CallSid", ""), request.POST.get("CallStatus", "")
     if attempt is None or not status:
         return HttpResponse("attempt and CallStatus are required", status=400, content_type="text/plain")
@@ -43,12 +33,8 @@ def dial_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@twilio_only
-@csrf_exempt
-@require_POST
+@twilio_webhook
 def amd_status(request: HttpRequest) -> HttpResponse:
-    if not twilio_rest.signature_ok(request):
-        return _forbidden()
     attempt, sid, verdict = _attempt_id(request), request.POST.get("CallSid", ""), request.POST.get("AnsweredBy", "")
     if attempt is None or not verdict:
         return HttpResponse("attempt and AnsweredBy are required", status=400, content_type="text/plain")

@@ -38,25 +38,29 @@ def _forbidden() -> HttpResponse:
     return HttpResponse("Invalid X-Twilio-Signature.", status=403, content_type="text/plain")
 
 
-def twilio_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """404 for every method unless Twilio is configured (TWILIO_AUTH_TOKEN)."""
+def twilio_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view Twilio calls: 404 for every method unless Twilio is configured
+    (TWILIO_AUTH_TOKEN), then POST only, no CSRF token, a valid `X-Twilio-Signature` (403)."""
 
-    @wraps(view)
-    def configured_view(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not twilio_rest.inbound_enabled():
-            raise Http404("Twilio is not configured")
+    @require_POST
+    def signed_post(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not twilio_rest.signature_ok(request):
+            return _forbidden()
         return view(request, *args, **kwargs)
 
-    return configured_view
+    @csrf_exempt
+    @wraps(view)
+    def twilio_view(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not twilio_rest.inbound_enabled():
+            raise Http404("Twilio is not configured")
+        return signed_post(request, *args, **kwargs)
+
+    return twilio_view
 
 
-@twilio_only
-@csrf_exempt
-@require_POST
+@twilio_webhook
 def twilio_voice(request: HttpRequest) -> HttpResponse:
     """A call to a Twilio number: create the Call and connect its media stream to us."""
-    if not twilio_rest.signature_ok(request):
-        return _forbidden()
     slug = request.GET.get("bot", "")
     bot = Bot.objects.filter(slug=slug, active=True).first() if slug else None
     if bot is None or not bot.questions.exists():
@@ -73,13 +77,9 @@ def twilio_voice(request: HttpRequest) -> HttpResponse:
     return _twiml(twilio_rest.stream_twiml(twilio_rest.stream_url(request), make_token(str(call.pk))))
 
 
-@twilio_only
-@csrf_exempt
-@require_POST
+@twilio_webhook
 def twilio_status(request: HttpRequest) -> HttpResponse:
     """Twilio's status callback: progress for the dashboard; a call whose line is gone is ended."""
-    if not twilio_rest.signature_ok(request):
-        return _forbidden()
     sid, status = request.POST.get("CallSid", ""), request.POST.get("CallStatus", "")
     if sid and status:
         lifecycle.carrier_status(sid, status)
